@@ -1,0 +1,67 @@
+"""cogpe — position encodings of video transformers, and what happens to them at a new resolution.
+
+The package behind the book: CogVideoX's 3-D sincos table (:mod:`cogpe.sincos`, chapter 2) and 3-D
+RoPE (:mod:`cogpe.rope`, chapter 3), the position grids they are evaluated on (:mod:`cogpe.grids`),
+the strategies for a new resolution or length (:mod:`cogpe.scaling`, chapter 6), table resampling
+(:mod:`cogpe.resample`, chapter 5) and the exact CogVideoX configurations (:mod:`cogpe.cogvideox`).
+
+Conventions: grids and interpolation factors are ordered (T, H, W); tables are flattened token-major
+``(t, h, w)`` to shape ``(T*H*W, D)``.
+"""
+
+from .grids import (
+    arange_positions,
+    crop_positions,
+    crop_region,
+    diffusers_linspace_positions,
+    divided_positions,
+    grid_positions,
+    latent_grid,
+    linspace_positions,
+    slice_positions,
+)
+from .rope import (
+    LAYOUTS,
+    RotaryEmbedding3D,
+    apply_rope,
+    default_split,
+    layout_permutation,
+    rope_1d,
+    rope_3d,
+    rope_frequencies,
+    rotate_halves,
+    rotate_pairs,
+    to_half_layout,
+    to_interleaved_layout,
+)
+from .sincos import sincos_1d, sincos_2d, sincos_3d, sincos_frequencies
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LAYOUTS",
+    "RotaryEmbedding3D",
+    "apply_rope",
+    "arange_positions",
+    "crop_positions",
+    "crop_region",
+    "default_split",
+    "diffusers_linspace_positions",
+    "divided_positions",
+    "grid_positions",
+    "latent_grid",
+    "layout_permutation",
+    "linspace_positions",
+    "rope_1d",
+    "rope_3d",
+    "rope_frequencies",
+    "rotate_halves",
+    "rotate_pairs",
+    "sincos_1d",
+    "sincos_2d",
+    "sincos_3d",
+    "sincos_frequencies",
+    "slice_positions",
+    "to_half_layout",
+    "to_interleaved_layout",
+]

@@ -1,0 +1,145 @@
+"""Validation at the public boundary: every check names the argument, the value and what is valid.
+
+Functions here raise ``TypeError`` for a wrong kind of value and ``ValueError`` for a value of the
+right kind outside what the caller may pass. They return the cleaned value, so call sites read
+``n = check_size("grid", n)``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence
+
+import torch
+
+__all__ = [
+    "check_choice",
+    "check_dim",
+    "check_factor",
+    "check_grid",
+    "check_positions",
+    "check_factors",
+    "check_size",
+    "check_split",
+]
+
+
+def check_size(name: str, value, *, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` ≥ ``minimum``; reject floats, bools and tensors with a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+            value = int(value)
+        else:
+            raise TypeError(
+                f"{name} must be an integer number of tokens, got {value!r} ({type(value).__name__})"
+            )
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def check_factor(name: str, value) -> float:
+    """Return ``value`` as a finite ``float`` > 0 (an interpolation factor, a θ base, a scale)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, torch.Tensor)):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"{name} must be a single number, got a tensor of shape {tuple(value.shape)}")
+        value = value.item()
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def _as_tuple(name: str, value, n: int, what: str) -> tuple:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, torch.Size)):
+        raise TypeError(f"{name} must be a tuple of {n} {what} ordered {_ORDER[n]}, got {value!r}")
+    value = tuple(value)
+    if len(value) != n:
+        raise ValueError(
+            f"{name} must have {n} entries ordered {_ORDER[n]}, got {len(value)}: {value!r}"
+        )
+    return value
+
+
+_ORDER = {1: "(N,)", 2: "(H, W)", 3: "(T, H, W)"}
+
+
+def check_grid(name: str, grid, n: int = 3) -> tuple[int, ...]:
+    """Return ``grid`` as a tuple of ``n`` positive ints, ordered (T, H, W) or (H, W)."""
+    grid = _as_tuple(name, grid, n, "positive integers")
+    labels = "THW"[3 - n:]
+    return tuple(check_size(f"{name}[{i}] ({labels[i]})", g) for i, g in enumerate(grid))
+
+
+def check_factors(name: str, factors, n: int = 3) -> tuple[float, ...]:
+    """Return ``factors`` as ``n`` finite floats > 0; a single number is used for every axis."""
+    if isinstance(factors, (numbers.Real, torch.Tensor)) and not isinstance(factors, bool):
+        factors = (factors,) * n
+    factors = _as_tuple(name, factors, n, "positive numbers")
+    labels = "THW"[3 - n:]
+    return tuple(check_factor(f"{name}[{i}] ({labels[i]})", f) for i, f in enumerate(factors))
+
+
+def check_dim(name: str, dim, *, multiple: int, why: str) -> int:
+    """Return ``dim`` as an int that is a positive multiple of ``multiple`` (``why`` says the reason)."""
+    dim = check_size(name, dim)
+    if dim % multiple:
+        lower = max(multiple, dim - dim % multiple)
+        raise ValueError(
+            f"{name}={dim} {why}; use a multiple of {multiple} (e.g. {lower} or {lower + multiple})"
+        )
+    return dim
+
+
+def check_split(name: str, split, total: int, total_name: str) -> tuple[int, int, int]:
+    """Return a (t, h, w) channel split of ``total`` with even, positive parts."""
+    split = _as_tuple(name, split, 3, "channel counts")
+    split = tuple(check_size(f"{name}[{i}] ({'thw'[i]})", s) for i, s in enumerate(split))
+    if sum(split) != total:
+        raise ValueError(
+            f"{name}={split} sums to {sum(split)}, but it must sum to {total_name}={total}"
+        )
+    odd = [f"{'thw'[i]}={s}" for i, s in enumerate(split) if s % 2]
+    if odd:
+        raise ValueError(
+            f"{name}={split} has odd parts ({', '.join(odd)}); every axis needs an even number of "
+            "channels because channels rotate in pairs"
+        )
+    return split
+
+
+def check_choice(name: str, value, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise list the valid names."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, choices))}; got {value!r}")
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(repr, choices))}")
+    return value
+
+
+_POSITION_DTYPES = (torch.float64, torch.float32)
+
+
+def check_positions(name: str, positions, device=None) -> torch.Tensor:
+    """A 1-D floating tensor of positions (float64 unless float32 is given)."""
+    if not isinstance(positions, torch.Tensor):
+        try:
+            positions = torch.as_tensor(positions, dtype=torch.float64, device=device)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {positions!r}") from err
+    if positions.ndim != 1 or positions.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D tensor, got shape {tuple(positions.shape)}")
+    if positions.dtype not in _POSITION_DTYPES:
+        if positions.is_floating_point():
+            raise TypeError(
+                f"{name} has dtype {positions.dtype}; positions must be float32 or float64 "
+                "(low precision would round large positions)"
+            )
+        positions = positions.to(torch.float64)
+    if positions.device.type != "meta" and not torch.isfinite(positions).all():
+        raise ValueError(f"{name} must be finite, got {positions.tolist()}")
+    return positions
