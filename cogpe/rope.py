@@ -298,6 +298,13 @@ def to_interleaved_layout(x: torch.Tensor) -> torch.Tensor:
     return x[..., torch.argsort(perm)]
 
 
+def _resolve(device: torch.device) -> torch.device:
+    """``cuda`` -> ``cuda:<current>``, so a cached table on ``cuda:0`` matches a request for ``cuda``."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 class RotaryEmbedding3D(nn.Module):
     """3-D RoPE as a module: returns ``(cos, sin)``, each ``(T*H*W, head_dim)``, for any grid.
 
@@ -333,6 +340,8 @@ class RotaryEmbedding3D(nn.Module):
         self.base_grid = None if base_grid is None else check_grid("base_grid", base_grid, 3)
         self.strategy_options = dict(strategy_options)
         self._key = None
+        # Follows .to()/.cuda() like any buffer: the default device of the tables.
+        self.register_buffer("_anchor", torch.empty(0), persistent=False)
         self.register_buffer("cos", torch.empty(0), persistent=False)
         self.register_buffer("sin", torch.empty(0), persistent=False)
         self._build_tables((1, 1, 1), torch.device("cpu"), torch.float32)  # validates strategy + options
@@ -363,14 +372,15 @@ class RotaryEmbedding3D(nn.Module):
     def forward(self, grid, *, device=None, dtype: torch.dtype | None = None):
         """Tables for ``grid = (T, H, W)``: ``(cos, sin)``, each ``(T*H*W, head_dim)`` on ``device`` in ``dtype``.
 
-        ``device`` defaults to the module's buffers' device, ``dtype`` to float32.
+        ``device`` defaults to the module's device (where ``.to()`` put it), ``dtype`` to float32.
         """
         grid = check_grid("grid", grid, 3)
-        device = torch.device(device) if device is not None else self.cos.device
+        device = _resolve(torch.device(device)) if device is not None else self._anchor.device
         dtype = dtype or torch.float32
         key = (grid, self.base_grid, self.strategy, tuple(sorted(self.strategy_options.items())),
                self.theta, self.split, device, dtype)
-        if key != self._key or self.cos.device != device:
+        # .to() may have moved or cast the cached tables: compare what they are, not only the key.
+        if key != self._key or self.cos.device != device or self.cos.dtype != dtype:
             self.cos, self.sin = self._build_tables(grid, device, dtype)
             self._key = key
         return self.cos, self.sin
