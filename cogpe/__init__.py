@@ -9,6 +9,16 @@ Conventions: grids and interpolation factors are ordered (T, H, W); tables are f
 ``(t, h, w)`` to shape ``(T*H*W, D)``.
 """
 
+from .cogvideox import (
+    PRESETS,
+    CogVideoXConfig,
+    diffusers_rope_tables,
+    diffusers_sincos_table,
+    get_preset,
+    sat_rope_tables,
+    sat_sincos_table,
+    token_grid,
+)
 from .grids import (
     arange_positions,
     crop_positions,
@@ -34,34 +44,64 @@ from .rope import (
     to_half_layout,
     to_interleaved_layout,
 )
+from .resample import (
+    align_corners_coordinates,
+    asymmetric_coordinates,
+    half_pixel_coordinates,
+    kernel_gain,
+    resample_table,
+    resample_table_3d,
+    source_coordinates,
+)
+from .scaling import STRATEGIES, attention_scale, scale_factors, scaled_axes, scaled_rope_3d
 from .sincos import sincos_1d, sincos_2d, sincos_3d, sincos_frequencies
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LAYOUTS",
-    "RotaryEmbedding3D",
+    "align_corners_coordinates",
     "apply_rope",
     "arange_positions",
+    "asymmetric_coordinates",
+    "attention_scale",
+    "CogVideoXConfig",
     "crop_positions",
     "crop_region",
     "default_split",
     "diffusers_linspace_positions",
+    "diffusers_rope_tables",
+    "diffusers_sincos_table",
     "divided_positions",
+    "get_preset",
     "grid_positions",
+    "half_pixel_coordinates",
+    "kernel_gain",
     "latent_grid",
     "layout_permutation",
+    "LAYOUTS",
     "linspace_positions",
+    "PRESETS",
+    "resample_table",
+    "resample_table_3d",
     "rope_1d",
     "rope_3d",
     "rope_frequencies",
+    "RotaryEmbedding3D",
     "rotate_halves",
     "rotate_pairs",
+    "sat_rope_tables",
+    "sat_sincos_table",
+    "scale_factors",
+    "scaled_axes",
+    "scaled_rope_3d",
     "sincos_1d",
     "sincos_2d",
     "sincos_3d",
     "sincos_frequencies",
     "slice_positions",
+    "source_coordinates",
+    "STRATEGIES",
     "to_half_layout",
     "to_interleaved_layout",
+    "token_grid",
 ]
