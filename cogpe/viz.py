@@ -11,7 +11,11 @@ from typing import Sequence
 import torch
 
 __all__ = [
+    "axis_strategy",
     "plot_channel_map",
+    "plot_coverage",
+    "plot_interpolation",
+    "plot_strategy",
     "plot_kernel",
     "plot_table",
     "plot_token_grid",
@@ -92,3 +96,87 @@ def plot_token_grid(height: int, width: int, ax=None, *, patch: int = 1, title: 
                                    edgecolor="black", lw=0.3))
     ax.set(xlim=(0, width), ylim=(height, 0), aspect="equal", title=title, xlabel="w", ylabel="h")
     return ax
+
+
+def plot_coverage(coverage, ax=None, *, title: str = ""):
+    """Turns each pair makes in training and at the new size (a :class:`cogpe.coverage.Coverage`).
+
+    Green: complete pairs (a full turn in training); red: pairs that now meet unseen angles; grey: the rest.
+    """
+    import math
+
+    ax = _axes(ax, figsize=(7, 3))
+    j = range(len(coverage.wavelengths))
+    trained = (coverage.trained_max / (2 * math.pi)).numpy()
+    new = (coverage.new_max / (2 * math.pi)).numpy()
+    colors = ["tab:green" if c else "tab:red" if u else "tab:gray"
+              for c, u in zip(coverage.complete.tolist(), coverage.unseen.tolist())]
+    ax.bar([x - 0.2 for x in j], trained, width=0.4, color="lightgray", edgecolor="black", label="trained")
+    ax.bar([x + 0.2 for x in j], new, width=0.4, color=colors, edgecolor="black", label="new size")
+    ax.axhline(1.0, ls="--", color="black", lw=0.8)
+    ax.set_yscale("log")
+    ax.set(xlabel="frequency pair j", ylabel="largest angle (turns)", title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_interpolation(s: float, n_new: int, n_train: int, dim: int = 64, axes=None):
+    """Index division by ``s``: new positions ``i/s`` against the trained integers, and the similarity
+    ``e(i/s)·e(j)`` of each new token to each trained position (sincos, ``dim`` channels)."""
+    import matplotlib.pyplot as plt
+
+    from .grids import arange_positions, divided_positions
+    from .sincos import sincos_1d
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+    ax_pos, ax_sim = axes
+    new = divided_positions(n_new, s)
+    trained = arange_positions(n_train)
+    ax_pos.plot(new.numpy(), [1] * n_new, "o", ms=4, label=f"{n_new} new tokens: i/{s:.3g}")
+    ax_pos.plot(trained.numpy(), [0] * n_train, "s", ms=4, color="black", label=f"{n_train} trained positions")
+    ax_pos.axvspan(0, n_train - 1, color="tab:green", alpha=0.1)
+    ax_pos.set(yticks=[0, 1], yticklabels=["trained", "new"], ylim=(-0.6, 1.6), xlabel="position",
+               title=f"positions (max {new[-1].item():.2f} vs trained {n_train - 1})")
+    ax_pos.legend(fontsize=7, loc="upper right")
+    sim = sincos_1d(new, dim) @ sincos_1d(trained, dim).T / (dim // 2)  # (n_new, n_train)
+    image = ax_sim.imshow(sim.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax_sim.set(xlabel="trained position j", ylabel="new token i", title="similarity e(i/s)·e(j) / (d/2)")
+    ax_sim.figure.colorbar(image, ax=ax_sim, fraction=0.04)
+    return axes
+
+
+def axis_strategy(strategy: str, n_train: int, n_new: int, dim: int = 24, theta: float = 10000.0, **options):
+    """Positions ``(n_new,)`` and frequencies ``(dim/2,)`` one axis gets from a :mod:`cogpe.scaling` strategy."""
+    from .scaling import scaled_axes
+
+    # One axis of interest (h); t and w are 1 token long and unchanged.
+    axes = scaled_axes(dim + 4, (1, n_new, 1), (1, n_train, 1), strategy, theta, split=(2, dim, 2), **options)
+    return axes[1]
+
+
+def plot_strategy(strategy: str, n_train: int, n_new: int, dim: int = 24, theta: float = 10000.0, axes=None,
+                  **options):
+    """What a strategy does to one axis: frequency ratio ``θ'_j/θ_j`` per pair, and the turns each pair
+    makes over the new positions against the trained ones."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    from .coverage import angle_coverage
+    from .grids import arange_positions
+    from .rope import rope_frequencies
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
+    ax_f, ax_c = axes
+    positions, freqs = axis_strategy(strategy, n_train, n_new, dim, theta, **options)
+    base = rope_frequencies(dim, theta)
+    ax_f.plot((freqs / base).numpy(), "o-", ms=4)
+    ax_f.axhline(1.0, color="grey", lw=0.5)
+    ax_f.axhline(n_train / n_new, color="grey", lw=0.5, ls="--")
+    ax_f.set(xlabel="frequency pair j", ylabel="θ'_j / θ_j", ylim=(0, 1.1),
+             title=f"{strategy}: frequencies ({n_train} -> {n_new} tokens)")
+    coverage = angle_coverage(base, arange_positions(n_train), positions, new_freqs=freqs)
+    plot_coverage(coverage, ax=ax_c, title=f"positions {positions.min().item():.2f} .. {positions.max().item():.2f}")
+    return axes
