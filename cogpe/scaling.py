@@ -7,27 +7,27 @@ positions ``g(m)`` the encoder sees and which frequencies ``h(θ_j)`` it rotates
 axis (``d/2`` pairs, j = 0 … d/2-1), wavelength ``λ_j = 2π/θ_j`` and turns in the training window
 ``r_j = n0/λ_j``:
 
-=============================  ============================  ==================================  =============================
-strategy                       positions ``g(m)``            frequencies ``h(θ_j)``              source
-=============================  ============================  ==================================  =============================
-``"extrapolate"``              ``m``                         ``θ_j``                             CogVideoX-5B and 1.5 (SAT)
-``"interpolate"``              ``m / s``                     ``θ_j``                             PI: Chen et al. 2023,
-                                                                                                 arXiv 2306.15595, Eq. 4;
-                                                                                                 CogVideoX-2B's index division
-``"ntk"``                      ``m``                         ``(θ·s^(d/(d-2)))^(-2j/d)``         NTK-aware: bloc97 2023;
-                                                             ``= θ_j·s^(-2j/(d-2))``             YaRN §3.1, App. A.1
-``"yarn"``                     ``m``                         ``(1-γ(r_j))·θ_j/s + γ(r_j)·θ_j``;  YaRN: Peng et al. 2023,
-                                                             cos, sin × ``0.1·ln(s) + 1``        arXiv 2309.00071,
-                                                                                                 Def. 2–3, Eq. 21–22
-``"riflex"``                   ``m``                         ``θ_k → margin·2π/(s·n0)``,         RIFLEx: Zhao et al. 2025,
-                                                             every other ``θ_j`` kept            arXiv 2502.15894, Eq. 8
-``"linspace-crop"``            t: ``m``; h, w: ``n`` points  ``θ_j``                             diffusers CogVideoX 1.0
-                               on the crop region (numpy                                         pipeline (≤ 0.31)
+=============================  ============================  ======================================  =============================
+strategy                       positions ``g(m)``            frequencies ``h(θ_j)``                  source
+=============================  ============================  ======================================  =============================
+``"extrapolate"``              ``m``                         ``θ_j``                                 CogVideoX-5B and 1.5 (SAT)
+``"interpolate"``              ``m / s``                     ``θ_j``                                 PI: Chen et al. 2023,
+                                                                                                     arXiv 2306.15595, Eq. 4;
+                                                                                                     CogVideoX-2B's index division
+``"ntk"``                      ``m``                         ``(θ·s^(d/(d-2)))^(-2j/d)``             NTK-aware: bloc97 2023;
+                                                             ``= θ_j·s^(-2j/(d-2))``                 YaRN §3.1, App. A.1
+``"yarn"``                     ``m``                         ``(1-γ(r_j))·θ_j/s + γ(r_j)·θ_j``;      YaRN: Peng et al. 2023,
+                                                             cos, sin × ``0.1·ln(s) + 1``            arXiv 2309.00071,
+                                                                                                     Def. 2–3, Eq. 21–22
+``"riflex"``                   ``m``                         ``θ_k → min(θ_k, margin·2π/(s·n0))``,   RIFLEx: Zhao et al. 2025,
+                                                             every other ``θ_j`` kept                arXiv 2502.15894, Eq. 8
+``"linspace-crop"``            t: ``m``; h, w: ``n`` points  ``θ_j``                                 diffusers CogVideoX 1.0
+                               on the crop region (numpy                                             pipeline (≤ 0.31)
                                ``endpoint=False``)
-``"linspace-crop-diffusers"``  as above, with diffusers'     ``θ_j``                             diffusers ≥ 0.32 (differs
-                               ``torch.linspace(start,                                           when the crop start ≠ 0)
+``"linspace-crop-diffusers"``  as above, with diffusers'     ``θ_j``                                 diffusers ≥ 0.32 (differs
+                               ``torch.linspace(start,                                               when the crop start ≠ 0)
                                stop·(n-1)/n, n)``
-=============================  ============================  ==================================  =============================
+=============================  ============================  ======================================  =============================
 
 YaRN's ramp is the paper's, linear in ``r``: ``γ(r) = 0`` for ``r < α``, ``1`` for ``r > β``,
 ``(r-α)/(β-α)`` between (its reference code ramps linearly in ``j`` instead; the two differ on short
@@ -219,12 +219,13 @@ def intrinsic_component(dim: int, n0: int, theta: float = 10000.0) -> int:
 def riflex_frequencies(
     dim: int, n0: int, s: float, theta: float = 10000.0, *, k: int | None = None, margin: float = 1.0
 ) -> torch.Tensor:
-    """RIFLEx: ``θ_k → margin·2π/(s·n0)``, every other ``θ_j`` kept: ``(dim/2,)`` float64 (RIFLEx Eq. 8).
+    """RIFLEx: ``θ_k → min(θ_k, margin·2π/(s·n0))``, every other ``θ_j`` kept: ``(dim/2,)`` float64 (RIFLEx Eq. 8).
 
-    The new period of pair ``k`` is ``s·n0/margin`` ≥ the new length, so it never completes a turn
-    (no repetition). ``margin=1`` is the paper's equality; its reference code uses 0.9. ``k`` defaults
-    to :func:`intrinsic_component`. The paper sets ``θ_k`` unconditionally — also when the period
-    was already longer. Unchanged for ``s ≤ 1``.
+    The new period of pair ``k`` is at least ``s·n0/margin`` ≥ the new length, so it never completes a
+    turn (no repetition). ``margin=1`` is the paper's equality; its reference code uses 0.9. ``k``
+    defaults to :func:`intrinsic_component`. Our choice: the frequency is only ever *reduced* — where
+    pair ``k``'s period already exceeds ``s·n0/margin`` (a spatial axis at a small scale, say) it is
+    kept, while the paper's one-line code would raise it to ``margin·2π/(s·n0)``. Unchanged for ``s ≤ 1``.
 
     >>> 2 * math.pi / riflex_frequencies(16, 13, 25 / 13)[:3]   # 97 frames: periods 6.28, 25, 62.8
     tensor([ 6.2832, 25.0000, 62.8319], dtype=torch.float64)
@@ -236,7 +237,7 @@ def riflex_frequencies(
     k = intrinsic_component(dim, n0, theta) if k is None else _check_k("k", k, dim)
     freqs = rope_frequencies(dim, theta)
     if s > 1:
-        freqs[k] = margin * 2 * math.pi / (s * n0)
+        freqs[k] = min(freqs[k].item(), margin * 2 * math.pi / (s * n0))
     return freqs
 
 
