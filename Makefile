@@ -1,12 +1,23 @@
 # Two commands do all set-up on a fresh machine (see README): `make book` and `make test`.
+# Both work from a fresh clone with only python3, node/npm (and, for the screenshot tests, Debian's apt).
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The CPU build is installed before anything else so that no dependency pulls a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install test unit book clean
+# The book renders offline: MathJax, require.js and the ipywidgets HTML manager are fetched from npm
+# (tarballs only, no dependencies) into the git-ignored $(VENDOR) folder, which _config.yml copies into
+# _build/html/_static. html-manager and require.js are the versions myst-nb links from its CDNs.
+NPM     ?= npm
+VENDOR  := _vendor
+MATHJAX      := mathjax@3.2.2
+HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
+REQUIREJS    := requirejs@2.3.4
+VENDOR_STAMP := $(VENDOR)/.$(subst /,_,$(MATHJAX)_$(HTML_MANAGER)_$(REQUIREJS))
+
+.PHONY: install vendor chromium test unit book clean
 
 install: $(STAMP)
 
@@ -16,15 +27,42 @@ $(STAMP): pyproject.toml requirements.txt Makefile
 	$(BIN)/python -m pip install --quiet -e ".[viz,test,book]"
 	touch $(STAMP)
 
-# Every test: unit, property and parity tests, docstring examples, then the book build.
+vendor: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP):
+	@command -v $(NPM) >/dev/null 2>&1 || { echo "make: '$(NPM)' not found: install node/npm to fetch MathJax and the widget manager for the offline book" >&2; exit 1; }
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/.npm $(VENDOR)/mathjax $(VENDOR)/html-manager $(VENDOR)/requirejs
+	cd $(VENDOR)/.npm && $(NPM) pack --silent --loglevel=error "$(MATHJAX)" "$(HTML_MANAGER)" "$(REQUIREJS)" >/dev/null
+	tar -xzf $(VENDOR)/.npm/mathjax-*.tgz -C $(VENDOR)/mathjax --strip-components=2 package/es5
+	tar -xzf $(VENDOR)/.npm/mathjax-*.tgz -C $(VENDOR)/mathjax --strip-components=1 package/LICENSE
+	tar -xzf $(VENDOR)/.npm/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/html-manager --strip-components=2 package/dist
+	tar -xzf $(VENDOR)/.npm/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/html-manager --strip-components=1 package/LICENSE
+	rm -f $(VENDOR)/html-manager/*.map
+	tar -xzf $(VENDOR)/.npm/requirejs-*.tgz -C $(VENDOR)/requirejs --strip-components=1 package/require.js
+	rm -rf $(VENDOR)/.npm
+	touch $@
+
+# Headless Chromium for the rendered-book tests: installed when missing if we are root with apt-get;
+# never fails the build (tests/test_book_render.py then skips and says why).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing Debian chromium for the rendered-book tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "make: could not install chromium; the rendered-book tests will be skipped"; \
+	else echo "make: chromium is missing and cannot be installed here (needs root and apt-get); the rendered-book tests will be skipped"; fi
+
+# Every test: the book build (warnings are errors), then unit, property and parity tests, docstring
+# examples, nbval over every notebook (strict) and the headless-Chromium checks of the built pages.
 test: install
-	$(BIN)/python -m pytest
 	$(MAKE) book
+	$(MAKE) chromium
+	$(BIN)/python -m pytest
 
 unit: install
 	$(BIN)/python -m pytest tests cogpe -x -q
 
-book: install
+book: install vendor
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 clean:
