@@ -1,0 +1,336 @@
+"""Chapter 7's trainer: every strategy learns; resume, branching and DDP reproduce an uninterrupted
+single-process run; checkpoints are atomic; the command line rejects bad input with a clear message."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import cogpe.train as train_mod
+from cogpe.data import DataConfig
+from cogpe.model import STRATEGIES, ModelConfig, VideoDiT
+from cogpe.train import (
+    Probe,
+    Stage,
+    TrainConfig,
+    corrupt,
+    evaluate,
+    load_checkpoint,
+    load_model,
+    main,
+    parse_stages,
+    sample,
+    train,
+    train_preset,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PROBES = tuple(p.name for p in train_preset("tiny").probes)
+
+
+def _state(path) -> dict:
+    return load_checkpoint(path)["model"]
+
+
+def _assert_same_state(a: dict, b: dict, tol: float) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=tol, rtol=tol, msg=k)
+
+
+def _train_rows(rows) -> list[float]:
+    """(step, stage, lr, loss) of every training row, flattened (for pytest.approx)."""
+    return [float(r[k]) for r in rows if r["kind"] == "train" for k in ("step", "stage", "lr", "loss")]
+
+
+def _eval_rows(rows) -> list:
+    """(step, stage_step, probe, loss) of every evaluation row, flattened; probe names must match exactly."""
+    out = []
+    for r in rows:
+        if r["kind"] == "eval":
+            out += [float(r["step"]), float(r["stage_step"]), float(PROBES.index(r["probe"])), r["loss"]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The tiny preset (2 stages, 6 + 4 steps), trained once per strategy: {strategy: (out_dir, metrics)}."""
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for strategy in STRATEGIES:
+        d = root / strategy
+        out[strategy] = (d, train(train_preset("tiny", strategy=strategy), d, device="cpu", progress=False))
+    return out
+
+
+# --- learning ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_trains_and_reduces_the_held_out_loss(runs, strategy):
+    out, rows = runs[strategy]
+    config = train_preset("tiny", strategy=strategy)
+    untrained = VideoDiT(config.model_config())
+    for probe in config.probes:
+        before = evaluate(untrained, config.data, probe.resolution, n_videos=config.eval_videos)
+        after = [r["loss"] for r in rows if r["kind"] == "eval" and r["probe"] == probe.name][-1]
+        assert after < 0.97 * before, (probe.name, before, after)
+    losses = [r["loss"] for r in rows if r["kind"] == "train"]
+    assert sum(losses[-3:]) < sum(losses[:3])
+    assert {p.name for p in out.iterdir()} >= {"ckpt.pt", "stage1.pt", "metrics.jsonl", "metrics.csv", "run.json"}
+    assert not (out / "stage2.pt").exists()  # the final state is ckpt.pt
+
+
+def test_metrics_files_hold_every_row(runs):
+    out, rows = runs["rope-ntk"]
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert lines == rows
+    with open(out / "metrics.csv") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == len(rows) and float(table[-1]["loss"]) == pytest.approx(rows[-1]["loss"])
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert [r["step"] for r in train_rows] == list(range(1, 11))
+    assert [r["stage"] for r in train_rows] == [1] * 6 + [2] * 4
+    assert [r["lr"] for r in train_rows[:3]] == pytest.approx([1.5e-3, 3e-3, 3e-3])  # warm-up over 2 steps
+    evals = {(r["stage"], r["stage_step"], r["probe"]) for r in rows if r["kind"] == "eval"}
+    # zero-shot at the start of stage 2, every 2 steps, and at the end
+    assert evals == {(2, s, p) for s in (0, 2, 4) for p in ("low", "high")}
+    info = json.loads((out / "run.json").read_text())
+    assert info["strategy"] == "rope-ntk" and info["world_size"] == 1 and info["steps"] == 10
+
+
+def test_v_objective_trains(tmp_path):
+    config = dataclasses.replace(train_preset("tiny", strategy="rope-interpolate"), objective="v")
+    rows = train(config, tmp_path, device="cpu", progress=False)
+    untrained = VideoDiT(config.model_config())
+    before = evaluate(untrained, config.data, (4, 16, 16), n_videos=4, objective="v")
+    assert rows[-1]["loss"] < 0.97 * before
+
+
+def test_corrupt_is_the_stated_interpolation():
+    x0, eps, t = torch.randn(3, 5), torch.randn(3, 5), torch.tensor([0.0, 0.5, 1.0])
+    x_t, v = corrupt(x0, eps, t, "flow")
+    torch.testing.assert_close(x_t[0], x0[0])
+    torch.testing.assert_close(x_t[2], eps[2])
+    torch.testing.assert_close(x_t + (0.0 - t[:, None]) * v, x0)  # one exact Euler step to t = 0
+    x_t, v = corrupt(x0, eps, t, "v")
+    a, s = torch.cos(t * torch.pi / 2)[:, None], torch.sin(t * torch.pi / 2)[:, None]
+    torch.testing.assert_close(a * x_t - s * v, x0, atol=1e-6, rtol=0)  # x0 and ε are recoverable
+    torch.testing.assert_close(s * x_t + a * v, eps, atol=1e-6, rtol=0)
+
+
+def test_evaluate_and_sample_are_deterministic(runs):
+    model = load_model(runs["sincos-interpolate"][0] / "ckpt.pt")
+    data = DataConfig(max_objects=2)
+    a = evaluate(model, data, (4, 16, 16), n_videos=5, seed=3, batch_size=2)
+    assert a == pytest.approx(evaluate(model, data, (4, 16, 16), n_videos=5, seed=3, batch_size=5), rel=1e-6)
+    assert a != evaluate(model, data, (4, 16, 16), n_videos=5, seed=4)
+    two = evaluate(model, data, (4, 16, 16), n_videos=2, timesteps=[0.25, 0.75])
+    assert two > 0
+    s1 = sample(model, 2, (4, 16, 16), steps=3, seed=1)
+    assert s1.shape == (2, 3, 4, 16, 16) and torch.equal(s1, sample(model, 2, (4, 16, 16), steps=3, seed=1))
+    assert s1.abs().max() <= 1
+
+
+# --- resume, atomic checkpoints, branching -----------------------------------------------------------------
+
+
+class _Kill(BaseException):
+    """Stands in for SIGKILL: nothing after it runs (not even an except Exception)."""
+
+
+def _kill_at(monkeypatch, step: int):
+    """Make the ``step``-th training step (counting from this call) die before it updates anything."""
+    real = train_mod._train_step
+    calls = {"n": 0}
+
+    def step_or_die(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == step:
+            raise _Kill()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "_train_step", step_or_die)
+
+
+def test_resume_after_kills_mid_stage_equals_an_uninterrupted_run(runs, tmp_path, monkeypatch):
+    reference_dir, reference = runs["rope-yarn"]
+    config = train_preset("tiny", strategy="rope-yarn")  # checkpoints every 3 steps
+    with monkeypatch.context() as m:
+        _kill_at(m, 5)  # dies in stage 1 during step 5: last checkpoint at step 3
+        with pytest.raises(_Kill):
+            train(config, tmp_path, device="cpu", progress=False)
+    assert load_checkpoint(tmp_path / "ckpt.pt")["step"] == 3
+    with monkeypatch.context() as m:
+        _kill_at(m, 5)  # resumed at step 3; dies in stage 2 during step 8: last checkpoint at 6 (boundary)
+        with pytest.raises(_Kill):
+            train(config, tmp_path, resume=True, device="cpu", progress=False)
+    ckpt = load_checkpoint(tmp_path / "ckpt.pt")
+    assert (ckpt["step"], ckpt["stage"], ckpt["stage_step"]) == (6, 1, 0)
+    rows = train(config, tmp_path, resume=True, device="cpu", progress=False)
+    _assert_same_state(_state(tmp_path / "ckpt.pt"), _state(reference_dir / "ckpt.pt"), tol=1e-6)
+    assert _train_rows(rows) == pytest.approx(_train_rows(reference), rel=1e-6)
+    assert _eval_rows(rows) == pytest.approx(_eval_rows(reference), rel=1e-6)
+    # resuming a finished run does nothing and returns its metrics
+    assert _train_rows(train(config, tmp_path, resume=True, device="cpu", progress=False)) == _train_rows(rows)
+
+
+def test_a_torn_checkpoint_write_never_replaces_a_good_one(runs, tmp_path, monkeypatch):
+    config = train_preset("tiny", strategy="rope-yarn")
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def torn_save(obj, f, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second checkpoint (stage1.pt at step 6): half written, then the process dies
+            f.write(b"\x80\x02 half a pickle")
+            raise _Kill()
+        return real_save(obj, f, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(torch, "save", torn_save)
+        with pytest.raises(_Kill):
+            train(config, tmp_path, device="cpu", progress=False)
+    assert load_checkpoint(tmp_path / "ckpt.pt")["step"] == 3  # the good one is intact
+    assert not (tmp_path / "stage1.pt").exists()
+    # a temp file a SIGKILL could leave behind is never read
+    (tmp_path / ".ckpt.pt.tmp-999999").write_bytes(b"garbage")
+    rows = train(config, tmp_path, resume=True, device="cpu", progress=False)
+    _assert_same_state(_state(tmp_path / "ckpt.pt"), _state(runs["rope-yarn"][0] / "ckpt.pt"), tol=1e-6)
+    assert _train_rows(rows) == pytest.approx(_train_rows(runs["rope-yarn"][1]), rel=1e-6)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".ckpt.pt.tmp-999999"]
+
+
+@pytest.mark.parametrize("source, target", [("rope-extrapolate", "rope-ntk"), ("sincos-extrapolate", "sincos-interpolate")])
+def test_branching_after_stage_1_equals_training_the_branch_from_scratch(runs, tmp_path, source, target):
+    rows = train(train_preset("tiny", strategy=target), tmp_path, init_from=runs[source][0] / "stage1.pt",
+                 device="cpu", progress=False)
+    _assert_same_state(_state(tmp_path / "ckpt.pt"), _state(runs[target][0] / "ckpt.pt"), tol=1e-6)
+    assert _eval_rows(rows) == pytest.approx(_eval_rows(runs[target][1]), rel=1e-6)
+    # "branch, or continue the branch": with resume=True the branch's own checkpoint wins
+    again = train(train_preset("tiny", strategy=target), tmp_path, resume=True,
+                  init_from=runs[source][0] / "stage1.pt", progress=False)
+    assert _train_rows(again) == _train_rows(rows)
+    assert {r["strategy"] for r in rows if r["stage"] == 1} == {source}
+    assert {r["strategy"] for r in rows if r["stage"] == 2} == {target}
+
+
+def test_branching_and_resuming_refuse_what_cannot_continue(runs, tmp_path):
+    stage1 = runs["rope-extrapolate"][0] / "stage1.pt"
+    with pytest.raises(ValueError, match="cannot continue as 'sincos-interpolate' .*Branch within a family"):
+        train(train_preset("tiny", strategy="sincos-interpolate"), tmp_path / "a", init_from=stage1, progress=False)
+    other = dataclasses.replace(train_preset("tiny", strategy="rope-ntk"), data=DataConfig(max_objects=3))
+    with pytest.raises(ValueError, match="data config or objective differs"):
+        train(other, tmp_path / "b", init_from=stage1, progress=False)
+    done = runs["rope-ntk"][0]
+    with pytest.raises(FileExistsError, match="pass resume=True"):
+        train(train_preset("tiny", strategy="rope-ntk"), done, progress=False)
+    with pytest.raises(ValueError, match=r"different config \(differs in: seed\)"):
+        train(train_preset("tiny", strategy="rope-ntk", seed=5), done, resume=True, progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        train(train_preset("tiny"), tmp_path / "c", init_from=tmp_path / "missing.pt", progress=False)
+
+
+# --- distributed -------------------------------------------------------------------------------------------
+
+
+def test_ddp_two_gloo_processes_equal_one_process(runs, tmp_path):
+    """``torchrun --nproc_per_node=2`` (gloo, CPU) with the same global batch = single-process training."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "cogpe.train", "--preset", "tiny", "--strategy", "rope-yarn", "--out", str(tmp_path),
+        "--device", "cpu", "--no-progress",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("done: rope-yarn") == 1  # only rank 0 reports
+    _assert_same_state(_state(tmp_path / "ckpt.pt"), _state(runs["rope-yarn"][0] / "ckpt.pt"), tol=1e-5)
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert _train_rows(rows) == pytest.approx(_train_rows(runs["rope-yarn"][1]), rel=1e-5, abs=1e-6)
+    assert _eval_rows(rows) == pytest.approx(_eval_rows(runs["rope-yarn"][1]), rel=1e-5)
+    assert json.loads((tmp_path / "run.json").read_text())["world_size"] == 2
+
+
+# --- configuration and command line --------------------------------------------------------------------------
+
+
+def test_cli_smoke(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--preset", "tiny", "--strategy", "learned-resample", "--seed", "1", "--out", str(out),
+                 "--device", "cpu", "--no-progress"]) == 0
+    assert "done: learned-resample seed 1" in capsys.readouterr().out
+    assert load_checkpoint(out / "ckpt.pt")["config"]["seed"] == 1
+    assert main(["--preset", "tiny", "--out", str(out), "--no-progress", "--strategy", "learned-resample",
+                 "--seed", "1", "--resume"]) == 0
+    assert main(["--preset", "tiny", "--out", str(out), "--no-progress", "--strategy", "learned-resample",
+                 "--seed", "1"]) == 1  # refuses to overwrite
+    assert "pass resume=True (--resume)" in capsys.readouterr().err
+    custom = tmp_path / "custom"
+    assert main(["--preset", "tiny", "--stages", "2x8x8:2:2:1e-3", "--out", str(custom), "--no-progress"]) == 0
+    rows = [json.loads(x) for x in (custom / "metrics.jsonl").read_text().splitlines()]
+    assert [r["probe"] for r in rows if r["kind"] == "eval"] == ["2x8x8"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--strategy", "rope-pi"], "argument --strategy: invalid choice: 'rope-pi'"),
+        (["--preset", "huge"], "argument --preset: invalid choice: 'huge'"),
+        (["--stages", "8x15x16:10:4:1e-3"], "stages[0]: height=15 is not divisible by the patch size 4"),
+        (["--stages", ""], "stage list '' is empty"),
+        (["--stages", " , "], "is empty"),
+        (["--stages", "8x16:10:4:1e-3"], "resolution must be FRAMESxHEIGHTxWIDTH"),
+        (["--stages", "8x16x16:0:4:1e-3"], "steps must be an integer >= 1, got 0"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+    ],
+)
+def test_bad_cli_input_gets_a_clear_error(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--preset", "tiny", "--out", str(tmp_path / "x"), *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_config_gets_a_clear_error():
+    model = ModelConfig(width=32, depth=1, heads=2)
+    with pytest.raises(ValueError, match="stages is empty; give at least one Stage"):
+        TrainConfig(model=model, stages=())
+    with pytest.raises(ValueError, match=r"stages\[1\]: width=30 is not divisible by the patch size 4"):
+        TrainConfig(model=model, stages=(Stage(2, 8, 8, 1, 1, 1e-3), Stage(2, 8, 30, 1, 1, 1e-3)))
+    with pytest.raises(ValueError, match=r"probes\[0\] \('odd'\): frames"):
+        TrainConfig(model=dataclasses.replace(model, patch=(2, 4, 4)), stages=(Stage(2, 8, 8, 1, 1, 1e-3),),
+                    probes=(Probe("odd", 3, 8, 8),))
+    with pytest.raises(ValueError, match="unknown objective 'eps'"):
+        TrainConfig(model=model, stages=(Stage(2, 8, 8, 1, 1, 1e-3),), objective="eps")
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        Stage(2, 8, 8, steps=1, batch=1, lr=0.0)
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        train_preset("nope")
+
+
+def test_config_round_trip_and_presets():
+    for name in ("tiny", "quick", "full"):
+        config = train_preset(name, strategy="rope-riflex", seed=3)
+        assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    quick = train_preset("quick")
+    assert quick.model_config().base_grid == (8, 4, 4)  # 128 tokens -> 512 at 8 x 32 x 32
+    assert [s.resolution for s in quick.stages] == [(8, 16, 16), (8, 32, 32)]
+    assert [s.steps for s in quick.stages] == [300, 30]
+    assert (quick.model.width, quick.model.depth) == (128, 4)
+    assert parse_stages("1x4x4:1:1:1e-3:0:1") == (Stage(1, 4, 4, 1, 1, 1e-3, 0, 1),)
+
+
+def test_batch_must_split_over_processes(monkeypatch, tmp_path):
+    monkeypatch.setattr(train_mod, "_setup_distributed", lambda device: (0, 3, torch.device("cpu"), False))
+    with pytest.raises(ValueError, match=r"stages\[0\].batch=4 is not divisible by the 3 processes"):
+        train(train_preset("tiny"), tmp_path, progress=False)
