@@ -1,0 +1,383 @@
+"""The strategy comparison of chapter 7: every position strategy × several seeds, with error bars.
+
+Protocol (DESIGN §4), per seed:
+
+1. **Stage 1 once per family.** Every strategy of a family (:data:`cogpe.model.FAMILIES`) computes the
+   same function at the stage-1 grid, so stage 1 is trained once — under the family's first strategy —
+   and every other strategy of the family *branches* from its ``stage1.pt``
+   (:func:`cogpe.train.train` with ``init_from``). The comparison then isolates what each strategy does
+   at the resolution change.
+2. **Stage 2** at the high resolution; the held-out probes (fixed videos, noise and noise levels) are
+   evaluated zero-shot right after the switch, during stage 2, and at its end. The ``long`` probe has
+   more frames than any stage: a bigger canvas in time, where the literature expects the opposite
+   winner to the spatial zoom (pe-literature §4.7).
+3. **Baseline**: the same model trained from scratch at the high resolution with the compute (forward
+   FLOPs) of both stages together — does progressive training pay off?
+
+Results (:func:`run_lab`) are plain data: provenance (commit, device, torch, preset, seeds, wall time),
+the evaluation rows and loss curves of every run, and a summary of mean ± std over seeds per strategy
+and metric (:func:`summarize`); :func:`format_table` prints it. A claim is made only where a gap exceeds
+the seed spread (:func:`gap_exceeds_spread`).
+
+Run directories are resumable: finished runs are read back from their ``metrics.jsonl``, an
+interrupted one continues from its checkpoint. Checkpoints are deleted once a family is done, unless
+``keep_checkpoints=True``.
+
+CLI: ``python -m cogpe.lab --preset quick [--out runs/lab-quick] [--results lab.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ._checks import check_choice
+from .model import FAMILIES, STRATEGIES, VideoDiT, strategy_family
+from .train import (
+    PRESET_SEEDS,
+    TRAIN_PRESETS,
+    Stage,
+    TrainConfig,
+    _resolve_device,
+    train,
+)
+
+__all__ = [
+    "LAB_PRESETS",
+    "LabConfig",
+    "baseline_config",
+    "format_table",
+    "gap_exceeds_spread",
+    "main",
+    "run_lab",
+    "summarize",
+]
+
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """A comparison: the progressive run ``train`` (its strategy is replaced per run), the
+    ``strategies`` and ``seeds`` to compare, and the strategy of the from-scratch baseline (or None)."""
+
+    train: TrainConfig
+    strategies: tuple[str, ...] = STRATEGIES
+    seeds: tuple[int, ...] = (0, 1, 2)
+    baseline_strategy: str | None = "rope-extrapolate"
+
+    def __post_init__(self):
+        if not isinstance(self.train, TrainConfig):
+            raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
+        if len(self.train.stages) < 2:
+            raise ValueError(
+                f"train has {len(self.train.stages)} stage(s); the comparison needs a low-resolution stage "
+                "followed by at least one more"
+            )
+        strategies = tuple(self.strategies)
+        if not strategies:
+            raise ValueError(f"strategies is empty; choose from {', '.join(STRATEGIES)}")
+        for s in strategies:
+            check_choice("strategy", s, STRATEGIES)
+        if len(set(strategies)) != len(strategies):
+            raise ValueError(f"strategies has duplicates: {strategies}")
+        seeds = tuple(self.seeds)
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds has duplicates: {seeds}")
+        if self.baseline_strategy is not None:
+            check_choice("baseline_strategy", self.baseline_strategy, STRATEGIES)
+        object.__setattr__(self, "strategies", strategies)
+        object.__setattr__(self, "seeds", seeds)
+
+
+#: ``quick``: the CPU comparison (every strategy × 3 seeds, ≤ 10 minutes on 2 cores); ``full``: for a
+#: GPU (5 seeds, larger model and grids); ``tiny``: tests (seconds).
+LAB_PRESETS = {name: LabConfig(TRAIN_PRESETS[name], seeds=PRESET_SEEDS[name]) for name in TRAIN_PRESETS}
+
+
+def _video_flops(model_config, stage: Stage) -> float:
+    model = VideoDiT(model_config)
+    return model.flops_per_video(model_config.token_grid(*stage.resolution))
+
+
+def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> TrainConfig:
+    """``config`` trained from scratch at its last stage's resolution, with the same forward FLOPs.
+
+    The baseline's single stage has the last stage's resolution and batch, the first stage's learning
+    rate and warm-up, and as many steps as the whole progressive schedule costs. Its base grid is the
+    high-resolution grid (there is nothing to scale from).
+
+    >>> from cogpe.train import TRAIN_PRESETS
+    >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
+    Stage(frames=8, height=32, width=32, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
+    """
+    check_choice("strategy", strategy, STRATEGIES)
+    model_config = config.model_config()
+    total = sum(s.steps * s.batch * _video_flops(model_config, s) for s in config.stages)
+    last, first = config.stages[-1], config.stages[0]
+    per_step = last.batch * _video_flops(model_config, last)
+    stage = Stage(last.frames, last.height, last.width, steps=max(1, round(total / per_step)), batch=last.batch,
+                  lr=first.lr, warmup=first.warmup)
+    model = dataclasses.replace(config.model, strategy=strategy, base_grid=None)
+    return dataclasses.replace(config, model=model, stages=(stage,))
+
+
+# --- running -------------------------------------------------------------------------------------------
+
+
+def _finished_rows(run_dir: Path) -> list[dict] | None:
+    """The metric rows of a finished run (``run.json`` is written last), else None."""
+    if not (run_dir / "run.json").is_file() or (run_dir / "ckpt.pt").is_file():
+        return None
+    with open(run_dir / "metrics.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _run(config: TrainConfig, run_dir: Path, *, init_from=None, device, progress: bool) -> list[dict]:
+    rows = _finished_rows(run_dir)
+    if rows is None:
+        rows = train(config, run_dir, resume=True, init_from=init_from, device=device, progress=progress)
+    return rows
+
+
+def _drop_checkpoints(run_dir: Path) -> None:
+    for path in run_dir.glob("*.pt"):
+        path.unlink()
+
+
+def _by_family(strategies: Sequence[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for s in strategies:
+        groups.setdefault(strategy_family(s), []).append(s)
+    return groups
+
+
+def _compact(rows: list[dict]) -> dict:
+    """Evaluation rows as they are, training rows as a loss curve ``[[step, stage, loss], …]``."""
+    evals = [{k: r[k] for k in ("step", "stage", "stage_step", "probe", "frames", "height", "width", "tokens", "loss")}
+             for r in rows if r["kind"] == "eval"]
+    curve = [[r["step"], r["stage"], round(r["loss"], 6)] for r in rows if r["kind"] == "train"]
+    return {"eval": evals, "train": curve}
+
+
+def run_lab(
+    preset="quick",
+    out_dir=None,
+    *,
+    strategies: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    baseline: bool = True,
+    device="auto",
+    progress: bool = True,
+    keep_checkpoints: bool = False,
+) -> dict:
+    """Run the comparison of ``preset`` (a :data:`LAB_PRESETS` name or a :class:`LabConfig`) in ``out_dir``.
+
+    ``strategies``/``seeds`` narrow the preset's; ``baseline=False`` skips the from-scratch run. Returns
+    the results dict (module docstring); ``out_dir`` defaults to ``runs/lab-<preset>``.
+    """
+    lab = LAB_PRESETS[check_choice("preset", preset, tuple(LAB_PRESETS))] if isinstance(preset, str) else preset
+    if not isinstance(lab, LabConfig):
+        raise TypeError(f"preset must be a name in {tuple(LAB_PRESETS)} or a LabConfig, got {type(lab).__name__}")
+    lab = dataclasses.replace(
+        lab,
+        strategies=lab.strategies if strategies is None else tuple(strategies),
+        seeds=lab.seeds if seeds is None else tuple(seeds),
+        baseline_strategy=lab.baseline_strategy if baseline else None,
+    )
+    name = preset if isinstance(preset, str) else "custom"
+    out = Path(out_dir) if out_dir is not None else Path("runs") / f"lab-{name}"
+    device = _resolve_device(device)
+    start = time.perf_counter()
+    runs: dict[str, dict[str, dict]] = {}
+    for seed in lab.seeds:
+        base = dataclasses.replace(lab.train, seed=seed)
+        for members in _by_family(lab.strategies).values():
+            first_dir = out / f"seed{seed}" / members[0]
+            for strategy in members:
+                run_dir = out / f"seed{seed}" / strategy
+                init = None if strategy == members[0] else first_dir / "stage1.pt"
+                rows = _run(base.with_strategy(strategy), run_dir, init_from=init, device=device, progress=progress)
+                runs.setdefault(strategy, {})[str(seed)] = _compact(rows)
+            if not keep_checkpoints:
+                for strategy in members:
+                    _drop_checkpoints(out / f"seed{seed}" / strategy)
+        if lab.baseline_strategy is not None:
+            run_dir = out / f"seed{seed}" / BASELINE
+            rows = _run(baseline_config(base, lab.baseline_strategy), run_dir, device=device, progress=progress)
+            runs.setdefault(BASELINE, {})[str(seed)] = _compact(rows)
+            if not keep_checkpoints:
+                _drop_checkpoints(run_dir)
+    results = {
+        "provenance": _provenance(name, lab, device, time.perf_counter() - start),
+        "config": lab.train.to_dict(),
+        "baseline_config": None if lab.baseline_strategy is None else baseline_config(lab.train, lab.baseline_strategy).to_dict(),
+        "runs": runs,
+    }
+    results["summary"] = summarize(results)
+    return results
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def _provenance(preset: str, lab: LabConfig, device: torch.device, seconds: float) -> dict:
+    return {
+        "preset": preset,
+        "strategies": list(lab.strategies),
+        "seeds": list(lab.seeds),
+        "baseline_strategy": lab.baseline_strategy,
+        "commit": _git_commit(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine()),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(seconds, 1),
+    }
+
+
+# --- summary ---------------------------------------------------------------------------------------------
+
+
+def _metrics_of(run: dict) -> dict[str, float]:
+    """``zero_shot_<probe>`` (first evaluation of the last stage) and ``final_<probe>`` (last evaluation)."""
+    evals = run["eval"]
+    if not evals:
+        return {}
+    last_stage = max(r["stage"] for r in evals)
+    first_step = min(r["step"] for r in evals if r["stage"] == last_stage)
+    last_step = max(r["step"] for r in evals)
+    out = {}
+    for r in evals:
+        if r["step"] == last_step:
+            out[f"final_{r['probe']}"] = r["loss"]
+        if last_stage > 1 and r["stage"] == last_stage and r["step"] == first_step and r["stage_step"] == 0:
+            out[f"zero_shot_{r['probe']}"] = r["loss"]
+    return out
+
+
+def summarize(results: dict) -> dict:
+    """Per strategy and metric: ``{"mean", "std", "values"}`` over seeds (``std`` with n−1; 0 for one seed)."""
+    summary = {}
+    for strategy, by_seed in results["runs"].items():
+        per_metric: dict[str, list[float]] = {}
+        for seed in sorted(by_seed, key=int):
+            for metric, value in _metrics_of(by_seed[seed]).items():
+                per_metric.setdefault(metric, []).append(value)
+        summary[strategy] = {
+            m: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "values": v}
+            for m, v in per_metric.items()
+        }
+    return summary
+
+
+def gap_exceeds_spread(summary: dict, better: str, worse: str, metric: str) -> bool:
+    """True when ``better`` has the lower mean ``metric`` and the gap exceeds the sum of both stds.
+
+    >>> s = {"a": {"m": {"mean": 0.2, "std": 0.01}}, "b": {"m": {"mean": 0.4, "std": 0.05}}}
+    >>> gap_exceeds_spread(s, "a", "b", "m"), gap_exceeds_spread(s, "b", "a", "m")
+    (True, False)
+    """
+    for name in (better, worse):
+        if name not in summary:
+            raise KeyError(f"no results for {name!r}; have {', '.join(summary)}")
+        if metric not in summary[name]:
+            raise KeyError(f"{name!r} has no metric {metric!r}; have {', '.join(summary[name])}")
+    a, b = summary[better][metric], summary[worse][metric]
+    return b["mean"] - a["mean"] > a["std"] + b["std"]
+
+
+COLUMNS = (
+    ("zero_shot_high", "high, zero-shot"),
+    ("final_high", "high, end"),
+    ("zero_shot_long", "long, zero-shot"),
+    ("final_long", "long, end"),
+    ("final_low", "low, end"),
+)
+
+
+def format_table(summary: dict, columns=COLUMNS) -> str:
+    """A plain-text table of mean ± std per strategy (rows) and metric (columns); '—' where absent."""
+    header = ["strategy"] + [title for _, title in columns]
+    lines = []
+    for strategy, metrics in summary.items():
+        cells = [strategy]
+        for key, _ in columns:
+            m = metrics.get(key)
+            cells.append("—" if m is None else f"{m['mean']:.4f} ± {m['std']:.4f}")
+        lines.append(cells)
+    widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
+    fmt = lambda row: "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines])
+
+
+# --- command line ------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cogpe.lab",
+                                description="Compare position-encoding strategies under progressive training.")
+    p.add_argument("--preset", default="quick", choices=tuple(LAB_PRESETS), help="configuration (default: quick)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/lab-PRESET)")
+    p.add_argument("--results", default=None, help="write the results JSON here (default: OUT/results.json)")
+    p.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=None, help="subset of strategies")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="seeds (default: the preset's)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch high-resolution baseline")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep every run's checkpoints")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (``python -m cogpe.lab``); prints the table, writes the results JSON."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else Path("runs") / f"lab-{args.preset}"
+    try:
+        results = run_lab(args.preset, out, strategies=args.strategies, seeds=args.seeds,
+                          baseline=not args.no_baseline, device=args.device, progress=not args.no_progress,
+                          keep_checkpoints=args.keep_checkpoints)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    path = Path(args.results) if args.results else out / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    prov = results["provenance"]
+    print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds on "
+          f"{prov['device']} in {prov['wall_seconds']:.0f} s -> {path}")
+    print("held-out denoising loss, mean ± std over seeds (lower is better)")
+    print(format_table(results["summary"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

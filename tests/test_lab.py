@@ -1,0 +1,117 @@
+"""cogpe.lab: the comparison runs, shares stage 1 within a family, resumes, summarizes honestly."""
+
+import dataclasses
+import json
+
+import pytest
+
+from cogpe.lab import LAB_PRESETS, LabConfig, baseline_config, format_table, gap_exceeds_spread, main, run_lab, summarize
+from cogpe.model import VideoDiT
+from cogpe.train import TRAIN_PRESETS, Stage
+
+STRATEGIES = ["sincos-extrapolate", "sincos-interpolate", "rope-extrapolate"]
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lab")
+    return out, run_lab("tiny", out, strategies=STRATEGIES, seeds=[0, 1], device="cpu", progress=False)
+
+
+def test_results_have_provenance_runs_and_summary(tiny_results):
+    _, results = tiny_results
+    prov = results["provenance"]
+    assert prov["preset"] == "tiny" and prov["seeds"] == [0, 1] and prov["strategies"] == STRATEGIES
+    for key in ("commit", "device", "torch", "wall_seconds", "date", "threads"):
+        assert key in prov
+    assert set(results["runs"]) == set(STRATEGIES) | {"baseline"}
+    summary = results["summary"]
+    for strategy in STRATEGIES:
+        assert set(summary[strategy]) == {"zero_shot_low", "zero_shot_high", "final_low", "final_high"}
+        assert len(summary[strategy]["final_high"]["values"]) == 2
+    assert set(summary["baseline"]) == {"final_low", "final_high"}  # one stage: no zero-shot
+    json.dumps(results)  # plain data
+
+
+def test_strategies_of_a_family_share_stage_one(tiny_results):
+    _, results = tiny_results
+    for seed in ("0", "1"):
+        curves = [results["runs"][s][seed]["train"] for s in ("sincos-extrapolate", "sincos-interpolate")]
+        stage1 = [[row for row in c if row[1] == 1] for c in curves]
+        assert stage1[0] == stage1[1] and len(stage1[0]) == TRAIN_PRESETS["tiny"].stages[0].steps
+    # ... and differ after the switch, where only the positions differ
+    a, b = (results["summary"][s]["zero_shot_high"]["mean"] for s in ("sincos-extrapolate", "sincos-interpolate"))
+    assert a != b
+
+
+def test_rerun_reads_finished_runs_and_drops_checkpoints(tiny_results):
+    out, results = tiny_results
+    assert not list(out.rglob("*.pt"))
+    again = run_lab("tiny", out, strategies=STRATEGIES, seeds=[0, 1], device="cpu", progress=False)
+    assert again["runs"] == results["runs"] and again["provenance"]["wall_seconds"] < 5
+
+
+def test_baseline_has_the_compute_of_both_stages():
+    config = TRAIN_PRESETS["quick"]
+    base = baseline_config(config)
+    model = VideoDiT(config.model_config())
+    flops = lambda s: s.steps * s.batch * model.flops_per_video(config.model.token_grid(*s.resolution))  # noqa: E731
+    total = sum(flops(s) for s in config.stages)
+    (stage,) = base.stages
+    assert stage.resolution == config.stages[-1].resolution
+    assert abs(flops(stage) - total) <= flops(dataclasses.replace(stage, steps=1)) / 2 + 1e-6
+    assert base.model_config().base_grid == config.model.token_grid(*stage.resolution)
+
+
+def test_summary_statistics_and_claims():
+    results = {"runs": {"a": {"0": {"eval": [
+        {"step": 4, "stage": 2, "stage_step": 0, "probe": "high", "loss": 0.4},
+        {"step": 8, "stage": 2, "stage_step": 4, "probe": "high", "loss": 0.2}]},
+        "1": {"eval": [
+        {"step": 4, "stage": 2, "stage_step": 0, "probe": "high", "loss": 0.6},
+        {"step": 8, "stage": 2, "stage_step": 4, "probe": "high", "loss": 0.2}]}}}}
+    summary = summarize(results)
+    assert summary["a"]["zero_shot_high"]["mean"] == pytest.approx(0.5)
+    assert summary["a"]["zero_shot_high"]["std"] == pytest.approx(0.1414213, abs=1e-6)
+    assert summary["a"]["final_high"]["std"] == 0.0
+    assert "0.5000 ± 0.1414" in format_table(summary)
+    assert gap_exceeds_spread(summary, "a", "a", "final_high") is False
+    with pytest.raises(KeyError, match="no metric 'final_long'"):
+        gap_exceeds_spread(summary, "a", "a", "final_long")
+
+
+def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert main(["--preset", "tiny", "--out", str(tmp_path / "runs"), "--results", str(path),
+                 "--strategies", "rope-extrapolate", "--seeds", "3", "--no-baseline", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "rope-extrapolate" in text and "mean ± std" in text
+    assert json.loads(path.read_text())["provenance"]["seeds"] == [3]
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: LabConfig(TRAIN_PRESETS["tiny"], strategies=("rope-bogus",)), ValueError, r"unknown strategy 'rope-bogus'"),
+        (lambda: LabConfig(TRAIN_PRESETS["tiny"], strategies=()), ValueError, r"strategies is empty"),
+        (lambda: LabConfig(TRAIN_PRESETS["tiny"], seeds=()), ValueError, r"seeds must be a non-empty"),
+        (lambda: LabConfig(TRAIN_PRESETS["tiny"], seeds=(0, 0)), ValueError, r"seeds has duplicates"),
+        (lambda: LabConfig(dataclasses.replace(TRAIN_PRESETS["tiny"], stages=(Stage(4, 8, 8, 2, 2, 1e-3),))),
+         ValueError, r"needs a low-resolution stage"),
+        (lambda: run_lab("medium"), ValueError, r"unknown preset 'medium'; valid: 'tiny', 'quick', 'full'"),
+    ],
+)
+def test_bad_input(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_cli_rejects_unknown_strategy(capsys):
+    with pytest.raises(SystemExit):
+        main(["--strategies", "rope-bogus"])
+    assert "invalid choice: 'rope-bogus'" in capsys.readouterr().err
+
+
+def test_presets():
+    assert LAB_PRESETS["quick"].seeds == (0, 1, 2) and len(LAB_PRESETS["full"].seeds) == 5
+    assert len(LAB_PRESETS["quick"].strategies) == 8
