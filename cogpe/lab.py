@@ -61,6 +61,7 @@ __all__ = [
     "format_table",
     "gap_exceeds_spread",
     "main",
+    "paired_difference",
     "run_lab",
     "summarize",
 ]
@@ -105,8 +106,20 @@ class LabConfig:
 
 
 #: ``quick``: the CPU comparison (every strategy × 3 seeds, ≤ 10 minutes on 2 cores); ``full``: for a
-#: GPU (5 seeds, larger model and grids); ``tiny``: tests (seconds).
+#: GPU (5 seeds, larger model and grids); ``tiny``: tests (seconds); ``cpu-long``: the quick model with
+#: 4× the steps and 5 seeds, for a background CPU run (about 45 minutes on 2 cores).
 LAB_PRESETS = {name: LabConfig(TRAIN_PRESETS[name], seeds=PRESET_SEEDS[name]) for name in TRAIN_PRESETS}
+LAB_PRESETS["cpu-long"] = LabConfig(
+    dataclasses.replace(
+        TRAIN_PRESETS["quick"],
+        stages=(
+            Stage(8, 16, 16, steps=1200, batch=8, lr=2e-3, warmup=60),
+            Stage(8, 32, 32, steps=120, batch=4, lr=1e-3, eval_every=20),
+        ),
+        ckpt_every=300,
+    ),
+    seeds=(0, 1, 2, 3, 4),
+)
 
 
 def _video_flops(model_config, stage: Stage) -> float:
@@ -311,6 +324,26 @@ def gap_exceeds_spread(summary: dict, better: str, worse: str, metric: str) -> b
             raise KeyError(f"{name!r} has no metric {metric!r}; have {', '.join(summary[name])}")
     a, b = summary[better][metric], summary[worse][metric]
     return b["mean"] - a["mean"] > a["std"] + b["std"]
+
+
+def paired_difference(results: dict, a: str, b: str, metric: str) -> dict:
+    """Per-seed ``metric(a) − metric(b)``: ``{"mean", "std", "values"}``.
+
+    Strategies of one family share stage 1, training data and evaluation noise for a given seed, so
+    their per-seed differences remove most of the seed-to-seed variation; a difference is consistent
+    when every seed has the same sign and ``|mean| > std``.
+    """
+    values = []
+    for name in (a, b):
+        if name not in results["runs"]:
+            raise KeyError(f"no results for {name!r}; have {', '.join(results['runs'])}")
+    for seed in sorted(results["runs"][a], key=int):
+        ma, mb = _metrics_of(results["runs"][a][seed]), _metrics_of(results["runs"][b][seed])
+        if metric not in ma or metric not in mb:
+            raise KeyError(f"metric {metric!r} is missing for seed {seed}; have {', '.join(ma)}")
+        values.append(ma[metric] - mb[metric])
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values}
 
 
 COLUMNS = (

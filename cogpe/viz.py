@@ -11,7 +11,9 @@ from typing import Sequence
 import torch
 
 __all__ = [
+    "animate_videos",
     "axis_strategy",
+    "plot_lab_curves",
     "plot_channel_map",
     "plot_coverage",
     "plot_interpolation",
@@ -180,3 +182,65 @@ def plot_strategy(strategy: str, n_train: int, n_new: int, dim: int = 24, theta:
     coverage = angle_coverage(base, arange_positions(n_train), positions, new_freqs=freqs)
     plot_coverage(coverage, ax=ax_c, title=f"positions {positions.min().item():.2f} .. {positions.max().item():.2f}")
     return axes
+
+
+def _to_image(frame: torch.Tensor):
+    """``(C, H, W)`` in [-1, 1] -> ``(H, W, C)`` numpy in [0, 1] (grey for one channel)."""
+    img = (frame.detach().cpu().float().clamp(-1, 1) + 1) / 2
+    img = img.permute(1, 2, 0).numpy()
+    return img[..., 0] if img.shape[-1] == 1 else img
+
+
+def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8):
+    """A matplotlib animation of videos side by side: ``videos`` maps a title to ``(C, T, H, W)`` in [-1, 1].
+
+    All videos must have the same number of frames. Show it in a notebook with
+    ``IPython.display.HTML(anim.to_jshtml())``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    names = list(videos)
+    frames = {v.shape[1] for v in videos.values()}
+    if len(frames) != 1:
+        raise ValueError(f"videos must have the same number of frames, got {sorted(frames)}")
+    (n_frames,) = frames
+    fig, axes = plt.subplots(1, len(names), figsize=(size * len(names), size + 0.4), squeeze=False,
+                             layout="constrained")
+    images = []
+    for ax, name in zip(axes[0], names):
+        images.append(ax.imshow(_to_image(videos[name][:, 0]), interpolation="nearest"))
+        ax.set(title=name, xticks=[], yticks=[])
+        ax.title.set_fontsize(8)
+
+    def update(t):
+        for image, name in zip(images, names):
+            image.set_data(_to_image(videos[name][:, t]))
+        return images
+
+    anim = FuncAnimation(fig, update, frames=n_frames, interval=1000 / fps, blit=False)
+    plt.close(fig)
+    return anim
+
+
+def plot_lab_curves(results: dict, probe: str = "high", ax=None, *, strategies=None, title: str | None = None):
+    """Held-out loss on ``probe`` over the last stage of a :func:`cogpe.lab.run_lab` result: mean ± std
+    over seeds per strategy, against the stage step (0 = zero-shot right after the switch)."""
+    import statistics
+
+    ax = _axes(ax, figsize=(7, 3.4))
+    for strategy in strategies or [s for s in results["runs"] if s != "baseline"]:
+        by_step: dict[int, list[float]] = {}
+        for run in results["runs"][strategy].values():
+            last = max(r["stage"] for r in run["eval"])
+            for r in run["eval"]:
+                if r["stage"] == last and r["probe"] == probe:
+                    by_step.setdefault(r["stage_step"], []).append(r["loss"])
+        steps = sorted(by_step)
+        mean = [statistics.fmean(by_step[k]) for k in steps]
+        std = [statistics.stdev(by_step[k]) if len(by_step[k]) > 1 else 0.0 for k in steps]
+        ax.errorbar(steps, mean, yerr=std, marker="o", ms=3, capsize=2, label=strategy)
+    ax.set(xlabel="step of the high-resolution stage", ylabel=f"held-out loss ({probe})",
+           title=title or f"after the switch: {probe} probe, mean ± std over seeds")
+    ax.legend(fontsize=7, ncol=2)
+    return ax

@@ -115,3 +115,16 @@ def test_cli_rejects_unknown_strategy(capsys):
 def test_presets():
     assert LAB_PRESETS["quick"].seeds == (0, 1, 2) and len(LAB_PRESETS["full"].seeds) == 5
     assert len(LAB_PRESETS["quick"].strategies) == 8
+
+
+def test_paired_difference(tiny_results):
+    _, results = tiny_results
+    from cogpe.lab import paired_difference
+
+    d = paired_difference(results, "sincos-interpolate", "sincos-extrapolate", "zero_shot_high")
+    s = results["summary"]
+    assert len(d["values"]) == 2
+    assert d["mean"] == pytest.approx(s["sincos-interpolate"]["zero_shot_high"]["mean"]
+                                      - s["sincos-extrapolate"]["zero_shot_high"]["mean"])
+    with pytest.raises(KeyError, match="no results for 'rope-yarn'"):
+        paired_difference(results, "rope-yarn", "rope-extrapolate", "final_high")
