@@ -59,7 +59,7 @@ def arange_positions(n: int, *, dtype: torch.dtype = torch.float64, device=None)
 def divided_positions(
     n: int, s: float, *, dtype: torch.dtype = torch.float64, device=None
 ) -> torch.Tensor:
-    """Index division ``arange(n) / s``: shape ``(n,)``. CogVideoX-2B uses s = 1.875 (chapter 5, theorem 5.1).
+    """Index division ``arange(n) / s``: shape ``(n,)``. CogVideoX-2B uses s = 1.875 (chapter 5, section 5.1).
 
     With ``s = n / n0`` the ``n`` positions cover the range ``[0, n0)`` a grid of ``n0`` tokens saw.
 
