@@ -17,7 +17,7 @@ HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS    := requirejs@2.3.4
 VENDOR_STAMP := $(VENDOR)/.$(subst /,_,$(MATHJAX)_$(HTML_MANAGER)_$(REQUIREJS))
 
-.PHONY: install vendor chromium test unit book clean
+.PHONY: install vendor chromium test unit book bench clean
 
 install: $(STAMP)
 
@@ -64,6 +64,11 @@ unit: install
 
 book: install vendor
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Speed as ratios measured side by side (apply_rope vs diffusers vs clone, table construction);
+# results JSON in benchmarks/results/. `make bench BENCH_ARGS=--quick` for a smoke run.
+bench: install
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf _build

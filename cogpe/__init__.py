@@ -3,7 +3,9 @@
 The package behind the book: CogVideoX's 3-D sincos table (:mod:`cogpe.sincos`, chapter 2) and 3-D
 RoPE (:mod:`cogpe.rope`, chapter 3), the position grids they are evaluated on (:mod:`cogpe.grids`),
 the strategies for a new resolution or length (:mod:`cogpe.scaling`, chapter 6), table resampling
-(:mod:`cogpe.resample`, chapter 5) and the exact CogVideoX configurations (:mod:`cogpe.cogvideox`).
+(:mod:`cogpe.resample`, chapter 5), the exact CogVideoX configurations (:mod:`cogpe.cogvideox`) and the
+lab's videos, model, trainer and comparison (:mod:`cogpe.data`, :mod:`cogpe.model`, :mod:`cogpe.train`,
+:mod:`cogpe.lab`, chapter 7). ``cogpe.train`` and ``cogpe.lab`` are imported on demand.
 
 Conventions: grids and interpolation factors are ordered (T, H, W); tables are flattened token-major
 ``(t, h, w)`` to shape ``(T*H*W, D)``.
@@ -19,6 +21,7 @@ from .cogvideox import (
     sat_sincos_table,
     token_grid,
 )
+from .data import DataConfig, Scene, VideoDataset, render, sample_scenes, trajectory
 from .grids import (
     arange_positions,
     crop_positions,
@@ -31,19 +34,23 @@ from .grids import (
     slice_positions,
 )
 from .rope import (
+    IMPLS,
     LAYOUTS,
     RotaryEmbedding3D,
     apply_rope,
+    apply_rope_complex,
     default_split,
     layout_permutation,
     rope_1d,
     rope_3d,
+    rope_complex_table,
     rope_frequencies,
     rotate_halves,
     rotate_pairs,
     to_half_layout,
     to_interleaved_layout,
 )
+from .model import ModelConfig, PositionTable, VideoDiT, patchify, strategy_family, unpatchify
 from .resample import (
     align_corners_coordinates,
     asymmetric_coordinates,
@@ -61,12 +68,14 @@ __version__ = "0.1.0"
 __all__ = [
     "align_corners_coordinates",
     "apply_rope",
+    "apply_rope_complex",
     "arange_positions",
     "asymmetric_coordinates",
     "attention_scale",
     "CogVideoXConfig",
     "crop_positions",
     "crop_region",
+    "DataConfig",
     "default_split",
     "diffusers_linspace_positions",
     "diffusers_rope_tables",
@@ -75,25 +84,33 @@ __all__ = [
     "get_preset",
     "grid_positions",
     "half_pixel_coordinates",
+    "IMPLS",
     "kernel_gain",
     "latent_grid",
     "layout_permutation",
     "LAYOUTS",
     "linspace_positions",
+    "ModelConfig",
+    "patchify",
+    "PositionTable",
     "PRESETS",
+    "render",
     "resample_table",
     "resample_table_3d",
     "rope_1d",
     "rope_3d",
+    "rope_complex_table",
     "rope_frequencies",
     "RotaryEmbedding3D",
     "rotate_halves",
     "rotate_pairs",
+    "sample_scenes",
     "sat_rope_tables",
     "sat_sincos_table",
     "scale_factors",
     "scaled_axes",
     "scaled_rope_3d",
+    "Scene",
     "sincos_1d",
     "sincos_2d",
     "sincos_3d",
@@ -101,7 +118,12 @@ __all__ = [
     "slice_positions",
     "source_coordinates",
     "STRATEGIES",
+    "strategy_family",
     "to_half_layout",
     "to_interleaved_layout",
     "token_grid",
+    "trajectory",
+    "unpatchify",
+    "VideoDataset",
+    "VideoDiT",
 ]

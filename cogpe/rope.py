@@ -1,7 +1,7 @@
 """Rotary position encodings: 1-D, CogVideoX's 3-D table, applying it, and its two layouts (chapter 3).
 
 RoPE rotates each pair of channels of q and k by an angle ``p·θ_j`` (position p, frequency
-``θ_j = theta**(-2j/d)``), so that ``⟨R(m)q, R(n)k⟩`` depends on ``m - n`` only (chapter 3, eq. 3.2).
+``θ_j = theta**(-2j/d)``), so that ``⟨R(m)q, R(n)k⟩`` depends on ``m - n`` only (chapter 3, section 3.3).
 
 Layouts — which channels form a pair:
 
@@ -15,10 +15,15 @@ q, k *and* the cos/sin tables together; mixing them silently changes the model.
 
 The 3-D table (CogVideoX-5B) splits the head dimension ``[t (hd/4) | h (3hd/8) | w (3hd/8)]`` — 16/24/24
 for head_dim 64 — and flattens tokens ``(t, h, w)`` row-major to ``(T*H*W, head_dim)``.
+
+Applying it is memory-bound (chapter 8): :func:`apply_rope` computes ``x·cos + rot(x)·sin`` term by term
+(``impl="reference"``) or, by default on large inputs, as one complex multiply per pair by
+:func:`rope_complex_table` — the same rotation up to float32 rounding, one pass over ``x``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import torch
@@ -36,13 +41,17 @@ from ._checks import (
 from .grids import grid_positions
 
 __all__ = [
+    "AUTO_MIN_NUMEL",
+    "IMPLS",
     "LAYOUTS",
     "RotaryEmbedding3D",
     "apply_rope",
+    "apply_rope_complex",
     "default_split",
     "layout_permutation",
     "rope_1d",
     "rope_3d",
+    "rope_complex_table",
     "rope_frequencies",
     "rotate_halves",
     "rotate_pairs",
@@ -57,7 +66,7 @@ _FREQ_DTYPES = (torch.float64, torch.float32)
 def rope_frequencies(
     dim: int, theta: float = 10000.0, *, dtype: torch.dtype = torch.float64, device=None
 ) -> torch.Tensor:
-    """Rotation frequencies ``θ_j = theta**(-2j/dim)``, j = 0 … dim/2-1: shape ``(dim // 2,)`` (chapter 3, eq. 3.5).
+    """Rotation frequencies ``θ_j = theta**(-2j/dim)``, j = 0 … dim/2-1: shape ``(dim // 2,)`` (chapter 3, section 3.1).
 
     Computed as ``1 / theta**(arange(0, dim, 2) / dim)`` in ``dtype`` (float64 by default; float32
     reproduces SAT and diffusers bit for bit).
@@ -141,7 +150,7 @@ def rope_3d(
     dtype: torch.dtype = torch.float32,
     device=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """CogVideoX-5B's 3-D RoPE tables ``(cos, sin)``, each ``(T*H*W, head_dim)`` (chapter 3, section 3.5).
+    """CogVideoX-5B's 3-D RoPE tables ``(cos, sin)``, each ``(T*H*W, head_dim)`` (chapter 3, section 3.6).
 
     Channels ``[t (hd/4) | h (3hd/8) | w (3hd/8)]`` (``split`` overrides), each block interleaved
     ``(θ0, θ0, θ1, θ1, …)``; rows are tokens ``(t, h, w)`` row-major. Positions per axis are
@@ -252,13 +261,33 @@ def _check_tables(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> None
 
 
 def apply_rope(
-    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *, layout: str = "interleaved"
+    x: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    *,
+    layout: str = "interleaved",
+    impl: str = "auto",
 ) -> torch.Tensor:
     """Rotate ``x (..., N, head_dim)`` by tables ``cos, sin (N, head_dim)``: ``x·cos + rot(x)·sin``.
 
     ``layout="interleaved"`` pairs channels ``(2j, 2j+1)`` (CogVideoX, equals diffusers
     ``apply_rotary_emb(x, (cos, sin))``), ``"half"`` pairs ``(j, j + d/2)``. The arithmetic runs in
-    float32 (float64 for float64 input); the result has ``x``'s dtype and shape (chapter 3, eq. 3.9).
+    float32 (float64 for float64 input); the result has ``x``'s dtype and shape (chapter 3, section 3.2).
+
+    ``impl`` chooses how it is computed (chapter 8); all of them rotate alike and differentiate through ``x``:
+
+    - ``"reference"`` — the expression above, term by term: bit-identical to diffusers (which computes
+      in float32 also for float64 input);
+    - ``"complex"`` — one complex multiply by :func:`rope_complex_table` (``cos θ + i·sin θ``, one
+      number per pair). It needs tables whose pairs hold one angle, as every RoPE table does
+      (ValueError otherwise), and differentiates through ``x`` only. It may differ from the reference
+      by float32 rounding (a complex multiply may fuse ``a·c − b·d`` into one multiply-add): below
+      ``eps·max|x|`` where measured; the tests allow ``4·eps`` relative and ``4·eps·max|x|`` absolute;
+    - ``"compiled"`` — the reference expression through ``torch.compile`` (compiled on first use,
+      never at import; on CPU it needs a C++ compiler);
+    - ``"auto"`` (default) — ``"complex"`` when ``x`` has at least :data:`AUTO_MIN_NUMEL` elements,
+      no table requires grad and the tables' pairs repeat (checked on every call: one read of the
+      tables; :func:`apply_rope_complex` skips it), else ``"reference"``. Never ``"compiled"``.
 
     >>> x = torch.tensor([[1.0, 0.0]])            # one token, one pair
     >>> cos, sin = rope_1d([torch.pi / 2], 2)     # a quarter turn
@@ -266,19 +295,225 @@ def apply_rope(
     tensor([[0., 1.]])
     """
     check_choice("layout", layout, LAYOUTS)
+    check_choice("impl", impl, IMPLS)
     _check_tables(x, cos, sin)
-    compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if impl == "auto":
+        impl = _auto_impl(x, cos, sin, layout)
+    if impl == "reference":
+        return _rotate_reference(x, cos, sin, layout)
+    if impl == "compiled":
+        return _compiled_reference()(x, cos, sin, layout)
+    if _needs_grad(cos, sin):
+        raise ValueError(
+            "impl='complex' differentiates through x only, but cos or sin requires grad; "
+            "use impl='reference' to differentiate through the tables"
+        )
+    return _rotate_complex(x, _complex_table(cos, sin, layout, _compute_dtype(x)), layout)
+
+
+def rope_complex_table(cos: torch.Tensor, sin: torch.Tensor, *, layout: str = "interleaved") -> torch.Tensor:
+    """RoPE tables as unit complex numbers ``cos θ + i·sin θ``: ``(N, head_dim)`` twice -> ``(N, head_dim/2)``.
+
+    Both channels of pair j (``(2j, 2j+1)`` interleaved, ``(j, j + d/2)`` half) hold the same angle, so
+    one complex number per pair is the whole table (chapter 3, RoPE as ``q·e^{imθ}``, section 3.1). complex128 for float64
+    tables, else complex64. Raises ValueError if the two channels of a pair differ. Pass the result
+    to :func:`apply_rope_complex` (chapter 8).
+
+    >>> cos, sin = rope_1d([0.0, 1.0], 4)
+    >>> table = rope_complex_table(cos, sin)     # (N, head_dim/2): one number per pair
+    >>> table.shape, table.dtype
+    (torch.Size([2, 2]), torch.complex64)
+    >>> table[1].angle()                          # position 1: angles θ_j
+    tensor([1.0000, 0.0100])
+    """
+    check_choice("layout", layout, LAYOUTS)
+    _check_table_pair(cos, sin)
+    real = torch.float64 if torch.float64 in (cos.dtype, sin.dtype) else torch.float32
+    return _complex_table(cos, sin, layout, real)
+
+
+def apply_rope_complex(x: torch.Tensor, table: torch.Tensor, *, layout: str = "interleaved") -> torch.Tensor:
+    """Rotate ``x (..., N, head_dim)`` by a complex table ``(N, head_dim/2)``: pair j times ``table[:, j]``.
+
+    :func:`apply_rope`'s fast path without its per-call check and conversion of the tables: build the
+    table once with :func:`rope_complex_table` or :meth:`RotaryEmbedding3D.complex_table`. Math in
+    complex64 (complex128 for float64 ``x``); returns ``x``'s dtype and shape; autograd flows to ``x``
+    and ``table`` (chapter 8).
+
+    >>> x = torch.tensor([[1.0, 0.0]])
+    >>> cos, sin = rope_1d([torch.pi / 2], 2)     # a quarter turn
+    >>> apply_rope_complex(x, rope_complex_table(cos, sin)).round(decimals=6)
+    tensor([[0., 1.]])
+    """
+    check_choice("layout", layout, LAYOUTS)
+    _check_complex_table(x, table)
+    return _rotate_complex(x, table, layout)
+
+
+def _check_table_pair(cos, sin) -> None:
+    for name, t in (("cos", cos), ("sin", sin)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            kind = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"{name} must be a floating torch.Tensor (N, head_dim), got {kind}")
+    if cos.shape != sin.shape or cos.ndim != 2 or cos.shape[-1] % 2:
+        raise ValueError(
+            f"cos and sin must both have shape (N, head_dim) with an even head_dim, "
+            f"got {tuple(cos.shape)} and {tuple(sin.shape)}"
+        )
+
+
+def _check_complex_table(x, table) -> None:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        kind = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"x must be a floating torch.Tensor (..., N, head_dim), got {kind}")
+    if x.ndim < 2 or x.shape[-1] % 2:
+        raise ValueError(f"x must have shape (..., N, head_dim) with an even head_dim, got {tuple(x.shape)}")
+    n, d = x.shape[-2:]
+    if not isinstance(table, torch.Tensor) or not table.is_complex():
+        kind = table.dtype if isinstance(table, torch.Tensor) else type(table).__name__
+        raise TypeError(f"table must be a complex tensor (N, head_dim/2) from rope_complex_table(cos, sin), got {kind}")
+    if tuple(table.shape) != (n, d // 2):
+        raise ValueError(
+            f"table has shape {tuple(table.shape)} but x (..., N, head_dim) = {tuple(x.shape)} needs ({n}, {d // 2})"
+        )
+
+
+# --- how apply_rope computes (chapter 8) ---------------------------------------------------------
+
+IMPLS = ("auto", "reference", "complex", "compiled")
+
+#: ``impl="auto"`` keeps the reference arithmetic for tensors smaller than this: there the fixed cost
+#: of checking and converting the tables is comparable to the rotation itself.
+AUTO_MIN_NUMEL = 1 << 16
+
+# Tokens per block of the CPU low-precision path: about this many elements of x, so that the float32
+# scratch (4 bytes each, 4 MiB) stays in cache while it is converted, multiplied and converted back.
+_CHUNK_NUMEL = 1 << 20
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _needs_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _rotate_reference(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> torch.Tensor:
+    """The defining expression ``x·cos + rot(x)·sin`` (chapter 3, section 3.2), in float32 (float64 for float64 x)."""
+    compute = _compute_dtype(x)
     rotate = rotate_pairs if layout == "interleaved" else rotate_halves
     xc = x.to(compute)
     out = xc * cos.to(compute) + rotate(xc) * sin.to(compute)
     return out.to(x.dtype)
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled_reference():
+    """:func:`_rotate_reference` through ``torch.compile``; created on first use, compiled on first call."""
+    return torch.compile(_rotate_reference)
+
+
+def _pair_halves(t: torch.Tensor, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two channels of every pair as views: ``(..., d) -> (..., d/2), (..., d/2)``."""
+    if layout == "interleaved":
+        return t[..., 0::2], t[..., 1::2]  # [x0 x1 x2 x3] -> [x0 x2], [x1 x3]
+    half = t.shape[-1] // 2
+    return t[..., :half], t[..., half:]  # [a0 a1 | b0 b1] -> [a0 a1], [b0 b1]
+
+
+def _repeats_pairs(t: torch.Tensor, layout: str) -> bool:
+    """Whether both channels of every pair hold the same value (as in any RoPE table); True on meta."""
+    if t.device.type == "meta":
+        return True
+    first, second = _pair_halves(t, layout)
+    return torch.equal(first, second)
+
+
+def _auto_impl(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> str:
+    if x.device.type == "meta" or x.numel() < AUTO_MIN_NUMEL or _needs_grad(cos, sin):
+        return "reference"
+    if _repeats_pairs(cos, layout) and _repeats_pairs(sin, layout):
+        return "complex"
+    return "reference"
+
+
+def _complex_table(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype) -> torch.Tensor:
+    """``(N, d)`` cos, sin -> ``(N, d/2)`` complex ``cos θ + i·sin θ`` with parts in ``real``."""
+    for name, t in (("cos", cos), ("sin", sin)):
+        if not _repeats_pairs(t, layout):
+            pairs = "(2j, 2j+1)" if layout == "interleaved" else "(j, j + head_dim/2)"
+            raise ValueError(
+                f"{name} is not a RoPE table in the {layout!r} layout: channels {pairs} of a pair differ, "
+                "so no single angle rotates the pair; build tables with rope_1d/rope_3d (to_half_layout for "
+                "'half'), or use impl='reference' for arbitrary tables"
+            )
+    c, s = _pair_halves(cos, layout)[0], _pair_halves(sin, layout)[0]  # (N, d/2) each
+    return torch.complex(c.to(real), s.to(real))
+
+
+def _rotate_complex(x: torch.Tensor, table: torch.Tensor, layout: str) -> torch.Tensor:
+    """``x (..., N, d)`` times ``table (N, d/2)`` pair by pair, in complex64 (complex128 for float64 x)."""
+    table = table.to(torch.complex128 if x.dtype == torch.float64 else torch.complex64)
+    low_precision = x.dtype not in (torch.float32, torch.float64)
+    if x.device.type == "cpu" and (low_precision or layout == "half") and not _needs_grad(x, table):
+        return _rotate_blocks(x, table, layout)
+    if layout == "interleaved":
+        xc = _complex_pairs(x.to(_compute_dtype(x)))  # (..., N, d/2): x0 + i·x1, x2 + i·x3, …
+        return torch.view_as_real(xc * table).flatten(-2).to(x.dtype)  # (..., N, d/2, 2) -> (..., N, d)
+    a, b = _pair_halves(x.to(_compute_dtype(x)), "half")
+    y = torch.complex(a, b) * table  # (..., N, d/2): (a + i·b)·(cos θ + i·sin θ)
+    return torch.cat((y.real, y.imag), dim=-1).to(x.dtype)  # [a' | b']
+
+
+def _complex_pairs(x: torch.Tensor) -> torch.Tensor:
+    """A complex view of interleaved pairs, ``(..., d) -> (..., d/2)``; copies only if strides forbid a view."""
+    pairs = x.unflatten(-1, (-1, 2))  # (..., d/2, 2)
+    if pairs.stride(-1) != 1 or pairs.storage_offset() % 2 or any(s % 2 for s in pairs.stride()[:-1]):
+        pairs = pairs.clone(memory_format=torch.contiguous_format)
+    return torch.view_as_complex(pairs)
+
+
+def _rotate_blocks(x: torch.Tensor, table: torch.Tensor, layout: str) -> torch.Tensor:
+    """CPU without autograd: rotate blocks of tokens through a complex scratch that stays in cache.
+
+    Converting x to float32, multiplying and converting back would each stream the whole tensor
+    through memory; done block by block (about :data:`_CHUNK_NUMEL` elements of x), x is read once
+    and the output written once. ``(..., N, d) -> (..., N, d)``, contiguous.
+    """
+    n, d = x.shape[-2:]
+    rows = max(1, _CHUNK_NUMEL // max(x.numel() // max(n, 1), 1))  # tokens per block, over all leading dims
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    scratch = torch.empty((*x.shape[:-2], min(rows, n), d // 2), dtype=table.dtype, device=x.device)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        block = scratch[..., : stop - start, :]  # (..., rows, d/2) complex
+        pairs = torch.view_as_real(block)  # (..., rows, d/2, 2): real, imaginary
+        _copy_pairs(pairs, x[..., start:stop, :], layout, load=True)
+        block.mul_(table[start:stop])
+        _copy_pairs(pairs, out[..., start:stop, :], layout, load=False)
+    return out
+
+
+def _copy_pairs(pairs: torch.Tensor, t: torch.Tensor, layout: str, *, load: bool) -> None:
+    """Between ``pairs (..., d/2, 2)`` and ``t (..., d)`` in ``layout``: ``t -> pairs`` if ``load``, else back."""
+    if layout == "interleaved":
+        views = [(pairs.flatten(-2), t)]  # [x0 x1 x2 x3] is already (re, im, re, im)
+    else:
+        a, b = _pair_halves(t, "half")
+        views = [(pairs[..., 0], a), (pairs[..., 1], b)]  # re <- a, im <- b
+    for p, v in views:
+        if load:
+            p.copy_(v)
+        else:
+            v.copy_(p)
+
+
 def layout_permutation(dim: int, *, device=None) -> torch.Tensor:
     """Channel order taking the interleaved layout to the half layout: ``(dim,)`` long tensor.
 
     ``x_half = x_interleaved[..., perm]`` with ``perm = [0, 2, 4, …, 1, 3, 5, …]``: pair ``(2j, 2j+1)``
-    becomes ``(j, j + dim/2)``. Apply it to x and to the cos/sin tables alike (chapter 3, eq. 3.11).
+    becomes ``(j, j + dim/2)``. Apply it to x and to the cos/sin tables alike (chapter 3, section 3.5).
 
     >>> layout_permutation(6)
     tensor([0, 2, 4, 1, 3, 5])
@@ -340,6 +575,7 @@ class RotaryEmbedding3D(nn.Module):
         self.base_grid = None if base_grid is None else check_grid("base_grid", base_grid, 3)
         self.strategy_options = dict(strategy_options)
         self._key = None
+        self._complex_key, self._complex = None, None  # complex_table's cache (not a buffer)
         # Follows .to()/.cuda() like any buffer: the default device of the tables.
         self.register_buffer("_anchor", torch.empty(0), persistent=False)
         self.register_buffer("cos", torch.empty(0), persistent=False)
@@ -369,18 +605,49 @@ class RotaryEmbedding3D(nn.Module):
             **self.strategy_options,
         )
 
+    def _table_key(self, grid, device, dtype) -> tuple:
+        return (grid, self.base_grid, self.strategy, tuple(sorted(self.strategy_options.items())),
+                self.theta, self.split, device, dtype)
+
+    def _device(self, device) -> torch.device:
+        return _resolve(torch.device(device)) if device is not None else self._anchor.device
+
     def forward(self, grid, *, device=None, dtype: torch.dtype | None = None):
         """Tables for ``grid = (T, H, W)``: ``(cos, sin)``, each ``(T*H*W, head_dim)`` on ``device`` in ``dtype``.
 
         ``device`` defaults to the module's device (where ``.to()`` put it), ``dtype`` to float32.
         """
         grid = check_grid("grid", grid, 3)
-        device = _resolve(torch.device(device)) if device is not None else self._anchor.device
+        device = self._device(device)
         dtype = dtype or torch.float32
-        key = (grid, self.base_grid, self.strategy, tuple(sorted(self.strategy_options.items())),
-               self.theta, self.split, device, dtype)
+        key = self._table_key(grid, device, dtype)
         # .to() may have moved or cast the cached tables: compare what they are, not only the key.
         if key != self._key or self.cos.device != device or self.cos.dtype != dtype:
             self.cos, self.sin = self._build_tables(grid, device, dtype)
             self._key = key
         return self.cos, self.sin
+
+    def complex_table(self, grid, *, device=None, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+        """Tables for ``grid`` as one complex tensor ``cos θ + i·sin θ``: ``(T*H*W, head_dim/2)``, cached.
+
+        For :func:`apply_rope_complex` — the rotation then costs one complex multiply and no per-call
+        conversion (chapter 8). ``dtype`` is complex64 (parts in float32) or complex128. Cached like
+        :meth:`forward`, keyed on every argument, in a plain attribute rather than a buffer: ``.to()``
+        leaves it alone and the next call for the new device rebuilds it.
+
+        >>> rope = RotaryEmbedding3D(64)
+        >>> table = rope.complex_table((13, 30, 45))
+        >>> table.shape, table.dtype, rope.complex_table((13, 30, 45)) is table
+        (torch.Size([17550, 32]), torch.complex64, True)
+        """
+        if dtype not in (torch.complex64, torch.complex128):
+            raise TypeError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
+        grid = check_grid("grid", grid, 3)
+        device = self._device(device)
+        key = self._table_key(grid, device, dtype)
+        if key != self._complex_key:
+            real = torch.float64 if dtype == torch.complex128 else torch.float32
+            cos, sin = self._build_tables(grid, device, real)
+            self._complex = _complex_table(cos, sin, "interleaved", real)
+            self._complex_key = key
+        return self._complex

@@ -1,7 +1,7 @@
 """Sinusoidal position encodings: 1-D, 2-D and CogVideoX-2B's 3-D table (chapter 2).
 
 Per axis the code is ``f(p) = [sin(ω_0 p) … sin(ω_{d/2-1} p) | cos(ω_0 p) … cos(ω_{d/2-1} p)]`` with
-``ω_k = theta**(-2k/d)`` (chapter 2, eq. 2.3): sin block first, then cos block — not interleaved.
+``ω_k = theta**(-2k/d)`` (chapter 2, section 2.1): sin block first, then cos block — not interleaved.
 Several axes are concatenated along channels. CogVideoX-2B's 3-D layout (SAT and diffusers alike):
 
     channels  [ t: dim/4 | w: 3dim/8 | h: 3dim/8 ]      (w before h — the spatial block is [w | h])
@@ -24,7 +24,7 @@ __all__ = ["sincos_1d", "sincos_2d", "sincos_3d", "sincos_frequencies"]
 
 
 def sincos_frequencies(dim: int, theta: float = 10000.0, *, device=None) -> torch.Tensor:
-    """Frequencies ``ω_k = theta**(-2k/dim)``, k = 0 … dim/2-1: shape ``(dim // 2,)``, float64 (chapter 2, eq. 2.2).
+    """Frequencies ``ω_k = theta**(-2k/dim)``, k = 0 … dim/2-1: shape ``(dim // 2,)``, float64 (chapter 2, section 2.1).
 
     >>> sincos_frequencies(8)
     tensor([1.0000, 0.1000, 0.0100, 0.0010], dtype=torch.float64)
@@ -36,7 +36,7 @@ def sincos_frequencies(dim: int, theta: float = 10000.0, *, device=None) -> torc
 
 
 def sincos_1d(positions, dim: int, theta: float = 10000.0) -> torch.Tensor:
-    """1-D table ``[sin(p·ω) | cos(p·ω)]``: positions ``(n,)`` -> ``(n, dim)``, float64 (chapter 2, eq. 2.3).
+    """1-D table ``[sin(p·ω) | cos(p·ω)]``: positions ``(n,)`` -> ``(n, dim)``, float64 (chapter 2, section 2.1).
 
     Positions may be fractional (index division); float32 positions are used as given (widened
     exactly), which is how SAT and diffusers compute.
@@ -82,13 +82,14 @@ def sincos_2d(
         _, ph, pw = grid_positions((1, h, w), (1.0, s_h, s_w), device=device)
     else:
         ph, pw = (check_positions(f"positions[{i}] ({a})", p) for i, (a, p) in enumerate(zip("hw", positions)))
-    emb_w = sincos_1d(pw, half, theta)  # (W, dim/2)
-    emb_h = sincos_1d(ph, half, theta)  # (H, dim/2)
+    # Cast the small per-axis tables, not the big one: the same values, no float64 (H, W, dim) intermediate.
+    emb_w = sincos_1d(pw, half, theta).to(dtype)  # (W, dim/2)
+    emb_h = sincos_1d(ph, half, theta).to(dtype)  # (H, dim/2)
     n_h, n_w = len(ph), len(pw)
     table = torch.cat(
         [emb_w[None, :, :].expand(n_h, n_w, half), emb_h[:, None, :].expand(n_h, n_w, half)], dim=-1
     )  # (H, W, dim)
-    return table.reshape(n_h * n_w, dim).to(dtype)
+    return table.reshape(n_h * n_w, dim)
 
 
 def _split_sizes_3d(dim: int) -> tuple[int, int]:
@@ -111,7 +112,7 @@ def sincos_3d(
     dtype: torch.dtype = torch.float32,
     device=None,
 ) -> torch.Tensor:
-    """CogVideoX-2B's 3-D sincos table: ``(T*H*W, dim)`` for ``grid = (T, H, W)`` (chapter 2, section 2.6).
+    """CogVideoX-2B's 3-D sincos table: ``(T*H*W, dim)`` for ``grid = (T, H, W)`` (chapter 2, section 2.5).
 
     Channels ``[t (dim/4) | w (3dim/8) | h (3dim/8)]``, each block ``[sin | cos]``; rows are tokens
     ``(t, h, w)`` row-major. Positions are ``arange(n) / interpolation[axis]`` with one factor per axis
@@ -135,9 +136,10 @@ def sincos_3d(
             raise ValueError(f"grid={tuple(grid)} does not match the lengths of positions")
     pt, ph, pw = positions
     T, H, W = len(pt), len(ph), len(pw)
-    emb_t = sincos_1d(pt, d_t, theta)  # (T, dim/4)
-    emb_w = sincos_1d(pw, d_s, theta)  # (W, 3dim/8)
-    emb_h = sincos_1d(ph, d_s, theta)  # (H, 3dim/8)
+    # Computed in float64, cast per axis: the table is written once, directly in ``dtype`` (chapter 8).
+    emb_t = sincos_1d(pt, d_t, theta).to(dtype)  # (T, dim/4)
+    emb_w = sincos_1d(pw, d_s, theta).to(dtype)  # (W, 3dim/8)
+    emb_h = sincos_1d(ph, d_s, theta).to(dtype)  # (H, 3dim/8)
     table = torch.cat(
         [
             emb_t[:, None, None, :].expand(T, H, W, d_t),
@@ -146,4 +148,4 @@ def sincos_3d(
         ],
         dim=-1,
     )  # (T, H, W, dim)
-    return table.reshape(T * H * W, dim).to(dtype)
+    return table.reshape(T * H * W, dim)

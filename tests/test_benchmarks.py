@@ -1,0 +1,87 @@
+"""The benchmark runner (benchmarks/run.py): a quick smoke run in-process, and the JSON it writes.
+
+Only the structure is checked — never a timing: the machine is shared and timings are noise here.
+"""
+
+import contextlib
+import importlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(ROOT))  # the runner is `python -m benchmarks.run` from the repository root
+        yield importlib.import_module("benchmarks.run")
+
+
+@pytest.fixture(scope="module")
+def quick_run(bench, tmp_path_factory):
+    """One quick run for the whole module: (returned document, output folder, printed text)."""
+    out, printed = tmp_path_factory.mktemp("bench"), io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        doc = bench.main(["--quick", "--out", str(out)])
+    return doc, out, printed.getvalue()
+
+
+def test_quick_run_writes_the_json_it_returns(quick_run):
+    doc, out, _ = quick_run
+    (path,) = out.glob("*.json")
+    assert path.name.startswith("cpu-") and path.name.endswith("-quick.json")
+    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(json.dumps(doc))
+
+
+def test_provenance(quick_run):
+    prov = quick_run[0]["provenance"]
+    for key in ("date_utc", "git_commit", "git_dirty", "torch", "diffusers", "python", "cpu_model", "cpu_cores",
+                "threads", "device", "device_name", "quick", "rounds", "min_run_time_s",
+                "load_average_start", "load_average_end"):
+        assert key in prov, key
+    assert prov["device"] == "cpu" and prov["quick"] is True and prov["threads"] == prov["cpu_cores"] >= 1
+    assert isinstance(prov["torch"], str) and isinstance(prov["cpu_model"], str)
+
+
+def test_every_case_reports_its_ratios_against_their_goals(quick_run):
+    results = quick_run[0]["results"]
+    assert {r["item"] for r in results} == {1, 2}
+    assert {r["dtype"] for r in results if r["item"] == 1} == {"float32", "bfloat16"}
+    for res in results:
+        assert res["other_cpu_share"] is None or 0 <= res["other_cpu_share"] <= 1
+        assert set(res["median_s"]) == set(res["times_s"]) and res["median_s"]
+        assert all(len(ts) == 1 and ts[0] > 0 for ts in res["times_s"].values())  # one round in quick mode
+        for r in res["ratios"]:
+            if r["status"].startswith("skipped"):
+                assert r["value"] is None
+                continue
+            assert r["status"] in ("PASS", "MISS", "info") and r["value"] > 0 and r["unit"] in ("x", "s")
+            assert (r["goal"] == "info") == (r["status"] == "info")
+    labels = {r["ratio"] for res in results for r in res["ratios"]}
+    assert {"apply_rope / clone", "diffusers / apply_rope", "diffusers / cogpe", "RotaryEmbedding3D time"} <= labels
+
+
+def test_items_3_and_4_are_todo_hooks_without_numbers(quick_run):
+    doc, _, printed = quick_run
+    assert set(doc["hooks"]) == {"3", "4"}
+    for hook in doc["hooks"].values():
+        assert hook["status"] == "todo" and set(hook) == {"status", "what"}
+    assert "item 3: TODO" in printed and "item 4: TODO" in printed
+
+
+def test_printed_table_has_goal_and_result_columns(quick_run):
+    printed = quick_run[2]
+    header = next(line for line in printed.splitlines() if line.startswith("item"))
+    assert header.split() == ["item", "case", "dtype", "ratio", "value", "goal", "result", "other-cpu"]
+    assert "apply_rope / clone" in printed and "<= 1.5x" in printed and ">= 4x" in printed
+
+
+@pytest.mark.parametrize("argv", [["--items", "5"], ["--items", "x"], ["--rounds", "0", "--quick"], ["--threads", "0"]])
+def test_bad_arguments_are_refused(bench, argv, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(argv)
+    assert "error" in capsys.readouterr().err
