@@ -12,6 +12,7 @@ import torch
 
 __all__ = [
     "animate_videos",
+    "animation_html",
     "axis_strategy",
     "plot_lab_curves",
     "plot_channel_map",
@@ -244,3 +245,23 @@ def plot_lab_curves(results: dict, probe: str = "high", ax=None, *, strategies=N
            title=title or f"after the switch: {probe} probe, mean ± std over seeds")
     ax.legend(fontsize=7, ncol=2)
     return ax
+
+
+_FA_ICONS = {
+    "fa-minus": "−", "fa-plus": "+", "fa-fast-backward": "⏮", "fa-step-backward": "◂|",
+    "fa-play": "▶", "fa-pause": "❚❚", "fa-step-forward": "|▸", "fa-fast-forward": "⏭", "fa-repeat": "↻",
+}
+
+
+def animation_html(anim) -> str:
+    """``anim.to_jshtml()`` without its icon font from a CDN: the player's buttons get text symbols, so
+    the page renders offline."""
+    import re
+
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", anim.to_jshtml())
+
+    def icon(match):
+        names = match.group(1).split()
+        return next((_FA_ICONS[n] for n in names if n in _FA_ICONS), "")
+
+    return re.sub(r'<i class="([^"]*)"\s*></i>', icon, html)
