@@ -122,11 +122,6 @@ LAB_PRESETS["cpu-long"] = LabConfig(
 )
 
 
-def _video_flops(model_config, stage: Stage) -> float:
-    model = VideoDiT(model_config)
-    return model.flops_per_video(model_config.token_grid(*stage.resolution))
-
-
 def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> TrainConfig:
     """``config`` trained from scratch at its last stage's resolution, with the same forward FLOPs.
 
@@ -140,13 +135,18 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
     """
     check_choice("strategy", strategy, STRATEGIES)
     model_config = config.model_config()
-    total = sum(s.steps * s.batch * _video_flops(model_config, s) for s in config.stages)
+    model = VideoDiT(model_config)  # built once: only its FLOP count is used
+
+    def video_flops(stage: Stage) -> float:
+        return model.flops_per_video(model_config.token_grid(*stage.resolution))
+
+    total = sum(s.steps * s.batch * video_flops(s) for s in config.stages)
     last, first = config.stages[-1], config.stages[0]
-    per_step = last.batch * _video_flops(model_config, last)
+    per_step = last.batch * video_flops(last)
     stage = Stage(last.frames, last.height, last.width, steps=max(1, round(total / per_step)), batch=last.batch,
                   lr=first.lr, warmup=first.warmup)
-    model = dataclasses.replace(config.model, strategy=strategy, base_grid=None)
-    return dataclasses.replace(config, model=model, stages=(stage,))
+    baseline_model = dataclasses.replace(config.model, strategy=strategy, base_grid=None)
+    return dataclasses.replace(config, model=baseline_model, stages=(stage,))
 
 
 # --- running -------------------------------------------------------------------------------------------
