@@ -19,9 +19,14 @@ the evaluation rows and loss curves of every run, and a summary of mean ± std o
 and metric (:func:`summarize`); :func:`format_table` prints it. A claim is made only where a gap exceeds
 the seed spread (:func:`gap_exceeds_spread`).
 
+**Samples**: for the first seed, every run also generates ``samples`` videos at the last stage's
+resolution from fixed noise — zero-shot (the stage-1 model under the run's strategy) and at the end —
+kept in the run directory and gathered by :func:`collect_samples` (the CLI writes them next to the
+results JSON, ``<results>.samples.npz``; :func:`load_samples` reads them back).
+
 Run directories are resumable: finished runs are read back from their ``metrics.jsonl``, an
-interrupted one continues from its checkpoint. Checkpoints are deleted once a family is done, unless
-``keep_checkpoints=True``.
+interrupted one continues from its checkpoint; the provenance counts the runs reused that way.
+Checkpoints are deleted once a family is done, unless ``keep_checkpoints=True``.
 
 CLI: ``python -m cogpe.lab --preset quick [--out runs/lab-quick] [--results lab.json]``.
 """
@@ -41,9 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
-from ._checks import check_choice
+from ._checks import check_choice, check_size
 from .model import FAMILIES, STRATEGIES, VideoDiT, strategy_family
 from .train import (
     PRESET_SEEDS,
@@ -51,6 +57,8 @@ from .train import (
     Stage,
     TrainConfig,
     _resolve_device,
+    load_model,
+    sample,
     train,
 )
 
@@ -58,15 +66,21 @@ __all__ = [
     "LAB_PRESETS",
     "LabConfig",
     "baseline_config",
+    "collect_samples",
     "format_table",
     "gap_exceeds_spread",
+    "load_samples",
     "main",
     "paired_difference",
     "run_lab",
+    "save_samples",
     "summarize",
 ]
 
 BASELINE = "baseline"
+#: Each run's samples (first seed only), and the Euler steps that generate them.
+SAMPLES_FILE = "samples.npz"
+SAMPLE_STEPS = 20
 
 
 @dataclass(frozen=True)
@@ -160,11 +174,71 @@ def _finished_rows(run_dir: Path) -> list[dict] | None:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _run(config: TrainConfig, run_dir: Path, *, init_from=None, device, progress: bool) -> list[dict]:
+def _run(config: TrainConfig, run_dir: Path, *, init_from=None, device, progress: bool) -> tuple[list[dict], bool]:
+    """The run's metric rows, and whether they were read back from an earlier invocation."""
     rows = _finished_rows(run_dir)
-    if rows is None:
-        rows = train(config, run_dir, resume=True, init_from=init_from, device=device, progress=progress)
-    return rows
+    if rows is not None:
+        return rows, True
+    return train(config, run_dir, resume=True, init_from=init_from, device=device, progress=progress), False
+
+
+# --- samples ---------------------------------------------------------------------------------------------
+
+
+def _to_uint8(videos: torch.Tensor) -> np.ndarray:
+    """Videos in [-1, 1] -> uint8 in [0, 255], same shape."""
+    return ((videos.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+def _write_samples(run_dir: Path, strategy: str, stage1: Path | None, n: int, resolution, device) -> bool:
+    """Generate ``run_dir/samples.npz`` (``zero_shot`` and ``final``: uint8 ``(n, C, T, H, W)``) from the
+    run's checkpoints unless it exists; False when the checkpoints are gone (an older run directory)."""
+    path = run_dir / SAMPLES_FILE
+    if path.is_file():
+        return True
+    sources = {"final": run_dir / "ckpt.pt"}
+    if stage1 is not None:
+        sources["zero_shot"] = stage1
+    if not all(p.is_file() for p in sources.values()):
+        return False
+    arrays = {}
+    for key, ckpt in sources.items():
+        model = load_model(ckpt, strategy=strategy, device=device)
+        arrays[key] = _to_uint8(sample(model, n, resolution, steps=SAMPLE_STEPS, seed=0))
+    tmp = run_dir / f".{SAMPLES_FILE}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    tmp.replace(path)
+    return True
+
+
+def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
+    """The samples of a :func:`run_lab` comparison in ``out_dir``: ``{"<strategy>/<when>": uint8 (n, C, T, H, W)}``
+    with ``when`` ``zero_shot`` (right after the switch; not for the baseline) or ``final``."""
+    meta = results.get("samples")
+    if not meta:
+        return {}
+    out = {}
+    for strategy in meta["strategies"]:
+        with np.load(Path(out_dir) / f"seed{meta['seed']}" / strategy / SAMPLES_FILE) as f:
+            out.update({f"{strategy}/{key}": f[key] for key in f.files})
+    return out
+
+
+def save_samples(path, samples: dict[str, np.ndarray]) -> None:
+    """Write :func:`collect_samples`' dict to ``path`` (a compressed ``.npz``), atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **samples)
+    tmp.replace(path)
+
+
+def load_samples(path) -> dict[str, torch.Tensor]:
+    """Samples saved by :func:`save_samples` as float videos ``(n, C, T, H, W)`` in [-1, 1], ready for
+    :func:`cogpe.viz.animate_videos` (one video: ``videos[key][0]``)."""
+    with np.load(path) as f:
+        return {key: torch.from_numpy(f[key]).float() / 127.5 - 1.0 for key in f.files}
 
 
 def _drop_checkpoints(run_dir: Path) -> None:
@@ -197,11 +271,13 @@ def run_lab(
     device="auto",
     progress: bool = True,
     keep_checkpoints: bool = False,
+    samples: int = 2,
 ) -> dict:
     """Run the comparison of ``preset`` (a :data:`LAB_PRESETS` name or a :class:`LabConfig`) in ``out_dir``.
 
     ``strategies``/``seeds`` narrow the preset's; ``baseline=False`` skips the from-scratch run. Returns
-    the results dict (module docstring); ``out_dir`` defaults to ``runs/lab-<preset>``.
+    the results dict (module docstring); ``out_dir`` defaults to ``runs/lab-<preset>``. ``samples``
+    videos per run of the first seed are generated (0: none); :func:`collect_samples` gathers them.
     """
     lab = LAB_PRESETS[check_choice("preset", preset, tuple(LAB_PRESETS))] if isinstance(preset, str) else preset
     if not isinstance(lab, LabConfig):
@@ -217,29 +293,52 @@ def run_lab(
     device = _resolve_device(device)
     start = time.perf_counter()
     runs: dict[str, dict[str, dict]] = {}
+    reused = 0
+    n_samples = check_size("samples", samples, minimum=0) if samples else 0
+    sampled: list[str] = []
+    resolution = lab.train.stages[-1].resolution
+
+    def record(strategy, seed, run):
+        nonlocal reused
+        rows, was_reused = run
+        reused += was_reused
+        runs.setdefault(strategy, {})[str(seed)] = _compact(rows)
+
     for seed in lab.seeds:
         base = dataclasses.replace(lab.train, seed=seed)
+        want_samples = n_samples > 0 and seed == lab.seeds[0]
         for members in _by_family(lab.strategies).values():
             first_dir = out / f"seed{seed}" / members[0]
             for strategy in members:
                 run_dir = out / f"seed{seed}" / strategy
                 init = None if strategy == members[0] else first_dir / "stage1.pt"
-                rows = _run(base.with_strategy(strategy), run_dir, init_from=init, device=device, progress=progress)
-                runs.setdefault(strategy, {})[str(seed)] = _compact(rows)
+                record(strategy, seed, _run(base.with_strategy(strategy), run_dir, init_from=init, device=device,
+                                            progress=progress))
+            for strategy in members if want_samples else ():
+                if _write_samples(out / f"seed{seed}" / strategy, strategy, first_dir / "stage1.pt", n_samples,
+                                  resolution, device):
+                    sampled.append(strategy)
             if not keep_checkpoints:
                 for strategy in members:
                     _drop_checkpoints(out / f"seed{seed}" / strategy)
         if lab.baseline_strategy is not None:
             run_dir = out / f"seed{seed}" / BASELINE
-            rows = _run(baseline_config(base, lab.baseline_strategy), run_dir, device=device, progress=progress)
-            runs.setdefault(BASELINE, {})[str(seed)] = _compact(rows)
+            record(BASELINE, seed, _run(baseline_config(base, lab.baseline_strategy), run_dir, device=device,
+                                        progress=progress))
+            if want_samples and _write_samples(run_dir, lab.baseline_strategy, None, n_samples, resolution, device):
+                sampled.append(BASELINE)
             if not keep_checkpoints:
                 _drop_checkpoints(run_dir)
     results = {
-        "provenance": _provenance(name, lab, device, time.perf_counter() - start),
+        "provenance": {**_provenance(name, lab, device, time.perf_counter() - start),
+                       "runs_reused": reused},
         "config": lab.train.to_dict(),
         "baseline_config": None if lab.baseline_strategy is None else baseline_config(lab.train, lab.baseline_strategy).to_dict(),
         "runs": runs,
+        "samples": None if not sampled else {
+            "seed": lab.seeds[0], "n": n_samples, "resolution": list(resolution), "steps": SAMPLE_STEPS,
+            "noise_seed": 0, "strategies": sampled,
+        },
     }
     results["summary"] = summarize(results)
     return results
@@ -384,6 +483,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch high-resolution baseline")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every run's checkpoints")
+    p.add_argument("--samples", type=int, default=2,
+                   help="videos sampled per strategy (first seed), written to RESULTS.samples.npz (default 2; 0: none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -396,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results = run_lab(args.preset, out, strategies=args.strategies, seeds=args.seeds,
                           baseline=not args.no_baseline, device=args.device, progress=not args.no_progress,
-                          keep_checkpoints=args.keep_checkpoints)
+                          keep_checkpoints=args.keep_checkpoints, samples=args.samples)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     path = Path(args.results) if args.results else out / "results.json"
@@ -405,8 +506,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     tmp.replace(path)
     prov = results["provenance"]
+    reused = f", {prov['runs_reused']} finished run(s) read back from {out}" if prov["runs_reused"] else ""
     print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds on "
-          f"{prov['device']} in {prov['wall_seconds']:.0f} s -> {path}")
+          f"{prov['device']} in {prov['wall_seconds']:.0f} s{reused} -> {path}")
+    samples = collect_samples(out, results)
+    if samples:
+        save_samples(path.with_suffix(".samples.npz"), samples)
+        print(f"samples: {path.with_suffix('.samples.npz')}")
     print("held-out denoising loss, mean ± std over seeds (lower is better)")
     print(format_table(results["summary"]))
     return 0

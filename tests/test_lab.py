@@ -3,9 +3,23 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
+import torch
 
-from cogpe.lab import LAB_PRESETS, LabConfig, baseline_config, format_table, gap_exceeds_spread, main, run_lab, summarize
+from cogpe.lab import (
+    LAB_PRESETS,
+    LabConfig,
+    baseline_config,
+    collect_samples,
+    format_table,
+    gap_exceeds_spread,
+    load_samples,
+    main,
+    run_lab,
+    save_samples,
+    summarize,
+)
 from cogpe.model import VideoDiT
 from cogpe.train import TRAIN_PRESETS, Stage
 
@@ -49,6 +63,37 @@ def test_rerun_reads_finished_runs_and_drops_checkpoints(tiny_results):
     assert not list(out.rglob("*.pt"))
     again = run_lab("tiny", out, strategies=STRATEGIES, seeds=[0, 1], device="cpu", progress=False)
     assert again["runs"] == results["runs"] and again["provenance"]["wall_seconds"] < 5
+    assert results["provenance"]["runs_reused"] == 0
+    assert again["provenance"]["runs_reused"] == 2 * (len(STRATEGIES) + 1)  # every run, baseline included
+    assert again["samples"] == results["samples"]  # kept in the run directories
+
+
+def test_samples_of_every_run_of_the_first_seed(tiny_results, tmp_path):
+    out, results = tiny_results
+    meta = results["samples"]
+    frames, height, width = TRAIN_PRESETS["tiny"].stages[-1].resolution
+    assert meta["seed"] == 0 and meta["n"] == 2 and meta["resolution"] == [frames, height, width]
+    assert meta["strategies"] == [*STRATEGIES, "baseline"]
+    samples = collect_samples(out, results)
+    expected = {f"{s}/{when}" for s in STRATEGIES for when in ("zero_shot", "final")} | {"baseline/final"}
+    assert set(samples) == expected
+    for video in samples.values():
+        assert video.shape == (2, 3, frames, height, width) and video.dtype == np.uint8
+    # zero-shot samples of one family come from the same stage-1 weights, under different positions
+    assert not np.array_equal(samples["sincos-extrapolate/zero_shot"], samples["sincos-interpolate/zero_shot"])
+    save_samples(tmp_path / "s.npz", samples)
+    loaded = load_samples(tmp_path / "s.npz")
+    assert set(loaded) == expected
+    video = loaded["baseline/final"]
+    assert video.shape == (2, 3, frames, height, width) and -1.0 <= video.min() and video.max() <= 1.0
+    torch.testing.assert_close((video + 1) * 127.5, torch.from_numpy(samples["baseline/final"]).float())
+
+
+def test_no_samples_when_asked(tmp_path):
+    results = run_lab("tiny", tmp_path, strategies=["rope-extrapolate"], seeds=[0], baseline=False,
+                      device="cpu", progress=False, samples=0)
+    assert results["samples"] is None and collect_samples(tmp_path, results) == {}
+    assert not list(tmp_path.rglob("samples.npz"))
 
 
 def test_baseline_has_the_compute_of_both_stages():
@@ -87,6 +132,7 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "rope-extrapolate" in text and "mean ± std" in text
     assert json.loads(path.read_text())["provenance"]["seeds"] == [3]
+    assert set(load_samples(tmp_path / "r.samples.npz")) == {"rope-extrapolate/final", "rope-extrapolate/zero_shot"}
 
 
 @pytest.mark.parametrize(
@@ -99,6 +145,7 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
         (lambda: LabConfig(dataclasses.replace(TRAIN_PRESETS["tiny"], stages=(Stage(4, 8, 8, 2, 2, 1e-3),))),
          ValueError, r"needs a low-resolution stage"),
         (lambda: run_lab("medium"), ValueError, r"unknown preset 'medium'; valid: 'tiny', 'quick', 'full'"),
+        (lambda: run_lab("tiny", samples=-1), ValueError, r"samples must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_input(make, error, match):
