@@ -65,9 +65,10 @@ unit: install
 book: install vendor
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Speed as ratios measured side by side (apply_rope vs diffusers vs clone, table construction);
+# Speed as ratios measured side by side: apply_rope vs diffusers vs clone, table construction, the tiny
+# model's training step vs a matmul and diffusers, and the wall time of the notebooks and the book;
 # results JSON in benchmarks/results/. `make bench BENCH_ARGS=--quick` for a smoke run.
-bench: install
+bench: install vendor
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:

@@ -4,6 +4,8 @@ Item 1 — applying RoPE: ``apply_rope`` against diffusers ``apply_rotary_emb`` 
 tensor of the same size: the memory-bound limit of any op that returns a new tensor).
 Item 2 — building tables: ``sincos_3d`` / ``rope_3d`` against diffusers at the released geometries, and
 ``RotaryEmbedding3D`` returning its cached tables.
+Item 3 — a training step (forward, backward, AdamW) of the lab's tiny model: its FLOP/s against a plain
+matmul's, and its time against diffusers' ``CogVideoXTransformer3DModel`` of the same size.
 
 A case's ``build()`` creates its tensors only when it is measured, so the large ones of one case are
 freed before the next.
@@ -11,7 +13,9 @@ freed before the next.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -36,18 +40,41 @@ OPS = {"<=": lambda value, goal: value <= goal, ">=": lambda value, goal: value 
 
 @dataclass(frozen=True)
 class Ratio:
-    """``numerator / denominator`` of two variants' median times; without a denominator, the time itself (s).
+    """``scale · numerator / denominator`` of two variants' median times (per round, then the median).
 
-    ``goal = (op, value)`` with op ``"<="`` or ``">="``; ``None`` reports the figure for information.
+    Without a denominator, ``scale ·`` the numerator's time (unit s); without a numerator, ``scale /`` the
+    denominator's time (a rate, e.g. FLOP/s with ``scale`` the FLOPs of one call). ``goal = (op, value)``
+    with op ``"<="`` or ``">="``; ``None`` reports the figure for information. ``name`` replaces the
+    label; ``unit`` the unit ("x" for a ratio of times).
     """
 
-    numerator: str
+    numerator: str | None
     denominator: str | None = None
     goal: tuple[str, float] | None = None
+    scale: float = 1.0
+    name: str | None = None
+    unit: str | None = None
 
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         return f"{self.numerator} / {self.denominator}" if self.denominator else f"{self.numerator} time"
+
+    @property
+    def kind(self) -> str:
+        """``"s"`` (a time), ``"rate"`` or ``"x"`` (a ratio of times)."""
+        if self.denominator is None:
+            return "s"
+        return "rate" if self.numerator is None else "x"
+
+    def value(self, times: dict, round_: int) -> float:
+        """This ratio in round ``round_`` of ``times`` (variant -> seconds per round)."""
+        if self.kind == "s":
+            return self.scale * times[self.numerator][round_]
+        if self.kind == "rate":
+            return self.scale / times[self.denominator][round_]
+        return self.scale * times[self.numerator][round_] / times[self.denominator][round_]
 
     def passes(self, value: float) -> bool | None:
         return None if self.goal is None else OPS[self.goal[0]](value, self.goal[1])
@@ -56,7 +83,16 @@ class Ratio:
         if self.goal is None:
             return "info"
         op, value = self.goal
-        return f"{op} {value * 1e6:g} µs" if self.denominator is None else f"{op} {value:g}x"
+        if self.kind == "s":
+            return f"{op} {format_seconds(value)}"
+        return f"{op} {value:g}{'x' if self.kind == 'x' else ' ' + (self.unit or '')}".rstrip()
+
+
+def format_seconds(value: float) -> str:
+    """``1.5e-05`` -> ``"15.0 µs"``, ``0.02`` -> ``"20.0 ms"``, ``75`` -> ``"75.0 s"``."""
+    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(value) >= factor or unit == "µs":
+            return f"{value / factor:.1f} {unit}"
 
 
 @dataclass(frozen=True)
@@ -234,3 +270,111 @@ def _cached_variants(head_dim, grid, device) -> Variants:
     if embeddings is not None:
         variants["diffusers"] = lambda: _diffusers_rope(embeddings, head_dim, grid, None, device)
     return variants
+
+
+# --- item 3: a training step of the tiny model -------------------------------------------------------
+
+# (label, batch, frames, height, width): the lab's quick stages, and a smoke shape.
+STEP_SHAPES = {
+    "full": [("quick stage 1", 8, 8, 16, 16), ("quick stage 2", 4, 8, 32, 32)],
+    "quick": [("smoke", 2, 4, 8, 8)],
+}
+
+
+def step_cases(mode: str, device: str) -> list[Case]:
+    """Item 3: one AdamW step of :class:`cogpe.model.VideoDiT` (the ``quick`` preset's size, RoPE) at each
+    shape of ``mode``, against a matmul of the model's largest linear layer and diffusers' model."""
+    from cogpe.model import ModelConfig, VideoDiT
+    from cogpe.train import TRAIN_PRESETS
+
+    cases = []
+    for label, batch, frames, height, width in STEP_SHAPES[mode]:
+        config = dataclasses.replace(TRAIN_PRESETS["quick"].model, strategy="rope-extrapolate")
+        grid = config.token_grid(frames, height, width)
+        config = dataclasses.replace(config, base_grid=grid)
+        tokens = math.prod(grid)
+        step_flops = 3 * batch * VideoDiT(config).flops_per_video(grid)  # backward ≈ 2 × forward
+        hidden = int(round(config.width * config.mlp_ratio))
+        mm = (batch * tokens, config.width, hidden)  # (M, K, N): the MLP's first layer over the whole batch
+        mm_flops = 2 * math.prod(mm)
+        cases.append(Case(
+            item=3,
+            name=f"train step {label} {(batch, 3, frames, height, width)}",
+            dtype="float32",
+            params={"batch": batch, "video": [3, frames, height, width], "token_grid": list(grid),
+                    "width": config.width, "depth": config.depth, "heads": config.heads,
+                    "step_flops": step_flops, "matmul_mkn": list(mm), "matmul_flops": mm_flops, "device": device},
+            build=lambda c=config, b=batch, v=(frames, height, width): _step_variants(c, b, v, mm, device),
+            ratios=(
+                Ratio("matmul", "cogpe step", (">=", 0.5), scale=step_flops / mm_flops,
+                      name="FLOP/s: cogpe step / matmul"),
+                Ratio("diffusers step", "cogpe step", name="diffusers step / cogpe step"),
+                Ratio(None, "cogpe step", scale=step_flops / 1e9, name="cogpe step GFLOP/s", unit="GFLOP/s"),
+                Ratio(None, "matmul", scale=mm_flops / 1e9, name="matmul GFLOP/s", unit="GFLOP/s"),
+                Ratio("cogpe step"),
+            ),
+            notes="step FLOPs = 3 × forward (linear layers + attention, VideoDiT.flops_per_video); "
+                  "diffusers: CogVideoXTransformer3DModel of the same width/depth/heads/patch, no text tokens, "
+                  "cogpe's RoPE tables passed in",
+        ))
+    return cases
+
+
+def _training_step(model, forward, x, target):
+    """A closure running one AdamW step of ``model`` on ``forward() ≈ target``."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step():
+        loss = torch.nn.functional.mse_loss(forward(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _step_variants(config, batch, video, mm, device) -> Variants:
+    from cogpe.model import VideoDiT
+
+    gen = torch.Generator().manual_seed(0)
+    frames, height, width = video
+    x = torch.randn(batch, 3, frames, height, width, generator=gen).to(device)
+    t = torch.rand(batch, generator=gen).to(device)
+    target = torch.randn(x.shape, generator=gen).to(device)
+    model = VideoDiT(config).to(device).train()
+    m, k, n = mm
+    a, b = torch.randn(m, k, generator=gen).to(device), torch.randn(k, n, generator=gen).to(device)
+    variants = {
+        "cogpe step": _training_step(model, lambda: model(x, t), x, target),
+        "matmul": lambda: a @ b,
+    }
+    peer = _diffusers_model(config, frames)
+    if peer is not None:
+        peer = peer.to(device).train()
+        xd = x.transpose(1, 2).contiguous()  # diffusers takes (B, T, C, H, W)
+        text = torch.zeros(batch, 0, config.width, device=device)  # no text tokens
+        cos, sin = rope_3d(config.head_dim, config.token_grid(*video), device=device)
+        steps = t * 1000
+
+        def forward():
+            return peer(xd, text, steps, image_rotary_emb=(cos, sin), return_dict=False)[0]
+
+        variants["diffusers step"] = _training_step(peer, forward, xd, target.transpose(1, 2).contiguous())
+    return variants
+
+
+def _diffusers_model(config, frames):
+    """diffusers' CogVideoX transformer shaped like ``config`` (RoPE, no text, no temporal compression), or None."""
+    if importlib.util.find_spec("diffusers") is None:
+        return None
+    from diffusers import CogVideoXTransformer3DModel
+
+    pt, ph, pw = config.patch
+    if pt != 1 or ph != pw:
+        raise ValueError(f"diffusers' CogVideoX 1.0 layout needs patch (1, p, p), got {config.patch}")
+    return CogVideoXTransformer3DModel(
+        num_attention_heads=config.heads, attention_head_dim=config.head_dim, in_channels=config.in_channels,
+        out_channels=config.in_channels, time_embed_dim=config.width, text_embed_dim=config.width,
+        num_layers=config.depth, sample_frames=frames, patch_size=ph, temporal_compression_ratio=1,
+        max_text_seq_length=0, use_rotary_positional_embeddings=True,
+    )

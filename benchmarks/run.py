@@ -6,8 +6,8 @@ from timings taken seconds apart, and the median over rounds is reported. The ta
 ratio next to its goal (PASS / MISS; "info" without a goal); ``benchmarks/results/<device>-<date>.json``
 keeps every timing with its provenance (commit, torch version, CPU model, threads, device, load).
 
-Items 3 (training-step FLOP/s of the tiny model) and 4 (wall time of the notebooks and ``make book``)
-are hooks marked TODO below: they report "todo", never a number.
+Item 4 (wall time of executing every notebook and of ``make book``) takes minutes per measurement, so
+it is measured once, not in rounds.
 """
 
 from __future__ import annotations
@@ -20,41 +20,87 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.benchmark import Timer
 
-from benchmarks.cases import Case, apply_cases, table_cases
+from benchmarks.cases import Case, Ratio, apply_cases, format_seconds, step_cases, table_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-# --- items 3 and 4: hooks, not yet measured -------------------------------------------------------
+# --- item 4: the notebooks and the book, timed once each ----------------------------------------------
+
+NOTEBOOK_BUDGET_S = 15 * 60  # every notebook together
+BOOK_BUDGET_S = 90  # `make book` from stored outputs, from a clean output folder
 
 
-def item3_training_flops(args) -> dict:
-    """TODO(item 3): achieved FLOP/s of one training step of the tiny model / FLOP/s of a plain matmul.
+def notebooks(quick: bool) -> list[Path]:
+    """The chapters, in order; with ``quick`` only the first (a smoke run)."""
+    paths = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    return paths[:1] if quick else paths
 
-    Not measured yet: the tiny model and its trainer are still being built. When they are, time a
-    step of ``cogpe.train`` at the quick preset, count its FLOPs, and divide by the FLOP/s of a
-    float32 matmul of comparable size timed in the same round.
+
+def execute_notebook(path: Path, timeout: int = 1800) -> float:
+    """Seconds to execute ``path`` top to bottom in a fresh ``python3`` kernel (outputs are not written)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def build_book(output: Path) -> float:
+    """Seconds of ``jupyter-book build`` (as ``make book``: -W -n, stored outputs) into a fresh ``output``."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    command = [str(exe) if exe.exists() else "jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going",
+               "--path-output", str(output)]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"the book build failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return seconds
+
+
+def wall_record(case: str, seconds: float, goal: float | None, notes: str = "") -> dict:
+    """A one-measurement result in the format of :func:`measure_case` (one round, one time)."""
+    ratio = Ratio(case, goal=None if goal is None else ("<=", goal), name="wall time")
+    times = {case: [seconds]}
+    return {"item": 4, "case": case, "dtype": "-", "params": {}, "notes": notes, "other_cpu_share": None,
+            "median_s": {case: seconds}, "times_s": times, "ratios": [ratio_record(ratio, times)]}
+
+
+def measure_wall_times(args) -> list[dict]:
+    """Item 4: each notebook executed once, their total (goal: 15 min), and the book build (goal: 90 s).
+
+    One measurement each (a run takes minutes), with the other processes' CPU share over all of them.
+    ``--quick`` executes the first notebook only and skips the book.
     """
-    return {"status": "todo", "what": "training-step FLOP/s of the tiny model / FLOP/s of a plain matmul"}
-
-
-def item4_book_wall_time(args) -> dict:
-    """TODO(item 4): wall time of executing every notebook and of ``make book``.
-
-    Not measured yet: the chapters are still being written. When they are, time
-    ``jupyter nbconvert --execute`` per notebook and ``make book`` from a clean ``_build``.
-    """
-    return {"status": "todo", "what": "wall time of executing every notebook and of `make book`"}
-
-
-HOOKS = {3: item3_training_flops, 4: item4_book_wall_time}
+    monitor = OtherLoad()
+    records, total = [], 0.0
+    for path in notebooks(args.quick):
+        print(f"[item 4] executing {path.name}", file=sys.stderr, flush=True)
+        seconds = execute_notebook(path)
+        total += seconds
+        records.append(wall_record(f"notebook {path.name}", seconds, None))
+    if not args.quick:
+        records.append(wall_record("every notebook", total, NOTEBOOK_BUDGET_S, "the sum of the notebooks above"))
+        print("[item 4] building the book", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            records.append(wall_record("make book", build_book(Path(tmp)), BOOK_BUDGET_S,
+                                       "jupyter-book build -W -n from stored outputs into an empty folder"))
+    share = monitor.share()
+    for record in records:
+        record["other_cpu_share"] = share
+    return records
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -126,13 +172,13 @@ def ratio_record(ratio, times: dict) -> dict:
     record = {"ratio": ratio.label, "goal": ratio.goal_text()}
     if missing:
         return {**record, "value": None, "status": f"skipped: no {', '.join(missing)}"}
-    num = times[ratio.numerator]
-    per_round = num if ratio.denominator is None else [a / b for a, b in zip(num, times[ratio.denominator])]
+    rounds = len(next(iter(times.values())))
+    per_round = [ratio.value(times, r) for r in range(rounds)]
     value = statistics.median(per_round)
     passes = ratio.passes(value)
     status = "info" if passes is None else ("PASS" if passes else "MISS")
-    return {**record, "value": value, "per_round": per_round, "status": status,
-            "unit": "s" if ratio.denominator is None else "x"}
+    unit = {"s": "s", "x": "x", "rate": ratio.unit or "1/s"}[ratio.kind]
+    return {**record, "value": value, "per_round": per_round, "status": status, "unit": unit}
 
 
 # --- provenance ----------------------------------------------------------------------------------
@@ -200,7 +246,9 @@ def format_value(record: dict) -> str:
     value = record.get("value")
     if value is None:
         return "—"
-    return f"{value * 1e6:.1f} µs" if record["unit"] == "s" else f"{value:.2f}x"
+    if record["unit"] == "s":
+        return format_seconds(value)
+    return f"{value:.2f}x" if record["unit"] == "x" else f"{value:.3g} {record['unit']}"
 
 
 def format_share(share) -> str:
@@ -269,6 +317,8 @@ def cases_for(args) -> list[Case]:
         cases += apply_cases(mode, (torch.float32, torch.bfloat16), args.device, compiled=compiled)
     if 2 in args.items:
         cases += table_cases(mode, args.device)
+    if 3 in args.items:
+        cases += step_cases(mode, args.device)
     return cases
 
 
@@ -284,8 +334,10 @@ def measure(args) -> dict:
             results.append(measure_case(case, args.rounds, args.threads, args.min_run_time))
     finally:
         torch.set_num_threads(previous)
+    if 4 in args.items:
+        results += measure_wall_times(args)  # the kernels and the build use their own threads
     prov["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    return {"provenance": prov, "results": results, "hooks": {str(i): HOOKS[i](args) for i in args.items if i in HOOKS}}
+    return {"provenance": prov, "results": results}
 
 
 def report(doc: dict, args) -> None:
@@ -296,8 +348,6 @@ def report(doc: dict, args) -> None:
         print("quick: a smoke run of small shapes — the timings are too short to mean anything")
     print("other-cpu: share of the machine other processes used meanwhile; above a few % the timings are unreliable")
     print("\n".join(table_lines(doc["results"])))
-    for item, hook in doc["hooks"].items():
-        print(f"item {item}: TODO — {hook['what']} (not measured yet)")
 
 
 def main(argv=None) -> dict:

@@ -271,7 +271,7 @@ def run_lab(
     device="auto",
     progress: bool = True,
     keep_checkpoints: bool = False,
-    samples: int = 2,
+    samples: int = 1,
 ) -> dict:
     """Run the comparison of ``preset`` (a :data:`LAB_PRESETS` name or a :class:`LabConfig`) in ``out_dir``.
 
@@ -345,10 +345,12 @@ def run_lab(
 
 
 def _git_commit() -> str | None:
+    """``HEAD`` of the repository holding this package, ``+dirty`` when the package's own files differ
+    from it (edits elsewhere in the tree — notebooks, benchmarks — do not change what a run computes)."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "."],
                                capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -483,8 +485,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch high-resolution baseline")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every run's checkpoints")
-    p.add_argument("--samples", type=int, default=2,
-                   help="videos sampled per strategy (first seed), written to RESULTS.samples.npz (default 2; 0: none)")
+    p.add_argument("--samples", type=int, default=1,
+                   help="videos sampled per strategy (first seed), written to RESULTS.samples.npz (default 1; 0: none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 

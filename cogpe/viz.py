@@ -10,6 +10,8 @@ from typing import Sequence
 
 import torch
 
+from ._checks import check_size
+
 __all__ = [
     "animate_videos",
     "animation_html",
@@ -192,27 +194,34 @@ def _to_image(frame: torch.Tensor):
     return img[..., 0] if img.shape[-1] == 1 else img
 
 
-def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8):
+def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8, ncols: int | None = None):
     """A matplotlib animation of videos side by side: ``videos`` maps a title to ``(C, T, H, W)`` in [-1, 1].
 
-    All videos must have the same number of frames. Show it in a notebook with
-    ``IPython.display.HTML(anim.to_jshtml())``.
+    All videos must have the same number of frames. ``ncols`` wraps them into rows of that many (default:
+    one row). Show it in a notebook with ``IPython.display.HTML(animation_html(anim))``.
     """
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 
     names = list(videos)
+    if not names:
+        raise ValueError("videos is empty; pass a dict mapping titles to (C, T, H, W) videos")
     frames = {v.shape[1] for v in videos.values()}
     if len(frames) != 1:
         raise ValueError(f"videos must have the same number of frames, got {sorted(frames)}")
     (n_frames,) = frames
-    fig, axes = plt.subplots(1, len(names), figsize=(size * len(names), size + 0.4), squeeze=False,
+    ncols = len(names) if ncols is None else check_size("ncols", ncols)
+    ncols = min(ncols, len(names))
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.4) * nrows), squeeze=False,
                              layout="constrained")
     images = []
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes.flat, names):
         images.append(ax.imshow(_to_image(videos[name][:, 0]), interpolation="nearest"))
         ax.set(title=name, xticks=[], yticks=[])
         ax.title.set_fontsize(8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
 
     def update(t):
         for image, name in zip(images, names):

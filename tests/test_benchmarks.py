@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_provenance(quick_run):
 
 def test_every_case_reports_its_ratios_against_their_goals(quick_run):
     results = quick_run[0]["results"]
-    assert {r["item"] for r in results} == {1, 2}
+    assert {r["item"] for r in results} == {1, 2, 3, 4}
     assert {r["dtype"] for r in results if r["item"] == 1} == {"float32", "bfloat16"}
     for res in results:
         assert res["other_cpu_share"] is None or 0 <= res["other_cpu_share"] <= 1
@@ -59,18 +60,37 @@ def test_every_case_reports_its_ratios_against_their_goals(quick_run):
             if r["status"].startswith("skipped"):
                 assert r["value"] is None
                 continue
-            assert r["status"] in ("PASS", "MISS", "info") and r["value"] > 0 and r["unit"] in ("x", "s")
+            assert r["status"] in ("PASS", "MISS", "info") and r["value"] > 0 and r["unit"] in ("x", "s", "GFLOP/s")
             assert (r["goal"] == "info") == (r["status"] == "info")
     labels = {r["ratio"] for res in results for r in res["ratios"]}
     assert {"apply_rope / clone", "diffusers / apply_rope", "diffusers / cogpe", "RotaryEmbedding3D time"} <= labels
 
 
-def test_items_3_and_4_are_todo_hooks_without_numbers(quick_run):
-    doc, _, printed = quick_run
-    assert set(doc["hooks"]) == {"3", "4"}
-    for hook in doc["hooks"].values():
-        assert hook["status"] == "todo" and set(hook) == {"status", "what"}
-    assert "item 3: TODO" in printed and "item 4: TODO" in printed
+def test_training_step_flops_against_matmul_and_diffusers(quick_run):
+    (case,) = [r for r in quick_run[0]["results"] if r["item"] == 3]
+    params = case["params"]
+    assert params["step_flops"] > 0 and params["matmul_flops"] == 2 * math.prod(params["matmul_mkn"])
+    ratios = {r["ratio"]: r for r in case["ratios"]}
+    eff = ratios["FLOP/s: cogpe step / matmul"]
+    assert eff["goal"] == ">= 0.5x" and eff["unit"] == "x"
+    t = case["median_s"]  # one round: the ratio is exactly the FLOP/s quotient
+    expected = (params["step_flops"] / t["cogpe step"]) / (params["matmul_flops"] / t["matmul"])
+    assert eff["value"] == pytest.approx(expected)
+    assert ratios["cogpe step GFLOP/s"]["value"] == pytest.approx(params["step_flops"] / 1e9 / t["cogpe step"])
+    assert ratios["diffusers step / cogpe step"]["value"] == pytest.approx(t["diffusers step"] / t["cogpe step"])
+
+
+def test_quick_wall_times_execute_the_first_notebook_only(quick_run):
+    (record,) = [r for r in quick_run[0]["results"] if r["item"] == 4]
+    assert record["case"] == "notebook 01_why_positions.ipynb"
+    (ratio,) = record["ratios"]
+    assert ratio["ratio"] == "wall time" and ratio["unit"] == "s" and ratio["status"] == "info" and ratio["value"] > 0
+
+
+def test_seconds_are_printed_in_readable_units(bench):
+    from benchmarks.cases import format_seconds
+
+    assert [format_seconds(v) for v in (15e-6, 0.02, 75.0)] == ["15.0 µs", "20.0 ms", "75.0 s"]
 
 
 def test_printed_table_has_goal_and_result_columns(quick_run):
