@@ -67,7 +67,7 @@ book: install vendor
 
 # Speed as ratios measured side by side: apply_rope vs diffusers vs clone, table construction, the tiny
 # model's training step vs a matmul and diffusers, and the wall time of the notebooks and the book;
-# results JSON in benchmarks/results/. `make bench BENCH_ARGS=--quick` for a smoke run.
+# results JSON in cogpe/results/benchmarks/ (chapter 8 reads it). `make bench BENCH_ARGS=--quick` for a smoke run.
 bench: install vendor
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 

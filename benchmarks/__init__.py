@@ -2,5 +2,5 @@
 
 Every figure is a ratio of two timings taken side by side in one run (median over rounds), so that a
 noisy machine moves both alike. :mod:`benchmarks.cases` says what is measured, :mod:`benchmarks.run`
-measures it, prints the table and writes ``benchmarks/results/<device>-<date>.json``.
+measures it, prints the table and writes ``cogpe/results/benchmarks/<device>-<date>.json``.
 """

@@ -3,7 +3,7 @@
 Each case's variants are timed with ``torch.utils.benchmark.Timer`` (median of its blocked
 auto-range, threads = all cores), in a new order each round; a ratio is computed within each round,
 from timings taken seconds apart, and the median over rounds is reported. The table prints every
-ratio next to its goal (PASS / MISS; "info" without a goal); ``benchmarks/results/<device>-<date>.json``
+ratio next to its goal (PASS / MISS; "info" without a goal); ``cogpe/results/benchmarks/<device>-<date>.json``
 keeps every timing with its provenance (commit, torch version, CPU model, threads, device, load).
 
 Item 4 (wall time of executing every notebook and of ``make book``) takes minutes per measurement, so
@@ -30,7 +30,7 @@ from torch.utils.benchmark import Timer
 from benchmarks.cases import Case, Ratio, apply_cases, format_seconds, step_cases, table_cases
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "cogpe" / "results" / "benchmarks"  # shipped with the package: chapter 8 reads them
 
 
 # --- item 4: the notebooks and the book, timed once each ----------------------------------------------

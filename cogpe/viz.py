@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from ._checks import check_size
+from ._checks import check_choice, check_size
 
 __all__ = [
     "animate_videos",
@@ -194,11 +194,14 @@ def _to_image(frame: torch.Tensor):
     return img[..., 0] if img.shape[-1] == 1 else img
 
 
-def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8, ncols: int | None = None):
+def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8, ncols: int | None = None,
+                   dpi: float | None = None):
     """A matplotlib animation of videos side by side: ``videos`` maps a title to ``(C, T, H, W)`` in [-1, 1].
 
     All videos must have the same number of frames. ``ncols`` wraps them into rows of that many (default:
-    one row). Show it in a notebook with ``IPython.display.HTML(animation_html(anim))``.
+    one row); ``size`` is each panel's width in inches and ``dpi`` the figure's resolution (default
+    matplotlib's; lower keeps a notebook that embeds many frames small). Show it in a notebook with
+    ``IPython.display.HTML(animation_html(anim))``.
     """
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
@@ -214,7 +217,7 @@ def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8, ncols: int 
     ncols = min(ncols, len(names))
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.4) * nrows), squeeze=False,
-                             layout="constrained")
+                             layout="constrained", dpi=dpi)
     images = []
     for ax, name in zip(axes.flat, names):
         images.append(ax.imshow(_to_image(videos[name][:, 0]), interpolation="nearest"))
@@ -262,12 +265,16 @@ _FA_ICONS = {
 }
 
 
-def animation_html(anim) -> str:
+def animation_html(anim, *, frame_format: str = "png") -> str:
     """``anim.to_jshtml()`` without its icon font from a CDN: the player's buttons get text symbols, so
-    the page renders offline."""
+    the page renders offline. ``frame_format="jpeg"`` embeds smaller, lossy frames (for many panels)."""
     import re
 
-    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", anim.to_jshtml())
+    import matplotlib.pyplot as plt
+
+    check_choice("frame_format", frame_format, ("png", "jpeg"))
+    with plt.rc_context({"animation.frame_format": frame_format}):
+        html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", anim.to_jshtml())
 
     def icon(match):
         names = match.group(1).split()

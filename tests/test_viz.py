@@ -25,9 +25,15 @@ def test_layout(n, ncols, shape):
     assert [ax.get_title() for ax in axes if ax.axison] == [f"v{i}" for i in range(n)]
 
 
-def test_html_has_no_cdn_link():
-    html = animation_html(animate_videos(videos(2, frames=2)))
+def test_dpi_sets_the_figure_resolution():
+    assert animate_videos(videos(2), dpi=50)._fig.dpi == 50
+
+
+@pytest.mark.parametrize("frame_format", ["png", "jpeg"])
+def test_html_has_no_cdn_link(frame_format):
+    html = animation_html(animate_videos(videos(2, frames=2)), frame_format=frame_format)
     assert "<img" in html and "font-awesome" not in html and "https://" not in html
+    assert f"data:image/{frame_format};base64" in html
 
 
 @pytest.mark.parametrize(
@@ -37,6 +43,7 @@ def test_html_has_no_cdn_link():
         (lambda: animate_videos({"a": torch.zeros(3, 2, 4, 4), "b": torch.zeros(3, 3, 4, 4)}), ValueError,
          r"same number of frames, got \[2, 3\]"),
         (lambda: animate_videos(videos(2), ncols=0), ValueError, "ncols must be an integer >= 1, got 0"),
+        (lambda: animation_html(animate_videos(videos(1)), frame_format="gif"), ValueError, "unknown frame_format 'gif'"),
     ],
 )
 def test_bad_input(make, error, match):

@@ -1,0 +1,57 @@
+"""Stored results the book discusses — the lab's comparisons and the benchmarks — shipped with the package.
+
+A chapter reads its stored numbers from here rather than from a path next to the notebook, so that a
+notebook opened on its own (Colab installs only the package) finds the same files as a clone of the
+repository. Files are plain JSON (and ``.npz`` for sampled videos), each carrying its provenance:
+
+- ``lab-quick.json`` / ``lab-quick.samples.npz`` — ``python -m cogpe.lab --preset quick --results cogpe/results/lab-quick.json``
+- ``lab-cpu-long.json`` — the longer CPU run of chapter 7.5
+- ``benchmarks/<device>-<date>[-threadsN].json`` — ``make bench`` (``python -m benchmarks.run``)
+
+>>> "lab-quick.json" in available()
+True
+>>> load("lab-quick.json")["provenance"]["preset"]
+'quick'
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["available", "load", "path"]
+
+_SUFFIXES = (".json", ".npz")
+
+
+def _root():
+    return resources.files(__name__)
+
+
+def available() -> list[str]:
+    """Names of the stored files, relative to this package (``"benchmarks/cpu-….json"`` for benchmarks)."""
+    names = []
+    for entry in _root().iterdir():
+        if entry.is_file() and entry.name.endswith(_SUFFIXES):
+            names.append(entry.name)
+        elif entry.is_dir() and not entry.name.startswith(("_", ".")):
+            names += [f"{entry.name}/{f.name}" for f in entry.iterdir() if f.name.endswith(_SUFFIXES)]
+    return sorted(names)
+
+
+def path(name: str) -> Path:
+    """Filesystem path of the stored file ``name`` (see :func:`available`); a clear error if there is none."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a file name such as 'lab-quick.json', got {type(name).__name__}")
+    have = available()
+    if name not in have:
+        raise FileNotFoundError(f"no stored result {name!r}; available: {', '.join(have) or 'none'}")
+    return Path(str(_root().joinpath(*name.split("/"))))
+
+
+def load(name: str) -> dict:
+    """The stored JSON document ``name`` (e.g. ``"lab-quick.json"``)."""
+    if not str(name).endswith(".json"):
+        raise ValueError(f"load reads JSON documents, got {name!r}; use path() for other files")
+    return json.loads(path(name).read_text(encoding="utf-8"))
