@@ -140,7 +140,8 @@ def measure_case(case: Case, rounds: int, threads: int, min_run_time: float) -> 
 class OtherLoad:
     """Share of the machine's CPU time that *other* processes used since creation (Linux; else None).
 
-    From the busy time of all CPUs in ``/proc/stat`` minus this process's own CPU time. With threads =
+    From the busy time of all CPUs in ``/proc/stat`` minus the CPU time of this process and of its
+    children that have finished (item 4's kernels and book build). With threads =
     all cores, any other load makes threads wait for each other and timings jump by scheduler ticks.
     """
 
@@ -155,8 +156,9 @@ class OtherLoad:
             return None
         user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]  # clock ticks
         busy = user + nice + system + irq + softirq + steal
-        own = os.times()
-        return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
+        own = os.times()  # this process and its finished children (notebook kernels, the book build)
+        return (time.monotonic(), busy / os.sysconf("SC_CLK_TCK"),
+                own.user + own.system + own.children_user + own.children_system)
 
     def share(self) -> float | None:
         end = self._sample()

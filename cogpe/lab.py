@@ -69,6 +69,7 @@ __all__ = [
     "collect_samples",
     "format_table",
     "gap_exceeds_spread",
+    "lab_flops",
     "load_samples",
     "main",
     "paired_difference",
@@ -161,6 +162,57 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
                   lr=first.lr, warmup=first.warmup)
     baseline_model = dataclasses.replace(config.model, strategy=strategy, base_grid=None)
     return dataclasses.replace(config, model=baseline_model, stages=(stage,))
+
+
+def _evaluations(stage: Stage, index: int, last: bool) -> int:
+    """How many times a run evaluates its probes during stage ``index`` (see :class:`cogpe.train.Stage`)."""
+    count = 1 if index > 0 else 0  # zero-shot at the start of every stage after the first
+    if stage.eval_every:
+        count += (stage.steps - 1) // stage.eval_every  # every eval_every steps, before the end
+    return count + (1 if last else 0)
+
+
+def lab_flops(lab="quick") -> dict[str, float]:
+    """Approximate FLOPs of a whole comparison (``lab``: a :data:`LAB_PRESETS` name or a :class:`LabConfig`).
+
+    Counts what :func:`run_lab` runs: per seed, stage 1 once per family, the later stages and the
+    evaluations once per strategy, and the baseline. Training costs 3× the forward FLOPs of each video
+    (:meth:`cogpe.model.VideoDiT.flops_per_video`: linear layers and attention; the backward pass is
+    about twice the forward), an evaluation 1×. Returns ``{"train", "eval", "total"}``; divide by a
+    device's sustained FLOP/s for a time estimate.
+
+    >>> f = lab_flops("quick")
+    >>> round(f["total"] / 1e15, 2), f["train"] > f["eval"]
+    (0.02, True)
+    """
+    lab = LAB_PRESETS[check_choice("preset", lab, tuple(LAB_PRESETS))] if isinstance(lab, str) else lab
+    if not isinstance(lab, LabConfig):
+        raise TypeError(f"lab must be a name in {tuple(LAB_PRESETS)} or a LabConfig, got {type(lab).__name__}")
+
+    def costs(config: TrainConfig, first_stage: int) -> tuple[float, float]:
+        model_config = config.model_config()
+        model = VideoDiT(model_config)
+        video = lambda res: model.flops_per_video(model_config.token_grid(*res))  # noqa: E731
+        probe = config.eval_videos * sum(video(p.resolution) for p in config.probes)
+        train_f = eval_f = 0.0
+        last = len(config.stages) - 1
+        for i, stage in enumerate(config.stages):
+            if i >= first_stage:
+                train_f += 3 * stage.steps * stage.batch * video(stage.resolution)
+                eval_f += _evaluations(stage, i, i == last) * probe
+        return train_f, eval_f
+
+    families = {strategy_family(s) for s in lab.strategies}
+    stage1 = costs(dataclasses.replace(lab.train, stages=lab.train.stages[:1]), 0)[0]
+    train_f, eval_f = stage1 * len(families), 0.0
+    later = costs(lab.train, 1)
+    train_f += later[0] * len(lab.strategies)
+    eval_f += later[1] * len(lab.strategies)
+    if lab.baseline_strategy is not None:
+        base = costs(baseline_config(lab.train, lab.baseline_strategy), 0)
+        train_f, eval_f = train_f + base[0], eval_f + base[1]
+    n = len(lab.seeds)
+    return {"train": n * train_f, "eval": n * eval_f, "total": n * (train_f + eval_f)}
 
 
 # --- running -------------------------------------------------------------------------------------------
