@@ -120,9 +120,10 @@ class LabConfig:
         object.__setattr__(self, "seeds", seeds)
 
 
-#: ``quick``: the CPU comparison (every strategy × 3 seeds, ≤ 10 minutes on 2 cores); ``full``: for a
-#: GPU (5 seeds, larger model and grids); ``tiny``: tests (seconds); ``cpu-long``: the quick model with
-#: 4× the steps and 5 seeds, for a background CPU run (about 45 minutes on 2 cores).
+#: ``quick``: the CPU comparison (every strategy × 3 seeds, about 8 minutes on 2 cores); ``full``: for a
+#: GPU (5 seeds, larger model and grids, about 40 PFLOP: ~15 minutes at 50 TFLOP/s sustained, as on an
+#: A100 or H100 in bf16; a T4 takes a few times longer); ``tiny``: tests (seconds); ``cpu-long``: the
+#: quick model with 4× the steps and 5 seeds, for a background CPU run (about 50 minutes on 2 cores).
 LAB_PRESETS = {name: LabConfig(TRAIN_PRESETS[name], seeds=PRESET_SEEDS[name]) for name in TRAIN_PRESETS}
 LAB_PRESETS["cpu-long"] = LabConfig(
     dataclasses.replace(
@@ -181,9 +182,9 @@ def lab_flops(lab="quick") -> dict[str, float]:
     about twice the forward), an evaluation 1×. Returns ``{"train", "eval", "total"}``; divide by a
     device's sustained FLOP/s for a time estimate.
 
-    >>> f = lab_flops("quick")
-    >>> round(f["total"] / 1e15, 2), f["train"] > f["eval"]
-    (0.02, True)
+    >>> f = lab_flops("quick")                     # 8 strategies x 3 seeds and the baseline
+    >>> f"{f['total'] / 1e12:.0f} TFLOP", f["train"] > f["eval"]
+    ('40 TFLOP', True)
     """
     lab = LAB_PRESETS[check_choice("preset", lab, tuple(LAB_PRESETS))] if isinstance(lab, str) else lab
     if not isinstance(lab, LabConfig):

@@ -299,18 +299,20 @@ _QUICK = TrainConfig(
 )
 
 _FULL = TrainConfig(
-    model=ModelConfig(patch=(1, 4, 4), width=384, depth=8, heads=6),
+    model=ModelConfig(patch=(1, 4, 4), width=256, depth=6, heads=4),
     stages=(
-        Stage(16, 32, 32, steps=4000, batch=32, lr=5e-4, warmup=200),
-        Stage(16, 64, 64, steps=500, batch=16, lr=2.5e-4, eval_every=50),
+        Stage(8, 32, 32, steps=1500, batch=32, lr=1e-3, warmup=100),
+        Stage(8, 64, 64, steps=200, batch=16, lr=5e-4, eval_every=25),
     ),
-    probes=(Probe("low", 16, 32, 32), Probe("high", 16, 64, 64), Probe("long", 32, 64, 64)),
-    eval_videos=64,
+    probes=(Probe("low", 8, 32, 32), Probe("high", 8, 64, 64), Probe("long", 16, 64, 64)),
+    eval_videos=32,
     ckpt_every=500,
 )
 
 #: Named configurations. ``tiny``: tests and doc examples (seconds); ``quick``: the CPU lab (chapter 7;
-#: 4 layers, width 128, 8×16×16 → 8×32×32 pixels, 128 → 512 tokens, 300 + 30 steps); ``full``: a GPU run.
+#: 4 layers, width 128, 8×16×16 → 8×32×32 pixels, 128 → 512 tokens, 300 + 30 steps); ``full``: a GPU run
+#: (6 layers, width 256, 8×32×32 → 8×64×64 pixels, 512 → 2048 tokens, 1500 + 200 steps; its whole
+#: comparison is about 40 PFLOP, :func:`cogpe.lab.lab_flops`: ~15 minutes at 50 TFLOP/s sustained).
 TRAIN_PRESETS = {"tiny": _TINY, "quick": _QUICK, "full": _FULL}
 #: Seeds each preset's comparison uses (the lab reports mean ± std over them).
 PRESET_SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
@@ -387,10 +389,15 @@ def _resolve_device(device) -> torch.device:
 
 
 def _autocast(device: torch.device):
-    """bf16 autocast on CUDA, nothing on CPU (bit-exact resume)."""
-    if device.type == "cuda":
+    """bf16 autocast on CUDA GPUs with native bf16 (compute capability 8.0+: A100, L4, H100, …); float32
+    elsewhere — on the CPU (bit-exact resume) and on older GPUs such as the T4, where bf16 is emulated."""
+    if device.type == "cuda" and _native_bf16(device):
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    return torch.autocast(device.type if device.type in ("cuda", "cpu") else "cpu", enabled=False)
+
+
+def _native_bf16(device: torch.device) -> bool:
+    return torch.cuda.get_device_capability(device)[0] >= 8
 
 
 def _distributed_env() -> bool:

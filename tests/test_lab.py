@@ -175,3 +175,43 @@ def test_paired_difference(tiny_results):
                                       - s["sincos-extrapolate"]["zero_shot_high"]["mean"])
     with pytest.raises(KeyError, match="no results for 'rope-yarn'"):
         paired_difference(results, "rope-yarn", "rope-extrapolate", "final_high")
+
+
+def test_lab_flops_counts_what_the_lab_runs(tiny_results):
+    from cogpe.lab import lab_flops
+
+    _, results = tiny_results
+    config = TRAIN_PRESETS["tiny"]
+    model = VideoDiT(config.model_config())
+    video = lambda res: model.flops_per_video(config.model.token_grid(*res))  # noqa: E731
+    probe_cost = config.eval_videos * sum(video(p.resolution) for p in config.probes)
+    lab = LabConfig(config, strategies=tuple(STRATEGIES), seeds=(0, 1))
+    flops = lab_flops(lab)
+    # evaluations: as many as the runs actually recorded (one row per probe and evaluation)
+    evals = sum(len(run["eval"]) for by_seed in results["runs"].values() for run in by_seed.values())
+    assert flops["eval"] == pytest.approx(evals / len(config.probes) * probe_cost)
+    # training: stage 1 once per family (sincos, rope), stage 2 per strategy, the baseline's single stage
+    s1, s2 = config.stages
+    (base,) = baseline_config(config).stages
+    base_model = VideoDiT(baseline_config(config).model_config())
+    per_seed = 3 * (2 * s1.steps * s1.batch * video(s1.resolution) + 3 * s2.steps * s2.batch * video(s2.resolution)
+                    + base.steps * base.batch * base_model.flops_per_video(config.model.token_grid(*base.resolution)))
+    assert flops["train"] == pytest.approx(2 * per_seed)
+    assert flops["total"] == pytest.approx(flops["train"] + flops["eval"])
+
+
+def test_full_preset_fits_fifteen_minutes_of_a_modern_gpu():
+    from cogpe.lab import lab_flops
+
+    total = lab_flops("full")["total"]
+    assert 20e15 < total <= 15 * 60 * 50e12  # at 50 TFLOP/s sustained
+    assert lab_flops("quick")["total"] < total / 100
+
+
+def test_lab_flops_bad_input():
+    from cogpe.lab import lab_flops
+
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        lab_flops("huge")
+    with pytest.raises(TypeError, match="lab must be a name"):
+        lab_flops(3)

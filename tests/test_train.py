@@ -334,3 +334,11 @@ def test_batch_must_split_over_processes(monkeypatch, tmp_path):
     monkeypatch.setattr(train_mod, "_setup_distributed", lambda device: (0, 3, torch.device("cpu"), False))
     with pytest.raises(ValueError, match=r"stages\[0\].batch=4 is not divisible by the 3 processes"):
         train(train_preset("tiny"), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("capability, native", [((7, 5), False), ((8, 0), True), ((9, 0), True)])
+def test_bf16_autocast_only_where_the_gpu_has_it(monkeypatch, capability, native):
+    from cogpe import train as train_module
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert train_module._native_bf16(torch.device("cuda")) is native
