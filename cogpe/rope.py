@@ -24,6 +24,8 @@ Applying it is memory-bound (chapter 8): :func:`apply_rope` computes ``x·cos + 
 from __future__ import annotations
 
 import functools
+import weakref
+from collections import OrderedDict
 from typing import Sequence
 
 import torch
@@ -286,8 +288,12 @@ def apply_rope(
     - ``"compiled"`` — the reference expression through ``torch.compile`` (compiled on first use,
       never at import; on CPU it needs a C++ compiler);
     - ``"auto"`` (default) — ``"complex"`` when ``x`` has at least :data:`AUTO_MIN_NUMEL` elements,
-      no table requires grad and the tables' pairs repeat (checked on every call: one read of the
-      tables; :func:`apply_rope_complex` skips it), else ``"reference"``. Never ``"compiled"``.
+      no table requires grad and the tables' pairs repeat, else ``"reference"``. Never ``"compiled"``.
+
+    The check and the complex table are kept for the last few ``(cos, sin)`` tensors seen (by
+    identity; a table changed in place is checked again), so a model that applies the same tables to
+    q and k in every layer converts them once, not per call. :func:`apply_rope_complex` takes a
+    prebuilt table and skips even the lookup.
 
     >>> x = torch.tensor([[1.0, 0.0]])            # one token, one pair
     >>> cos, sin = rope_1d([torch.pi / 2], 2)     # a quarter turn
@@ -298,7 +304,10 @@ def apply_rope(
     check_choice("impl", impl, IMPLS)
     _check_tables(x, cos, sin)
     if impl == "auto":
-        impl = _auto_impl(x, cos, sin, layout)
+        table = _auto_table(x, cos, sin, layout)
+        if table is None:
+            return _rotate_reference(x, cos, sin, layout)
+        return _rotate_complex(x, table, layout)
     if impl == "reference":
         return _rotate_reference(x, cos, sin, layout)
     if impl == "compiled":
@@ -308,7 +317,10 @@ def apply_rope(
             "impl='complex' differentiates through x only, but cos or sin requires grad; "
             "use impl='reference' to differentiate through the tables"
         )
-    return _rotate_complex(x, _complex_table(cos, sin, layout, _compute_dtype(x)), layout)
+    table = _cached_complex_table(cos, sin, layout, _compute_dtype(x))
+    if table is None:
+        _complex_table(cos, sin, layout, _compute_dtype(x))  # raises the error that names the table
+    return _rotate_complex(x, table, layout)
 
 
 def rope_complex_table(cos: torch.Tensor, sin: torch.Tensor, *, layout: str = "interleaved") -> torch.Tensor:
@@ -430,12 +442,56 @@ def _repeats_pairs(t: torch.Tensor, layout: str) -> bool:
     return torch.equal(first, second)
 
 
-def _auto_impl(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> str:
+def _auto_table(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> torch.Tensor | None:
+    """The complex table ``impl="auto"`` rotates ``x`` by, or None for the reference path."""
     if x.device.type == "meta" or x.numel() < AUTO_MIN_NUMEL or _needs_grad(cos, sin):
-        return "reference"
-    if _repeats_pairs(cos, layout) and _repeats_pairs(sin, layout):
-        return "complex"
-    return "reference"
+        return None
+    return _cached_complex_table(cos, sin, layout, _compute_dtype(x))
+
+
+# The complex tables of the last few (cos, sin) pairs, keyed by the tensors' identity: key ->
+# (weak refs to cos and sin, their version counters, the table or None if the pairs do not repeat).
+# An entry goes when cos or sin is freed, or when more than _TABLE_CACHE_SIZE pairs are newer.
+_TABLE_CACHE: OrderedDict = OrderedDict()
+_TABLE_CACHE_SIZE = 8
+_WATCHED: set = set()  # keys whose tensors carry a finalizer
+
+
+def _cached_complex_table(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype):
+    """``_complex_table(cos, sin, layout, real)``, or None where a pair's channels differ; remembered
+    for the same tensor objects until one is changed in place (its version counter moves) or freed.
+    Inference-mode tensors (no version counter) and tables on the meta device are not remembered."""
+    if cos.device.type == "meta" or cos.is_inference() or sin.is_inference():
+        return _table_or_none(cos, sin, layout, real)
+    key = (id(cos), id(sin), layout, real)
+    entry = _TABLE_CACHE.get(key)
+    if entry is not None:
+        cos_ref, sin_ref, versions, table = entry
+        if cos_ref() is cos and sin_ref() is sin and versions == (cos._version, sin._version):
+            _TABLE_CACHE.move_to_end(key)
+            return table
+    table = _table_or_none(cos, sin, layout, real)
+    _TABLE_CACHE[key] = (weakref.ref(cos), weakref.ref(sin), (cos._version, sin._version), table)
+    _TABLE_CACHE.move_to_end(key)
+    if key not in _WATCHED:  # one finalizer per key, however often its entry is evicted and re-added
+        _WATCHED.add(key)
+        for t in (cos, sin):
+            weakref.finalize(t, _forget, key)
+    while len(_TABLE_CACHE) > _TABLE_CACHE_SIZE:
+        _TABLE_CACHE.popitem(last=False)
+    return table
+
+
+def _forget(key) -> None:
+    """cos or sin of ``key`` was freed: drop its entry (a new tensor may reuse the id)."""
+    _TABLE_CACHE.pop(key, None)
+    _WATCHED.discard(key)
+
+
+def _table_or_none(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype):
+    if not (_repeats_pairs(cos, layout) and _repeats_pairs(sin, layout)):
+        return None
+    return _complex_table(cos, sin, layout, real)
 
 
 def _complex_table(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype) -> torch.Tensor:

@@ -151,6 +151,58 @@ def test_auto_keeps_the_reference_for_tables_that_are_not_rope_tables(spy):
         apply_rope(x, cos, sin, impl="complex")
 
 
+# --- the table cache ------------------------------------------------------------------------------
+
+
+def test_tables_are_converted_once_per_pair_of_tensors(spy):
+    """A model rotates q and k of every layer by the same tables: one check and conversion, then lookups."""
+    calls = spy("_table_or_none")
+    cos, sin = tables(64, 256)
+    x = torch.randn(1, 4, 256, 64)
+    first = apply_rope(x, cos, sin)
+    for _ in range(3):
+        assert torch.equal(apply_rope(x, cos, sin), first)
+        assert torch.equal(apply_rope(x, cos, sin, impl="complex"), first)
+    assert calls == ["_table_or_none"]
+    assert torch.equal(apply_rope(x, cos.clone(), sin), first)  # another tensor, same values: converted again
+    assert calls == ["_table_or_none"] * 2
+
+
+def test_a_table_changed_in_place_is_converted_again():
+    cos, sin = tables(64, 256)
+    x = torch.randn(1, 4, 256, 64)
+    apply_rope(x, cos, sin)
+    sin.neg_()  # now the inverse rotation
+    assert_rotates_like_reference(apply_rope(x, cos, sin), apply_rope(x, cos, sin, impl="reference"), torch.float32)
+    cos.copy_(torch.randn(256, 64))  # no longer a RoPE table: back to the reference path, or the clear error
+    assert torch.equal(apply_rope(x, cos, sin), apply_rope(x, cos, sin, impl="reference"))
+    with pytest.raises(ValueError, match="cos is not a RoPE table"):
+        apply_rope(x, cos, sin, impl="complex")
+
+
+def test_cache_is_bounded_and_lets_tables_go():
+    import gc
+
+    rope_module._TABLE_CACHE.clear()
+    x = torch.randn(1, 4, 256, 64)
+    kept = [tables(64, 256, seed=i) for i in range(rope_module._TABLE_CACHE_SIZE + 3)]
+    for cos, sin in kept:
+        apply_rope(x, cos, sin)
+    assert len(rope_module._TABLE_CACHE) == rope_module._TABLE_CACHE_SIZE
+    del kept, cos, sin
+    gc.collect()
+    assert len(rope_module._TABLE_CACHE) == 0 and not rope_module._WATCHED
+
+
+def test_inference_mode_tables_are_not_cached():
+    with torch.inference_mode():
+        cos, sin = tables(64, 256)
+        x = torch.randn(1, 4, 256, 64)
+        before = len(rope_module._TABLE_CACHE)
+        assert_rotates_like_reference(apply_rope(x, cos, sin), apply_rope(x, cos, sin, impl="reference"), torch.float32)
+        assert len(rope_module._TABLE_CACHE) == before
+
+
 def test_scaled_tables_rotate_and_scale():
     """YaRN multiplies cos and sin by its temperature: the complex table is then not of unit modulus."""
     cos, sin = scaled_rope_3d(64, (8, 4, 6), (4, 4, 6), "yarn")
