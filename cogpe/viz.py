@@ -259,9 +259,11 @@ def plot_lab_curves(results: dict, probe: str = "high", ax=None, *, strategies=N
     return ax
 
 
+# Symbols from blocks every common font covers (geometric shapes, arrows, dingbats); the media-control
+# symbols U+23E9..U+23FA (⏮ ⏭) are missing from many, which would show empty boxes.
 _FA_ICONS = {
-    "fa-minus": "−", "fa-plus": "+", "fa-fast-backward": "⏮", "fa-step-backward": "◂|",
-    "fa-play": "▶", "fa-pause": "❚❚", "fa-step-forward": "|▸", "fa-fast-forward": "⏭", "fa-repeat": "↻",
+    "fa-minus": "−", "fa-plus": "+", "fa-fast-backward": "|◂◂", "fa-step-backward": "◂|",
+    "fa-play": "▶", "fa-pause": "❚❚", "fa-step-forward": "|▸", "fa-fast-forward": "▸▸|", "fa-repeat": "↻",
 }
 
 

@@ -34,6 +34,8 @@ def test_html_has_no_cdn_link(frame_format):
     html = animation_html(animate_videos(videos(2, frames=2)), frame_format=frame_format)
     assert "<img" in html and "font-awesome" not in html and "https://" not in html
     assert f"data:image/{frame_format};base64" in html
+    assert not any("\u23e9" <= ch <= "\u23fa" for ch in html)  # media-control symbols many fonts lack
+    assert "▸▸|" in html and "|◂◂" in html  # first / last frame buttons
 
 
 @pytest.mark.parametrize(
