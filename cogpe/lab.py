@@ -258,10 +258,7 @@ def _write_samples(run_dir: Path, strategy: str, stage1: Path | None, n: int, re
     for key, ckpt in sources.items():
         model = load_model(ckpt, strategy=strategy, device=device)
         arrays[key] = _to_uint8(sample(model, n, resolution, steps=SAMPLE_STEPS, seed=0))
-    tmp = run_dir / f".{SAMPLES_FILE}.tmp"
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    tmp.replace(path)
+    save_samples(path, arrays)
     return True
 
 
