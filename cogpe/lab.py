@@ -56,6 +56,7 @@ from .train import (
     TRAIN_PRESETS,
     Stage,
     TrainConfig,
+    _atomic_write,
     _resolve_device,
     load_model,
     sample,
@@ -277,11 +278,7 @@ def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
 
 def save_samples(path, samples: dict[str, np.ndarray]) -> None:
     """Write :func:`collect_samples`' dict to ``path`` (a compressed ``.npz``), atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **samples)
-    tmp.replace(path)
+    _atomic_write(Path(path), lambda f: np.savez_compressed(f, **samples))
 
 
 def load_samples(path) -> dict[str, torch.Tensor]:
@@ -554,9 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     path = Path(args.results) if args.results else out / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(results, indent=1) + "\n"
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     prov = results["provenance"]
     reused = f", {prov['runs_reused']} finished run(s) read back from {out}" if prov["runs_reused"] else ""
     print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds on "

@@ -393,7 +393,7 @@ def _autocast(device: torch.device):
     elsewhere — on the CPU (bit-exact resume) and on older GPUs such as the T4, where bf16 is emulated."""
     if device.type == "cuda" and _native_bf16(device):
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast(device.type if device.type in ("cuda", "cpu") else "cpu", enabled=False)
+    return torch.autocast("cpu", enabled=False)
 
 
 def _native_bf16(device: torch.device) -> bool:
