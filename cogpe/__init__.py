@@ -1,8 +1,10 @@
 """cogpe — position encodings of video transformers, and what happens to them at a new resolution.
 
 The package behind the book: CogVideoX's 3-D sincos table (:mod:`cogpe.sincos`, chapter 2) and 3-D
-RoPE (:mod:`cogpe.rope`, chapter 3), the position grids they are evaluated on (:mod:`cogpe.grids`),
-the strategies for a new resolution or length (:mod:`cogpe.scaling`, chapter 6), table resampling
+RoPE (:mod:`cogpe.rope`, chapter 3; its fast path :mod:`cogpe.rope_complex`, chapter 8), the position
+grids they are evaluated on (:mod:`cogpe.grids`), the strategies for a new resolution or length — one
+vocabulary for every encoding (:mod:`cogpe.strategy`, on the formulas of :mod:`cogpe.scaling`,
+chapter 6) — the cached position modules (:mod:`cogpe.embeddings`), table resampling
 (:mod:`cogpe.resample`, chapter 5), the exact CogVideoX configurations (:mod:`cogpe.cogvideox`) and the
 lab's videos, model, trainer and comparison (:mod:`cogpe.data`, :mod:`cogpe.model`, :mod:`cogpe.train`,
 :mod:`cogpe.lab`, chapter 7). ``cogpe.train`` and ``cogpe.lab`` are imported on demand.
@@ -33,24 +35,22 @@ from .grids import (
     linspace_positions,
     slice_positions,
 )
+from .embeddings import PositionTable, RotaryEmbedding3D
 from .rope import (
     IMPLS,
     LAYOUTS,
-    RotaryEmbedding3D,
     apply_rope,
-    apply_rope_complex,
     default_split,
     layout_permutation,
     rope_1d,
     rope_3d,
-    rope_complex_table,
     rope_frequencies,
     rotate_halves,
     rotate_pairs,
     to_half_layout,
     to_interleaved_layout,
 )
-from .model import ModelConfig, PositionTable, VideoDiT, patchify, strategy_family, unpatchify
+from .model import ModelConfig, VideoDiT, patchify, strategy_family, unpatchify
 from .resample import (
     align_corners_coordinates,
     asymmetric_coordinates,
@@ -60,7 +60,18 @@ from .resample import (
     resample_table_3d,
     source_coordinates,
 )
-from .scaling import STRATEGIES, attention_scale, scale_factors, scaled_axes, scaled_rope_3d
+from .rope_complex import apply_rope_complex, rope_complex_table
+from .scaling import scale_factors
+from .strategy import (
+    STRATEGIES,
+    Strategy,
+    as_strategy,
+    attention_scale,
+    from_rope_scaling,
+    scaled_axes,
+    scaled_rope_3d,
+    scaled_sincos_3d,
+)
 from .sincos import sincos_1d, sincos_2d, sincos_3d, sincos_frequencies
 
 __version__ = "0.1.0"
@@ -68,6 +79,7 @@ __version__ = "0.1.0"
 __all__ = [
     "align_corners_coordinates",
     "apply_rope",
+    "as_strategy",
     "apply_rope_complex",
     "arange_positions",
     "asymmetric_coordinates",
@@ -76,6 +88,7 @@ __all__ = [
     "crop_positions",
     "crop_region",
     "DataConfig",
+    "from_rope_scaling",
     "default_split",
     "diffusers_linspace_positions",
     "diffusers_rope_tables",
@@ -110,6 +123,7 @@ __all__ = [
     "scale_factors",
     "scaled_axes",
     "scaled_rope_3d",
+    "scaled_sincos_3d",
     "Scene",
     "sincos_1d",
     "sincos_2d",
@@ -118,6 +132,7 @@ __all__ = [
     "slice_positions",
     "source_coordinates",
     "STRATEGIES",
+    "Strategy",
     "strategy_family",
     "to_half_layout",
     "to_interleaved_layout",

@@ -14,6 +14,13 @@ from typing import Sequence
 import torch
 
 __all__ = [
+    "check_alpha_beta",
+    "check_even_dim",
+    "check_margin",
+    "check_pair_index",
+    "check_turns",
+    "LAYOUTS",
+    "POSITION_DTYPES",
     "check_choice",
     "check_dim",
     "check_factor",
@@ -25,14 +32,20 @@ __all__ = [
 ]
 
 
-def check_size(name: str, value, *, minimum: int = 1) -> int:
-    """Return ``value`` as an ``int`` ≥ ``minimum``; reject floats, bools and tensors with a clear error."""
+#: RoPE's two channel layouts: pairs ``(2j, 2j+1)`` or ``(j, j + d/2)`` (chapter 3, section 3.5).
+LAYOUTS = ("interleaved", "half")
+
+
+def check_size(name: str, value, *, minimum: int = 1, what: str = "number of tokens") -> int:
+    """Return ``value`` as an ``int`` ≥ ``minimum``; reject floats, bools and tensors with a clear error.
+
+    ``what`` names the quantity in the message (tokens by default; steps, videos, …)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
             value = int(value)
         else:
             raise TypeError(
-                f"{name} must be an integer number of tokens, got {value!r} ({type(value).__name__})"
+                f"{name} must be an integer ({what}), got {value!r} ({type(value).__name__})"
             )
     value = int(value)
     if value < minimum:
@@ -121,7 +134,7 @@ def check_choice(name: str, value, choices: Sequence[str]) -> str:
     return value
 
 
-_POSITION_DTYPES = (torch.float64, torch.float32)
+POSITION_DTYPES = (torch.float64, torch.float32)
 
 
 def check_positions(name: str, positions, device=None) -> torch.Tensor:
@@ -133,7 +146,7 @@ def check_positions(name: str, positions, device=None) -> torch.Tensor:
             raise TypeError(f"{name} must be a 1-D sequence of numbers, got {positions!r}") from err
     if positions.ndim != 1 or positions.numel() == 0:
         raise ValueError(f"{name} must be a non-empty 1-D tensor, got shape {tuple(positions.shape)}")
-    if positions.dtype not in _POSITION_DTYPES:
+    if positions.dtype not in POSITION_DTYPES:
         if positions.is_floating_point():
             raise TypeError(
                 f"{name} has dtype {positions.dtype}; positions must be float32 or float64 "
@@ -143,3 +156,56 @@ def check_positions(name: str, positions, device=None) -> torch.Tensor:
     if positions.device.type != "meta" and not torch.isfinite(positions).all():
         raise ValueError(f"{name} must be finite, got {positions.tolist()}")
     return positions
+
+
+# --- arguments of the scaling formulas (chapter 6) ----------------------------------------------------
+
+
+def check_even_dim(name: str, dim) -> int:
+    """The channels of one axis: a positive even int (channels rotate in pairs)."""
+    dim = check_size(name, dim, what="channels")
+    if dim % 2:
+        raise ValueError(f"{name}={dim} must be even: channels rotate in pairs")
+    return dim
+
+
+def check_turns(name: str, value) -> float:
+    """A finite number of turns >= 0 (YaRN's α and β)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number of turns, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of turns >= 0, got {value}")
+    return value
+
+
+def check_alpha_beta(alpha, beta) -> tuple[float, float]:
+    """YaRN's ramp bounds ``0 <= α < β`` (turns in the training window)."""
+    alpha, beta = check_turns("yarn_alpha", alpha), check_turns("yarn_beta", beta)
+    if beta <= alpha:
+        raise ValueError(
+            f"yarn_beta={beta} must be greater than yarn_alpha={alpha} (the ramp runs from α to β turns)"
+        )
+    return alpha, beta
+
+
+def check_margin(margin) -> float:
+    """RIFLEx's margin in ``(0, 1]``."""
+    margin = check_factor("riflex_margin", margin)
+    if margin > 1:
+        raise ValueError(
+            f"riflex_margin={margin} must be in (0, 1]: above 1 the new period s·n0/margin is shorter "
+            "than the new length and the intrinsic component repeats again (RIFLEx Eq. 8)"
+        )
+    return margin
+
+
+def check_pair_index(name: str, k, dim: int | None = None) -> int:
+    """A 0-based pair index (of an axis of ``dim`` channels, where given)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{name} must be a 0-based pair index (int) or None, got {k!r}")
+    if k < 0:
+        raise ValueError(f"{name}={k} is out of range: pair indices count from 0")
+    if dim is not None and k >= dim // 2:
+        raise ValueError(f"{name}={k} is out of range: an axis of {dim} channels has pairs 0..{dim // 2 - 1}")
+    return int(k)

@@ -20,9 +20,19 @@ from __future__ import annotations
 
 import math
 
+from typing import Sequence
+
 import torch
 
-from ._checks import _POSITION_DTYPES, check_choice, check_factor, check_factors, check_grid, check_size
+from ._checks import (
+    POSITION_DTYPES,
+    check_choice,
+    check_factor,
+    check_factors,
+    check_grid,
+    check_positions,
+    check_size,
+)
 
 __all__ = [
     "arange_positions",
@@ -31,6 +41,7 @@ __all__ = [
     "diffusers_linspace_positions",
     "divided_positions",
     "grid_positions",
+    "positions_3d",
     "latent_grid",
     "linspace_positions",
     "slice_positions",
@@ -39,7 +50,7 @@ __all__ = [
 
 
 def _check_dtype(dtype: torch.dtype) -> torch.dtype:
-    if dtype not in _POSITION_DTYPES:
+    if dtype not in POSITION_DTYPES:
         raise TypeError(
             f"dtype={dtype} is too coarse for positions; use torch.float64 (default) or torch.float32"
         )
@@ -200,6 +211,38 @@ def grid_positions(
     return tuple(
         divided_positions(n, s, dtype=dtype, device=device) for n, s in zip(grid, factors)
     )
+
+
+def positions_3d(
+    grid=None, interpolation=(1.0, 1.0, 1.0), positions: Sequence[torch.Tensor] | None = None, *, device=None
+) -> tuple[torch.Tensor, ...]:
+    """The (t, h, w) positions a 3-D table is built on: ``(T,), (H,), (W,)`` tensors.
+
+    Either ``grid`` with per-axis ``interpolation`` (:func:`grid_positions`), or ``positions`` given
+    outright — then ``grid``, if also given, must match their lengths, and ``interpolation`` must be
+    left at 1 (the positions already include it). Shared by :func:`cogpe.sincos.sincos_3d` and
+    :func:`cogpe.rope.rope_3d`, so both treat the arguments alike.
+
+    >>> [p.tolist() for p in positions_3d((1, 2, 2), (1.0, 2.0, 1.0))]
+    [[0.0], [0.0, 0.5], [0.0, 1.0]]
+    """
+    if positions is None:
+        if grid is None:
+            raise TypeError("pass grid=(T, H, W) or positions=(t, h, w)")
+        return grid_positions(grid, interpolation, device=device)
+    if isinstance(positions, torch.Tensor) or len(positions) != 3:
+        raise TypeError("positions must be three 1-D tensors (t, h, w)")
+    checked = tuple(
+        check_positions(f"positions[{i}] ({a})", p, device) for i, (a, p) in enumerate(zip("thw", positions))
+    )
+    if grid is not None:
+        grid = check_grid("grid", grid, 3)
+        lengths = tuple(len(p) for p in checked)
+        if lengths != grid:
+            raise ValueError(f"grid={grid} does not match the lengths of positions {lengths}")
+    if check_factors("interpolation", interpolation, 3) != (1.0, 1.0, 1.0):
+        raise ValueError("pass either positions or interpolation, not both (positions already include it)")
+    return checked
 
 
 def latent_grid(

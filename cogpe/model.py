@@ -11,15 +11,17 @@ Architecture (CogVideoX's expert-DiT without the text stream, scaled down)::
 
 The token grid ``(T', H', W')`` is read from the input's shape at every call, so one model runs at any
 resolution and length; ``ModelConfig.base_grid`` is the grid the first training stage used — the
-reference every strategy scales against (:func:`cogpe.scaling.scale_factors`).
+reference every strategy scales against.
 
-Strategies (:data:`STRATEGIES`), all built from ``cogpe`` functions:
+Strategies (:data:`STRATEGIES`, named ``"<encoding>-<strategy>"`` and read by
+:func:`cogpe.strategy.parse_model_strategy`), all built from ``cogpe`` functions:
 
 ==========================  =====================================================================================
-``sincos-extrapolate``      :func:`cogpe.sincos_3d` on ``arange(n)`` at every grid, added to tokens
-``sincos-interpolate``      :func:`cogpe.sincos_3d` with per-axis index division ``arange(n)/s``, ``s = n/n0``
-                            (CogVideoX-2B's ``/1.875``), for axes with ``s > 1``
-``rope-extrapolate``        :class:`cogpe.RotaryEmbedding3D` on ``arange(n)`` (CogVideoX-5B)
+``sincos-extrapolate``      :class:`cogpe.embeddings.PositionTable`: :func:`cogpe.sincos_3d` on ``arange(n)`` at
+                            every grid, added to tokens
+``sincos-interpolate``      … with per-axis index division ``arange(n)/s``, ``s = n/n0`` (CogVideoX-2B's
+                            ``/1.875``), for axes with ``s > 1``
+``rope-extrapolate``        :class:`cogpe.embeddings.RotaryEmbedding3D` on ``arange(n)`` (CogVideoX-5B)
 ``rope-interpolate``        … strategy ``"interpolate"`` (PI)
 ``rope-ntk``                … strategy ``"ntk"`` (NTK-aware θ)
 ``rope-yarn``               … strategy ``"yarn"`` (NTK-by-parts + attention temperature)
@@ -31,11 +33,12 @@ Strategies (:data:`STRATEGIES`), all built from ``cogpe`` functions:
 
 Strategies of one :data:`FAMILIES` entry have the same parameters and compute the same function at the
 base grid, so a checkpoint trained under one can continue under another (chapter 7's branching).
-As in :mod:`cogpe.scaling`, axes with ``s ≤ 1`` are left at ``arange`` by every interpolating strategy.
+As everywhere (:mod:`cogpe.strategy`), axes with ``s ≤ 1`` are left at ``arange`` by every strategy.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -43,41 +46,35 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_dim, check_factor, check_grid, check_size
-from .resample import resample_table, resample_table_3d
-from .rope import RotaryEmbedding3D, apply_rope
-from .scaling import scale_factors
-from .sincos import sincos_1d, sincos_3d
+from ._checks import check_dim, check_factor, check_grid, check_size
+from .embeddings import PositionTable, RotaryEmbedding3D
+from .rope import apply_rope
+from .sincos import sincos_1d
+from .strategy import ENCODINGS, MODEL_STRATEGIES, Strategy, parse_model_strategy
 
 __all__ = [
     "FAMILIES",
     "STRATEGIES",
     "ModelConfig",
-    "PositionTable",
     "VideoDiT",
     "patchify",
     "strategy_family",
     "unpatchify",
 ]
 
-#: PE strategies by family; strategies in one family share parameters (a checkpoint moves between them).
-FAMILIES = {
-    "sincos": ("sincos-extrapolate", "sincos-interpolate"),
-    "rope": ("rope-extrapolate", "rope-interpolate", "rope-ntk", "rope-yarn", "rope-riflex"),
-    "learned": ("learned-resample",),
-}
-#: Every strategy name the model accepts.
-STRATEGIES = tuple(s for family in FAMILIES.values() for s in family)
+#: Every strategy name the model accepts: :data:`cogpe.strategy.MODEL_STRATEGIES`.
+STRATEGIES = MODEL_STRATEGIES
+#: Strategies by family (their encoding); strategies in one family share parameters (a checkpoint moves between them).
+FAMILIES = {e: tuple(n for n in MODEL_STRATEGIES if parse_model_strategy(n)[0] == e) for e in ENCODINGS}
 
 
 def strategy_family(strategy: str) -> str:
-    """The :data:`FAMILIES` key of ``strategy``.
+    """The :data:`FAMILIES` key of ``strategy``: its encoding (:func:`cogpe.strategy.parse_model_strategy`).
 
     >>> strategy_family("rope-ntk"), strategy_family("sincos-interpolate")
     ('rope', 'sincos')
     """
-    check_choice("strategy", strategy, STRATEGIES)
-    return next(f for f, members in FAMILIES.items() if strategy in members)
+    return parse_model_strategy(strategy)[0]
 
 
 @dataclass(frozen=True)
@@ -104,8 +101,8 @@ class ModelConfig:
     theta: float = 10000.0
 
     def __post_init__(self):
-        check_choice("strategy", self.strategy, STRATEGIES)
-        check_size("in_channels", self.in_channels)
+        encoding, _ = self._parsed  # the one place the name is read
+        check_size("in_channels", self.in_channels, what="channels")
         object.__setattr__(self, "patch", check_grid("patch", self.patch, 3))
         check_size("depth", self.depth)
         heads = check_size("heads", self.heads)
@@ -115,7 +112,7 @@ class ModelConfig:
         )
         if width % heads:
             raise ValueError(f"width={width} is not divisible by heads={heads}; pick heads dividing width")
-        if strategy_family(self.strategy) == "rope" and (width // heads) % 16:
+        if encoding == "rope" and (width // heads) % 16:
             raise ValueError(
                 f"head_dim = width/heads = {width // heads} cannot split into RoPE's t/h/w = 1/4, 3/8, 3/8 "
                 "even pairs; use a head_dim that is a multiple of 16 (e.g. width=128, heads=4 or 8)"
@@ -125,6 +122,11 @@ class ModelConfig:
         if self.base_grid is not None:
             object.__setattr__(self, "base_grid", check_grid("base_grid", self.base_grid, 3))
 
+    @functools.cached_property
+    def _parsed(self) -> tuple[str, Strategy]:
+        """``(encoding, Strategy)`` of :attr:`strategy`, read once (:func:`cogpe.strategy.parse_model_strategy`)."""
+        return parse_model_strategy(self.strategy)
+
     @property
     def head_dim(self) -> int:
         """Channels per attention head: ``width // heads``."""
@@ -132,8 +134,13 @@ class ModelConfig:
 
     @property
     def family(self) -> str:
-        """The strategy's :data:`FAMILIES` key."""
-        return strategy_family(self.strategy)
+        """The strategy's :data:`FAMILIES` key: its encoding, ``"sincos"``, ``"rope"`` or ``"learned"``."""
+        return self._parsed[0]
+
+    @property
+    def position_strategy(self) -> Strategy:
+        """What the encoding does at a grid other than ``base_grid`` (:class:`cogpe.strategy.Strategy`)."""
+        return self._parsed[1]
 
     def token_grid(self, frames: int, height: int, width: int) -> tuple[int, int, int]:
         """Token grid ``(T/pt, H/ph, W/pw)`` of a ``frames × height × width`` video; a clear error if a size
@@ -153,7 +160,8 @@ class ModelConfig:
                     f"(patch=(pt, ph, pw)={self.patch}); use e.g. {name}={lo} or {lo + p}"
                 )
             out.append(n // p)
-        return tuple(out)
+        t, h, w = out
+        return t, h, w
 
 
 def patchify(x: torch.Tensor, patch) -> torch.Tensor:
@@ -183,67 +191,6 @@ def unpatchify(tokens: torch.Tensor, grid, patch, channels: int) -> torch.Tensor
     x = tokens.reshape(b, t, h, w, pt, ph, pw, channels)  # (B, T', H', W', pt, ph, pw, C)
     x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)  # (B, C, T', pt, H', ph, W', pw)
     return x.reshape(b, channels, t * pt, h * ph, w * pw)
-
-
-class PositionTable(nn.Module):
-    """The additive position table ``(N, D)`` of the sincos and learned strategies, for any grid.
-
-    - ``sincos-extrapolate``: ``sincos_3d(D, grid)`` — positions ``arange(n)``;
-    - ``sincos-interpolate``: ``sincos_3d(D, grid, s)`` with ``s = max(n/n0, 1)`` per axis;
-    - ``learned-resample``: the parameter ``table`` ``(T0·H0·W0, D)`` (initialised to the sincos table
-      of the base grid), bicubic over (H, W) and linear over T to a different grid
-      (``align_corners=False``, as timm's ``resample_abs_pos_embed``).
-
-    Fixed tables are cached per (grid, device, dtype) in a non-persistent buffer: a state dict never
-    holds one, so it loads at any resolution.
-
-    >>> pe = PositionTable("sincos-interpolate", 16, (2, 4, 4))
-    >>> pe((2, 8, 8)).shape
-    torch.Size([128, 16])
-    """
-
-    def __init__(self, strategy: str, dim: int, base_grid, theta: float = 10000.0):
-        super().__init__()
-        self.strategy = check_choice("strategy", strategy, FAMILIES["sincos"] + FAMILIES["learned"])
-        self.dim = check_dim("dim", dim, multiple=16, why="cannot hold the 3-D sincos split")
-        self.base_grid = check_grid("base_grid", base_grid, 3)
-        self.theta = check_factor("theta", theta)
-        if strategy == "learned-resample":
-            self.table = nn.Parameter(sincos_3d(dim, self.base_grid, theta=theta))  # (T0*H0*W0, D)
-        self._key = None
-        self.register_buffer("_cache", torch.empty(0), persistent=False)
-
-    def extra_repr(self) -> str:
-        return f"strategy={self.strategy!r}, dim={self.dim}, base_grid={self.base_grid}"
-
-    def interpolation(self, grid) -> tuple[float, float, float]:
-        """Per-axis index-division factors at ``grid``: ``max(n/n0, 1)`` (interpolate) or 1 (extrapolate)."""
-        if self.strategy != "sincos-interpolate":
-            return (1.0, 1.0, 1.0)
-        return tuple(max(s, 1.0) for s in scale_factors(grid, self.base_grid))
-
-    def forward(self, grid, *, device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """The table for ``grid = (T, H, W)``: ``(T*H*W, dim)``."""
-        grid = check_grid("grid", grid, 3)
-        if self.strategy == "learned-resample":
-            return self._resampled(grid).to(dtype)
-        device = torch.device(device) if device is not None else self._cache.device
-        key = (grid, device, dtype)
-        if key != self._key or self._cache.device != device or self._cache.dtype != dtype:
-            self._cache = sincos_3d(self.dim, grid, self.interpolation(grid), self.theta, dtype=dtype, device=device)
-            self._key = key
-        return self._cache
-
-    def _resampled(self, grid) -> torch.Tensor:
-        (t0, h0, w0), (t, h, w), d = self.base_grid, grid, self.dim
-        table = self.table  # (T0*H0*W0, D)
-        if (h, w) != (h0, w0):
-            frames = table.reshape(t0, h0, w0, d).permute(1, 2, 0, 3).reshape(h0, w0, t0 * d)  # (H0, W0, T0*D)
-            frames = resample_table(frames, (h0, w0), (h, w), "bicubic")  # (H, W, T0*D)
-            table = frames.reshape(h, w, t0, d).permute(2, 0, 1, 3).reshape(t0 * h * w, d)  # (T0*H*W, D)
-        if t != t0:
-            table = resample_table_3d(table, (t0, h, w), (t, h, w), "trilinear")  # linear along T only
-        return table
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -314,14 +261,13 @@ class VideoDiT(nn.Module):
         patch_dim = pt * ph * pw * config.in_channels
         self.embed = nn.Linear(patch_dim, d)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
-        family = config.family
-        self.pos = PositionTable(config.strategy, d, config.base_grid, config.theta) if family != "rope" else None
+        encoding, strategy = config.family, config.position_strategy
+        self.pos = (
+            PositionTable(encoding, d, config.base_grid, config.theta, strategy=strategy) if encoding != "rope" else None
+        )
         self.rope = (
-            RotaryEmbedding3D(
-                config.head_dim, config.theta, strategy=config.strategy.removeprefix("rope-"),
-                base_grid=config.base_grid,
-            )
-            if family == "rope" else None
+            RotaryEmbedding3D(config.head_dim, config.theta, strategy=strategy, base_grid=config.base_grid)
+            if encoding == "rope" else None
         )
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.depth))
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
@@ -334,11 +280,13 @@ class VideoDiT(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
-        nn.init.normal_(self.time_mlp[0].weight, std=0.02)
-        nn.init.normal_(self.time_mlp[2].weight, std=0.02)
-        for block in self.blocks:  # AdaLN-zero: every block starts as the identity
-            nn.init.zeros_(block.ada.weight)
-            nn.init.zeros_(block.ada.bias)
+        for m in self.time_mlp:  # its two Linear layers, first then second
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.02)
+        for block in self.modules():  # AdaLN-zero: every block starts as the identity
+            if isinstance(block, _Block):
+                nn.init.zeros_(block.ada.weight)
+                nn.init.zeros_(block.ada.bias)
         for layer in (self.ada_out, self.out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)

@@ -17,43 +17,31 @@ The 3-D table (CogVideoX-5B) splits the head dimension ``[t (hd/4) | h (3hd/8) |
 for head_dim 64 — and flattens tokens ``(t, h, w)`` row-major to ``(T*H*W, head_dim)``.
 
 Applying it is memory-bound (chapter 8): :func:`apply_rope` computes ``x·cos + rot(x)·sin`` term by term
-(``impl="reference"``) or, by default on large inputs, as one complex multiply per pair by
-:func:`rope_complex_table` — the same rotation up to float32 rounding, one pass over ``x``.
+(``impl="reference"``) or, by default on large inputs, as one complex multiply per pair through
+:mod:`cogpe.rope_complex` — the same rotation up to float32 rounding, one pass over ``x``. Tables for
+a new grid under a named strategy are :mod:`cogpe.strategy`'s; the cached module is
+:class:`cogpe.embeddings.RotaryEmbedding3D`.
 """
 
 from __future__ import annotations
 
 import functools
-import weakref
-from collections import OrderedDict
 from typing import Sequence
 
 import torch
-from torch import nn
 
-from ._checks import (
-    check_choice,
-    check_dim,
-    check_factor,
-    check_factors,
-    check_grid,
-    check_positions,
-    check_split,
-)
-from .grids import grid_positions
+from . import rope_complex
+from ._checks import LAYOUTS, check_choice, check_dim, check_factor, check_positions, check_split
+from .grids import positions_3d
 
 __all__ = [
-    "AUTO_MIN_NUMEL",
     "IMPLS",
     "LAYOUTS",
-    "RotaryEmbedding3D",
     "apply_rope",
-    "apply_rope_complex",
     "default_split",
     "layout_permutation",
     "rope_1d",
     "rope_3d",
-    "rope_complex_table",
     "rope_frequencies",
     "rotate_halves",
     "rotate_pairs",
@@ -61,7 +49,6 @@ __all__ = [
     "to_interleaved_layout",
 ]
 
-LAYOUTS = ("interleaved", "half")
 _FREQ_DTYPES = (torch.float64, torch.float32)
 
 
@@ -157,8 +144,8 @@ def rope_3d(
     Channels ``[t (hd/4) | h (3hd/8) | w (3hd/8)]`` (``split`` overrides), each block interleaved
     ``(θ0, θ0, θ1, θ1, …)``; rows are tokens ``(t, h, w)`` row-major. Positions per axis are
     ``arange(n) / interpolation[axis]`` for ``grid = (T, H, W)``; ``positions`` — three 1-D tensors
-    ``(T,), (H,), (W,)`` — overrides grid and interpolation, ``freqs`` — three tensors of half the
-    split sizes — overrides the per-axis frequencies (both used by :mod:`cogpe.scaling`).
+    ``(T,), (H,), (W,)`` — replaces them (:func:`cogpe.grids.positions_3d`), ``freqs`` — three tensors
+    of half the split sizes — the per-axis frequencies (both used by :mod:`cogpe.strategy`).
     Positions are float64 unless given; angles are computed in float64 (``freqs_dtype``), the tables
     returned in ``dtype``. Text tokens get no rotation: apply the table to the video tokens only.
 
@@ -167,7 +154,7 @@ def rope_3d(
     torch.Size([17550, 64])
     """
     split = default_split(head_dim) if split is None else check_split("split", split, head_dim, "head_dim")
-    positions = _axis_positions(grid, interpolation, positions, device)
+    positions = positions_3d(grid, interpolation, positions, device=device)
     if freqs is None:
         freqs = [rope_frequencies(d, theta, dtype=freqs_dtype, device=device) for d in split]
     else:
@@ -178,25 +165,6 @@ def rope_3d(
         cos_parts.append(angles.cos().repeat_interleave(2, dim=-1).to(dtype))  # (n_axis, d_axis)
         sin_parts.append(angles.sin().repeat_interleave(2, dim=-1).to(dtype))
     return _broadcast_3d(cos_parts), _broadcast_3d(sin_parts)
-
-
-def _axis_positions(grid, interpolation, positions, device) -> tuple[torch.Tensor, ...]:
-    if positions is None:
-        if grid is None:
-            raise TypeError("rope_3d needs grid=(T, H, W) or positions=(t, h, w)")
-        return grid_positions(grid, interpolation, device=device)
-    if isinstance(positions, torch.Tensor) or len(positions) != 3:
-        raise TypeError("positions must be three 1-D tensors (t, h, w)")
-    positions = tuple(check_positions(f"positions[{i}] ({a})", p, device) for i, (a, p) in enumerate(zip("thw", positions)))
-    if grid is not None:
-        grid = check_grid("grid", grid, 3)
-        lengths = tuple(len(p) for p in positions)
-        if lengths != grid:
-            raise ValueError(f"grid={grid} does not match the lengths of positions {lengths}")
-    if tuple(interpolation) != (1.0, 1.0, 1.0):
-        check_factors("interpolation", interpolation, 3)
-        raise ValueError("pass either positions or interpolation, not both (positions already include it)")
-    return positions
 
 
 def _check_axis_freqs(freqs, split) -> list[torch.Tensor]:
@@ -280,20 +248,21 @@ def apply_rope(
 
     - ``"reference"`` — the expression above, term by term: bit-identical to diffusers (which computes
       in float32 also for float64 input);
-    - ``"complex"`` — one complex multiply by :func:`rope_complex_table` (``cos θ + i·sin θ``, one
+    - ``"complex"`` — one complex multiply by :func:`cogpe.rope_complex.rope_complex_table` (``cos θ + i·sin θ``, one
       number per pair). It needs tables whose pairs hold one angle, as every RoPE table does
       (ValueError otherwise), and differentiates through ``x`` only. It may differ from the reference
       by float32 rounding (a complex multiply may fuse ``a·c − b·d`` into one multiply-add): below
       ``eps·max|x|`` where measured; the tests allow ``4·eps`` relative and ``4·eps·max|x|`` absolute;
     - ``"compiled"`` — the reference expression through ``torch.compile`` (compiled on first use,
       never at import; on CPU it needs a C++ compiler);
-    - ``"auto"`` (default) — ``"complex"`` when ``x`` has at least :data:`AUTO_MIN_NUMEL` elements,
+    - ``"auto"`` (default) — ``"complex"`` when ``x`` has at least
+      :data:`cogpe.rope_complex.AUTO_MIN_NUMEL` elements,
       no table requires grad and the tables' pairs repeat, else ``"reference"``. Never ``"compiled"``.
 
     The check and the complex table are kept for the last few ``(cos, sin)`` tensors seen (by
     identity; a table changed in place is checked again), so a model that applies the same tables to
-    q and k in every layer converts them once, not per call. :func:`apply_rope_complex` takes a
-    prebuilt table and skips even the lookup.
+    q and k in every layer converts them once, not per call.
+    :func:`cogpe.rope_complex.apply_rope_complex` takes a prebuilt table and skips even the lookup.
 
     >>> x = torch.tensor([[1.0, 0.0]])            # one token, one pair
     >>> cos, sin = rope_1d([torch.pi / 2], 2)     # a quarter turn
@@ -303,117 +272,36 @@ def apply_rope(
     check_choice("layout", layout, LAYOUTS)
     check_choice("impl", impl, IMPLS)
     _check_tables(x, cos, sin)
-    if impl == "auto":
-        table = _auto_table(x, cos, sin, layout)
-        if table is None:
-            return _rotate_reference(x, cos, sin, layout)
-        return _rotate_complex(x, table, layout)
-    if impl == "reference":
-        return _rotate_reference(x, cos, sin, layout)
     if impl == "compiled":
         return _compiled_reference()(x, cos, sin, layout)
-    if _needs_grad(cos, sin):
+    table = None  # (N, head_dim/2) complex, or None for the reference arithmetic
+    if impl == "complex":
+        table = _complex_table_of(x, cos, sin, layout)
+    elif impl == "auto":
+        table = rope_complex.auto_table(x, cos, sin, layout)
+    if table is None:
+        return _rotate_reference(x, cos, sin, layout)
+    return rope_complex.rotate_complex(x, table, layout)
+
+IMPLS = ("auto", "reference", "complex", "compiled")
+
+
+def _complex_table_of(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> torch.Tensor:
+    """``impl="complex"``: the (cached) complex table of ``(cos, sin)``; ValueError for tables it cannot take."""
+    if rope_complex.needs_grad(cos, sin):
         raise ValueError(
             "impl='complex' differentiates through x only, but cos or sin requires grad; "
             "use impl='reference' to differentiate through the tables"
         )
-    table = _cached_complex_table(cos, sin, layout, _compute_dtype(x))
-    if table is None:
-        _complex_table(cos, sin, layout, _compute_dtype(x))  # raises the error that names the table
-    return _rotate_complex(x, table, layout)
-
-
-def rope_complex_table(cos: torch.Tensor, sin: torch.Tensor, *, layout: str = "interleaved") -> torch.Tensor:
-    """RoPE tables as unit complex numbers ``cos θ + i·sin θ``: ``(N, head_dim)`` twice -> ``(N, head_dim/2)``.
-
-    Both channels of pair j (``(2j, 2j+1)`` interleaved, ``(j, j + d/2)`` half) hold the same angle, so
-    one complex number per pair is the whole table (chapter 3, RoPE as ``q·e^{imθ}``, section 3.1). complex128 for float64
-    tables, else complex64. Raises ValueError if the two channels of a pair differ. Pass the result
-    to :func:`apply_rope_complex` (chapter 8).
-
-    >>> cos, sin = rope_1d([0.0, 1.0], 4)
-    >>> table = rope_complex_table(cos, sin)     # (N, head_dim/2): one number per pair
-    >>> table.shape, table.dtype
-    (torch.Size([2, 2]), torch.complex64)
-    >>> table[1].angle()                          # position 1: angles θ_j
-    tensor([1.0000, 0.0100])
-    """
-    check_choice("layout", layout, LAYOUTS)
-    _check_table_pair(cos, sin)
-    real = torch.float64 if torch.float64 in (cos.dtype, sin.dtype) else torch.float32
-    return _complex_table(cos, sin, layout, real)
-
-
-def apply_rope_complex(x: torch.Tensor, table: torch.Tensor, *, layout: str = "interleaved") -> torch.Tensor:
-    """Rotate ``x (..., N, head_dim)`` by a complex table ``(N, head_dim/2)``: pair j times ``table[:, j]``.
-
-    :func:`apply_rope`'s fast path without its per-call check and conversion of the tables: build the
-    table once with :func:`rope_complex_table` or :meth:`RotaryEmbedding3D.complex_table`. Math in
-    complex64 (complex128 for float64 ``x``); returns ``x``'s dtype and shape; autograd flows to ``x``
-    and ``table`` (chapter 8).
-
-    >>> x = torch.tensor([[1.0, 0.0]])
-    >>> cos, sin = rope_1d([torch.pi / 2], 2)     # a quarter turn
-    >>> apply_rope_complex(x, rope_complex_table(cos, sin)).round(decimals=6)
-    tensor([[0., 1.]])
-    """
-    check_choice("layout", layout, LAYOUTS)
-    _check_complex_table(x, table)
-    return _rotate_complex(x, table, layout)
-
-
-def _check_table_pair(cos, sin) -> None:
-    for name, t in (("cos", cos), ("sin", sin)):
-        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-            kind = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
-            raise TypeError(f"{name} must be a floating torch.Tensor (N, head_dim), got {kind}")
-    if cos.shape != sin.shape or cos.ndim != 2 or cos.shape[-1] % 2:
-        raise ValueError(
-            f"cos and sin must both have shape (N, head_dim) with an even head_dim, "
-            f"got {tuple(cos.shape)} and {tuple(sin.shape)}"
-        )
-
-
-def _check_complex_table(x, table) -> None:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        kind = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
-        raise TypeError(f"x must be a floating torch.Tensor (..., N, head_dim), got {kind}")
-    if x.ndim < 2 or x.shape[-1] % 2:
-        raise ValueError(f"x must have shape (..., N, head_dim) with an even head_dim, got {tuple(x.shape)}")
-    n, d = x.shape[-2:]
-    if not isinstance(table, torch.Tensor) or not table.is_complex():
-        kind = table.dtype if isinstance(table, torch.Tensor) else type(table).__name__
-        raise TypeError(f"table must be a complex tensor (N, head_dim/2) from rope_complex_table(cos, sin), got {kind}")
-    if tuple(table.shape) != (n, d // 2):
-        raise ValueError(
-            f"table has shape {tuple(table.shape)} but x (..., N, head_dim) = {tuple(x.shape)} needs ({n}, {d // 2})"
-        )
-
-
-# --- how apply_rope computes (chapter 8) ---------------------------------------------------------
-
-IMPLS = ("auto", "reference", "complex", "compiled")
-
-#: ``impl="auto"`` keeps the reference arithmetic for tensors smaller than this: there the fixed cost
-#: of checking and converting the tables is comparable to the rotation itself.
-AUTO_MIN_NUMEL = 1 << 16
-
-# Tokens per block of the CPU low-precision path: about this many elements of x, so that the float32
-# scratch (4 bytes each, 4 MiB) stays in cache while it is converted, multiplied and converted back.
-_CHUNK_NUMEL = 1 << 20
-
-
-def _compute_dtype(x: torch.Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
-
-
-def _needs_grad(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    real = rope_complex.compute_dtype(x)
+    table = rope_complex.cached_table(cos, sin, layout, real)
+    # None: a pair's channels differ; converting raises the error that names the table.
+    return table if table is not None else rope_complex.to_complex_table(cos, sin, layout, real)
 
 
 def _rotate_reference(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> torch.Tensor:
     """The defining expression ``x·cos + rot(x)·sin`` (chapter 3, section 3.2), in float32 (float64 for float64 x)."""
-    compute = _compute_dtype(x)
+    compute = rope_complex.compute_dtype(x)
     rotate = rotate_pairs if layout == "interleaved" else rotate_halves
     xc = x.to(compute)
     out = xc * cos.to(compute) + rotate(xc) * sin.to(compute)
@@ -424,145 +312,6 @@ def _rotate_reference(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, lay
 def _compiled_reference():
     """:func:`_rotate_reference` through ``torch.compile``; created on first use, compiled on first call."""
     return torch.compile(_rotate_reference)
-
-
-def _pair_halves(t: torch.Tensor, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two channels of every pair as views: ``(..., d) -> (..., d/2), (..., d/2)``."""
-    if layout == "interleaved":
-        return t[..., 0::2], t[..., 1::2]  # [x0 x1 x2 x3] -> [x0 x2], [x1 x3]
-    half = t.shape[-1] // 2
-    return t[..., :half], t[..., half:]  # [a0 a1 | b0 b1] -> [a0 a1], [b0 b1]
-
-
-def _repeats_pairs(t: torch.Tensor, layout: str) -> bool:
-    """Whether both channels of every pair hold the same value (as in any RoPE table); True on meta."""
-    if t.device.type == "meta":
-        return True
-    first, second = _pair_halves(t, layout)
-    return torch.equal(first, second)
-
-
-def _auto_table(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> torch.Tensor | None:
-    """The complex table ``impl="auto"`` rotates ``x`` by, or None for the reference path."""
-    if x.device.type == "meta" or x.numel() < AUTO_MIN_NUMEL or _needs_grad(cos, sin):
-        return None
-    return _cached_complex_table(cos, sin, layout, _compute_dtype(x))
-
-
-# The complex tables of the last few (cos, sin) pairs, keyed by the tensors' identity: key ->
-# (weak refs to cos and sin, their version counters, the table or None if the pairs do not repeat).
-# An entry goes when cos or sin is freed, or when more than _TABLE_CACHE_SIZE pairs are newer.
-_TABLE_CACHE: OrderedDict = OrderedDict()
-_TABLE_CACHE_SIZE = 8
-_WATCHED: set = set()  # keys whose tensors carry a finalizer
-
-
-def _cached_complex_table(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype):
-    """``_complex_table(cos, sin, layout, real)``, or None where a pair's channels differ; remembered
-    for the same tensor objects until one is changed in place (its version counter moves) or freed.
-    Inference-mode tensors (no version counter) and tables on the meta device are not remembered."""
-    if cos.device.type == "meta" or cos.is_inference() or sin.is_inference():
-        return _table_or_none(cos, sin, layout, real)
-    key = (id(cos), id(sin), layout, real)
-    entry = _TABLE_CACHE.get(key)
-    if entry is not None:
-        cos_ref, sin_ref, versions, table = entry
-        if cos_ref() is cos and sin_ref() is sin and versions == (cos._version, sin._version):
-            _TABLE_CACHE.move_to_end(key)
-            return table
-    table = _table_or_none(cos, sin, layout, real)
-    _TABLE_CACHE[key] = (weakref.ref(cos), weakref.ref(sin), (cos._version, sin._version), table)
-    _TABLE_CACHE.move_to_end(key)
-    if key not in _WATCHED:  # one finalizer per key, however often its entry is evicted and re-added
-        _WATCHED.add(key)
-        for t in (cos, sin):
-            weakref.finalize(t, _forget, key)
-    while len(_TABLE_CACHE) > _TABLE_CACHE_SIZE:
-        _TABLE_CACHE.popitem(last=False)
-    return table
-
-
-def _forget(key) -> None:
-    """cos or sin of ``key`` was freed: drop its entry (a new tensor may reuse the id)."""
-    _TABLE_CACHE.pop(key, None)
-    _WATCHED.discard(key)
-
-
-def _table_or_none(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype):
-    if not (_repeats_pairs(cos, layout) and _repeats_pairs(sin, layout)):
-        return None
-    return _complex_table(cos, sin, layout, real)
-
-
-def _complex_table(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype) -> torch.Tensor:
-    """``(N, d)`` cos, sin -> ``(N, d/2)`` complex ``cos θ + i·sin θ`` with parts in ``real``."""
-    for name, t in (("cos", cos), ("sin", sin)):
-        if not _repeats_pairs(t, layout):
-            pairs = "(2j, 2j+1)" if layout == "interleaved" else "(j, j + head_dim/2)"
-            raise ValueError(
-                f"{name} is not a RoPE table in the {layout!r} layout: channels {pairs} of a pair differ, "
-                "so no single angle rotates the pair; build tables with rope_1d/rope_3d (to_half_layout for "
-                "'half'), or use impl='reference' for arbitrary tables"
-            )
-    c, s = _pair_halves(cos, layout)[0], _pair_halves(sin, layout)[0]  # (N, d/2) each
-    return torch.complex(c.to(real), s.to(real))
-
-
-def _rotate_complex(x: torch.Tensor, table: torch.Tensor, layout: str) -> torch.Tensor:
-    """``x (..., N, d)`` times ``table (N, d/2)`` pair by pair, in complex64 (complex128 for float64 x)."""
-    table = table.to(torch.complex128 if x.dtype == torch.float64 else torch.complex64)
-    low_precision = x.dtype not in (torch.float32, torch.float64)
-    if x.device.type == "cpu" and (low_precision or layout == "half") and not _needs_grad(x, table):
-        return _rotate_blocks(x, table, layout)
-    if layout == "interleaved":
-        xc = _complex_pairs(x.to(_compute_dtype(x)))  # (..., N, d/2): x0 + i·x1, x2 + i·x3, …
-        return torch.view_as_real(xc * table).flatten(-2).to(x.dtype)  # (..., N, d/2, 2) -> (..., N, d)
-    a, b = _pair_halves(x.to(_compute_dtype(x)), "half")
-    y = torch.complex(a, b) * table  # (..., N, d/2): (a + i·b)·(cos θ + i·sin θ)
-    return torch.cat((y.real, y.imag), dim=-1).to(x.dtype)  # [a' | b']
-
-
-def _complex_pairs(x: torch.Tensor) -> torch.Tensor:
-    """A complex view of interleaved pairs, ``(..., d) -> (..., d/2)``; copies only if strides forbid a view."""
-    pairs = x.unflatten(-1, (-1, 2))  # (..., d/2, 2)
-    if pairs.stride(-1) != 1 or pairs.storage_offset() % 2 or any(s % 2 for s in pairs.stride()[:-1]):
-        pairs = pairs.clone(memory_format=torch.contiguous_format)
-    return torch.view_as_complex(pairs)
-
-
-def _rotate_blocks(x: torch.Tensor, table: torch.Tensor, layout: str) -> torch.Tensor:
-    """CPU without autograd: rotate blocks of tokens through a complex scratch that stays in cache.
-
-    Converting x to float32, multiplying and converting back would each stream the whole tensor
-    through memory; done block by block (about :data:`_CHUNK_NUMEL` elements of x), x is read once
-    and the output written once. ``(..., N, d) -> (..., N, d)``, contiguous.
-    """
-    n, d = x.shape[-2:]
-    rows = max(1, _CHUNK_NUMEL // max(x.numel() // max(n, 1), 1))  # tokens per block, over all leading dims
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    scratch = torch.empty((*x.shape[:-2], min(rows, n), d // 2), dtype=table.dtype, device=x.device)
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        block = scratch[..., : stop - start, :]  # (..., rows, d/2) complex
-        pairs = torch.view_as_real(block)  # (..., rows, d/2, 2): real, imaginary
-        _copy_pairs(pairs, x[..., start:stop, :], layout, load=True)
-        block.mul_(table[start:stop])
-        _copy_pairs(pairs, out[..., start:stop, :], layout, load=False)
-    return out
-
-
-def _copy_pairs(pairs: torch.Tensor, t: torch.Tensor, layout: str, *, load: bool) -> None:
-    """Between ``pairs (..., d/2, 2)`` and ``t (..., d)`` in ``layout``: ``t -> pairs`` if ``load``, else back."""
-    if layout == "interleaved":
-        views = [(pairs.flatten(-2), t)]  # [x0 x1 x2 x3] is already (re, im, re, im)
-    else:
-        a, b = _pair_halves(t, "half")
-        views = [(pairs[..., 0], a), (pairs[..., 1], b)]  # re <- a, im <- b
-    for p, v in views:
-        if load:
-            p.copy_(v)
-        else:
-            v.copy_(p)
 
 
 def layout_permutation(dim: int, *, device=None) -> torch.Tensor:
@@ -587,123 +336,3 @@ def to_interleaved_layout(x: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`to_half_layout`: ``[a0 a1 … | b0 b1 …] -> [a0 b0 a1 b1 …]``; shape kept."""
     perm = layout_permutation(x.shape[-1], device=x.device)
     return x[..., torch.argsort(perm)]
-
-
-def _resolve(device: torch.device) -> torch.device:
-    """``cuda`` -> ``cuda:<current>``, so a cached table on ``cuda:0`` matches a request for ``cuda``."""
-    if device.type == "cuda" and device.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
-class RotaryEmbedding3D(nn.Module):
-    """3-D RoPE as a module: returns ``(cos, sin)``, each ``(T*H*W, head_dim)``, for any grid.
-
-    Tables live in non-persistent buffers, so a checkpoint never fixes a resolution; they are rebuilt
-    when any argument changes — grid, base grid, strategy, device or dtype — and reused otherwise
-    (the cache key holds every argument). ``strategy`` chooses how positions and frequencies move
-    when the grid differs from ``base_grid`` (see :mod:`cogpe.scaling`); ``"extrapolate"`` with no
-    base grid is CogVideoX-5B's plain ``arange``.
-
-    >>> rope = RotaryEmbedding3D(64)
-    >>> cos, sin = rope((13, 30, 45))
-    >>> cos.shape, rope((13, 30, 45))[0] is cos     # second call: cached
-    (torch.Size([17550, 64]), True)
-    """
-
-    def __init__(
-        self,
-        head_dim: int,
-        theta: float = 10000.0,
-        *,
-        split: Sequence[int] | None = None,
-        strategy: str = "extrapolate",
-        base_grid=None,
-        **strategy_options,
-    ):
-        super().__init__()
-        self.split = (
-            default_split(head_dim) if split is None else check_split("split", split, head_dim, "head_dim")
-        )
-        self.head_dim = head_dim
-        self.theta = check_factor("theta", theta)
-        self.strategy = strategy
-        self.base_grid = None if base_grid is None else check_grid("base_grid", base_grid, 3)
-        self.strategy_options = dict(strategy_options)
-        self._key = None
-        self._complex_key, self._complex = None, None  # complex_table's cache (not a buffer)
-        # Follows .to()/.cuda() like any buffer: the default device of the tables.
-        self.register_buffer("_anchor", torch.empty(0), persistent=False)
-        self.register_buffer("cos", torch.empty(0), persistent=False)
-        self.register_buffer("sin", torch.empty(0), persistent=False)
-        self._build_tables((1, 1, 1), torch.device("cpu"), torch.float32)  # validates strategy + options
-
-    def extra_repr(self) -> str:
-        return (
-            f"head_dim={self.head_dim}, split={self.split}, theta={self.theta}, "
-            f"strategy={self.strategy!r}, base_grid={self.base_grid}"
-        )
-
-    def _build_tables(self, grid, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        # Imported here: cogpe.scaling builds on this module's functions.
-        from .scaling import scaled_rope_3d
-
-        base = self.base_grid if self.base_grid is not None else grid
-        return scaled_rope_3d(
-            self.head_dim,
-            grid,
-            base,
-            self.strategy,
-            self.theta,
-            split=self.split,
-            dtype=dtype,
-            device=device,
-            **self.strategy_options,
-        )
-
-    def _table_key(self, grid, device, dtype) -> tuple:
-        return (grid, self.base_grid, self.strategy, tuple(sorted(self.strategy_options.items())),
-                self.theta, self.split, device, dtype)
-
-    def _device(self, device) -> torch.device:
-        return _resolve(torch.device(device)) if device is not None else self._anchor.device
-
-    def forward(self, grid, *, device=None, dtype: torch.dtype | None = None):
-        """Tables for ``grid = (T, H, W)``: ``(cos, sin)``, each ``(T*H*W, head_dim)`` on ``device`` in ``dtype``.
-
-        ``device`` defaults to the module's device (where ``.to()`` put it), ``dtype`` to float32.
-        """
-        grid = check_grid("grid", grid, 3)
-        device = self._device(device)
-        dtype = dtype or torch.float32
-        key = self._table_key(grid, device, dtype)
-        # .to() may have moved or cast the cached tables: compare what they are, not only the key.
-        if key != self._key or self.cos.device != device or self.cos.dtype != dtype:
-            self.cos, self.sin = self._build_tables(grid, device, dtype)
-            self._key = key
-        return self.cos, self.sin
-
-    def complex_table(self, grid, *, device=None, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
-        """Tables for ``grid`` as one complex tensor ``cos θ + i·sin θ``: ``(T*H*W, head_dim/2)``, cached.
-
-        For :func:`apply_rope_complex` — the rotation then costs one complex multiply and no per-call
-        conversion (chapter 8). ``dtype`` is complex64 (parts in float32) or complex128. Cached like
-        :meth:`forward`, keyed on every argument, in a plain attribute rather than a buffer: ``.to()``
-        leaves it alone and the next call for the new device rebuilds it.
-
-        >>> rope = RotaryEmbedding3D(64)
-        >>> table = rope.complex_table((13, 30, 45))
-        >>> table.shape, table.dtype, rope.complex_table((13, 30, 45)) is table
-        (torch.Size([17550, 32]), torch.complex64, True)
-        """
-        if dtype not in (torch.complex64, torch.complex128):
-            raise TypeError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
-        grid = check_grid("grid", grid, 3)
-        device = self._device(device)
-        key = self._table_key(grid, device, dtype)
-        if key != self._complex_key:
-            real = torch.float64 if dtype == torch.complex128 else torch.float32
-            cos, sin = self._build_tables(grid, device, real)
-            self._complex = _complex_table(cos, sin, "interleaved", real)
-            self._complex_key = key
-        return self._complex

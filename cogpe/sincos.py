@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 
 from ._checks import check_dim, check_factor, check_factors, check_grid, check_positions
-from .grids import grid_positions
+from .grids import grid_positions, positions_3d
 
 __all__ = ["sincos_1d", "sincos_2d", "sincos_3d", "sincos_frequencies"]
 
@@ -70,7 +70,7 @@ def sincos_2d(
 ) -> torch.Tensor:
     """2-D table for an ``(H, W)`` grid: ``(H*W, dim)``, channels ``[w (dim/2) | h (dim/2)]``, rows (h, w) row-major.
 
-    Positions ``arange(n)/interpolation`` per axis, or ``positions=(h (H,), w (W,))``.
+    Positions ``arange(n)/interpolation`` per axis, or ``positions=(h (H,), w (W,))`` instead (not both).
 
     >>> sincos_2d(8, (2, 3)).shape
     torch.Size([6, 8])
@@ -81,6 +81,8 @@ def sincos_2d(
         s_h, s_w = check_factors("interpolation", interpolation, 2)
         _, ph, pw = grid_positions((1, h, w), (1.0, s_h, s_w), device=device)
     else:
+        if check_factors("interpolation", interpolation, 2) != (1.0, 1.0):
+            raise ValueError("pass either positions or interpolation, not both (positions already include it)")
         ph, pw = (check_positions(f"positions[{i}] ({a})", p) for i, (a, p) in enumerate(zip("hw", positions)))
     # Cast the small per-axis tables, not the big one: the same values, no float64 (H, W, dim) intermediate.
     emb_w = sincos_1d(pw, half, theta).to(dtype)  # (W, dim/2)
@@ -117,23 +119,16 @@ def sincos_3d(
     Channels ``[t (dim/4) | w (3dim/8) | h (3dim/8)]``, each block ``[sin | cos]``; rows are tokens
     ``(t, h, w)`` row-major. Positions are ``arange(n) / interpolation[axis]`` with one factor per axis
     (SAT's ``time/height/width_interpolation``; CogVideoX-2B uses ``(1, 1.875, 1.875)``), or
-    ``positions=(t (T,), h (H,), w (W,))``. Computed in float64, returned in ``dtype``.
+    ``positions=(t (T,), h (H,), w (W,))`` instead (:func:`cogpe.grids.positions_3d`: the same rules as
+    :func:`cogpe.rope.rope_3d`). Tables for a named strategy are :func:`cogpe.strategy.scaled_sincos_3d`'s.
+    Computed in float64, returned in ``dtype``.
 
     >>> table = sincos_3d(1920, (13, 30, 45), (1.0, 1.875, 1.875))   # CogVideoX-2B at 49 x 480 x 720
     >>> table.shape
     torch.Size([17550, 1920])
     """
     d_t, d_s = _split_sizes_3d(dim)
-    if positions is None:
-        if grid is None:
-            raise TypeError("sincos_3d needs grid=(T, H, W) or positions=(t, h, w)")
-        positions = grid_positions(grid, interpolation, device=device)
-    else:
-        if isinstance(positions, torch.Tensor) or len(positions) != 3:
-            raise TypeError("positions must be three 1-D tensors (t, h, w)")
-        positions = [check_positions(f"positions[{i}] ({a})", p) for i, (a, p) in enumerate(zip("thw", positions))]
-        if grid is not None and check_grid("grid", grid, 3) != tuple(len(p) for p in positions):
-            raise ValueError(f"grid={tuple(grid)} does not match the lengths of positions")
+    positions = positions_3d(grid, interpolation, positions, device=device)
     pt, ph, pw = positions
     T, H, W = len(pt), len(ph), len(pw)
     # Computed in float64, cast per axis: the table is written once, directly in ``dtype`` (chapter 8).

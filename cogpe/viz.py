@@ -52,7 +52,7 @@ def plot_channel_map(blocks: Sequence[tuple[str, int]], ax=None, *, title: str =
     import matplotlib.pyplot as plt
 
     ax = _axes(ax, figsize=(8, 1.4))
-    colors = plt.get_cmap("tab20").colors
+    colors = plt.get_cmap("tab20")(range(20))  # (20, 4) RGBA
     start = 0
     for i, (label, width) in enumerate(blocks):
         ax.barh(0, width, left=start, color=colors[i % len(colors)], edgecolor="black", height=0.8)
@@ -152,12 +152,11 @@ def plot_interpolation(s: float, n_new: int, n_train: int, dim: int = 64, axes=N
 
 
 def axis_strategy(strategy: str, n_train: int, n_new: int, dim: int = 24, theta: float = 10000.0, **options):
-    """Positions ``(n_new,)`` and frequencies ``(dim/2,)`` one axis gets from a :mod:`cogpe.scaling` strategy."""
-    from .scaling import scaled_axes
+    """Positions ``(n_new,)`` and frequencies ``(dim/2,)`` one axis of ``dim`` channels gets from a strategy
+    (:meth:`cogpe.strategy.Strategy.axis`)."""
+    from .strategy import as_strategy
 
-    # One axis of interest (h); t and w are 1 token long and unchanged.
-    axes = scaled_axes(dim + 4, (1, n_new, 1), (1, n_train, 1), strategy, theta, split=(2, dim, 2), **options)
-    return axes[1]
+    return as_strategy(strategy, **options).axis(n_new, n_train, dim, theta)
 
 
 def plot_strategy(strategy: str, n_train: int, n_new: int, dim: int = 24, theta: float = 10000.0, axes=None,
@@ -189,8 +188,7 @@ def plot_strategy(strategy: str, n_train: int, n_new: int, dim: int = 24, theta:
 
 def _to_image(frame: torch.Tensor):
     """``(C, H, W)`` in [-1, 1] -> ``(H, W, C)`` numpy in [0, 1] (grey for one channel)."""
-    img = (frame.detach().cpu().float().clamp(-1, 1) + 1) / 2
-    img = img.permute(1, 2, 0).numpy()
+    img = ((frame.detach().cpu().float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()  # (H, W, C)
     return img[..., 0] if img.shape[-1] == 1 else img
 
 

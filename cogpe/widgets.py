@@ -63,11 +63,11 @@ def strategy_explorer(strategy: str = "extrapolate", n_train: int = 30, n_new: i
     """Pick a RoPE scaling strategy: its frequencies and angle coverage at a new size (chapter 6)."""
     import ipywidgets as widgets
 
-    from .scaling import STRATEGIES
+    from .strategy import ENCODINGS
     from .viz import plot_strategy
 
     controls = {
-        "strategy": widgets.Dropdown(options=list(STRATEGIES), value=strategy, description="strategy"),
+        "strategy": widgets.Dropdown(options=list(ENCODINGS["rope"]), value=strategy, description="strategy"),
         "n_train": widgets.IntSlider(value=n_train, min=2, max=120, description="trained"),
         "n_new": widgets.IntSlider(value=n_new, min=2, max=240, description="new"),
     }

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cogpe import resample_table, resample_table_3d, scaled_rope_3d, sincos_3d
-from cogpe.model import FAMILIES, STRATEGIES, ModelConfig, PositionTable, VideoDiT, patchify, strategy_family, unpatchify
+from cogpe.model import FAMILIES, STRATEGIES, ModelConfig, VideoDiT, patchify, strategy_family, unpatchify
 
 BASE = (2, 2, 3)  # token grid (T0, H0, W0) of the tiny models; patch (1, 4, 4) -> 2 x 8 x 12 pixels
 PATCH = (1, 4, 4)
@@ -144,19 +144,6 @@ def test_rope_tables_come_from_cogpe_scaling(strategy):
     torch.testing.assert_close(sin, ref_sin, atol=0, rtol=0)
 
 
-def test_sincos_tables_are_index_division_of_sincos_3d():
-    ext = PositionTable("sincos-extrapolate", 32, BASE)
-    itp = PositionTable("sincos-interpolate", 32, BASE)
-    grid = (4, 5, 6)  # s = (2, 2.5, 2)
-    torch.testing.assert_close(ext(grid), sincos_3d(32, grid), atol=0, rtol=0)
-    torch.testing.assert_close(itp(grid), sincos_3d(32, grid, (2.0, 2.5, 2.0)), atol=0, rtol=0)
-    # CogVideoX-2B's own numbers: 30 x 45 from a 16 x 24 base is exactly /1.875 on both spatial axes
-    cog = PositionTable("sincos-interpolate", 64, (13, 16, 24))
-    torch.testing.assert_close(cog((13, 30, 45)), sincos_3d(64, (13, 30, 45), (1.0, 1.875, 1.875)), atol=0, rtol=0)
-    # an axis shorter than the base (s < 1) keeps arange
-    torch.testing.assert_close(itp((1, 4, 2)), sincos_3d(32, (1, 4, 2), (1.0, 2.0, 1.0)), atol=0, rtol=0)
-
-
 def test_sincos_table_enters_the_model_additively():
     model = randomized(VideoDiT(tiny("sincos-extrapolate")))
     x = video(1, BASE)
@@ -165,32 +152,6 @@ def test_sincos_table_enters_the_model_additively():
     model(x, LEVELS[:1])
     expected = model.embed(patchify(x, PATCH)) + sincos_3d(32, BASE)
     torch.testing.assert_close(captured["tokens"], expected, atol=1e-6, rtol=1e-6)
-
-
-def test_learned_table_is_resampled_bicubic_in_space_linear_in_time():
-    pe = PositionTable("learned-resample", 32, BASE)
-    torch.testing.assert_close(pe.table.detach(), sincos_3d(32, BASE), atol=0, rtol=0)  # initialised from sincos
-    assert pe(BASE) is pe.table or torch.equal(pe(BASE), pe.table)
-    with torch.no_grad():
-        pe.table.add_(torch.randn_like(pe.table))
-    grid = (3, 5, 7)
-    got = pe(grid)
-    # literal reference: F.interpolate frame by frame (bicubic), then along T (linear), align_corners=False
-    t0, h0, w0 = BASE
-    frames = pe.table.detach().reshape(t0, h0, w0, 32).permute(0, 3, 1, 2)  # (T0, D, H0, W0)
-    spatial = F.interpolate(frames, size=grid[1:], mode="bicubic", align_corners=False)  # (T0, D, H, W)
-    seq = spatial.permute(2, 3, 1, 0).reshape(-1, 32, t0)  # (H*W, D, T0)
-    temporal = F.interpolate(seq, size=grid[0], mode="linear", align_corners=False)  # (H*W, D, T)
-    expected = temporal.reshape(grid[1], grid[2], 32, grid[0]).permute(3, 0, 1, 2).reshape(-1, 32)
-    torch.testing.assert_close(got.detach(), expected, atol=1e-5, rtol=1e-5)
-    # equals cogpe.resample_table per frame then resample_table_3d
-    per_frame = torch.stack([resample_table(pe.table.detach().reshape(t0, h0 * w0, 32)[i], BASE[1:], grid[1:])
-                             for i in range(t0)])  # (T0, H*W, D)
-    ref = resample_table_3d(per_frame.reshape(-1, 32), (t0, *grid[1:]), grid)
-    torch.testing.assert_close(got.detach(), ref, atol=1e-5, rtol=1e-5)
-    # gradients reach the base table through the resampling
-    got.sum().backward()
-    assert pe.table.grad is not None and pe.table.grad.abs().sum() > 0
 
 
 def test_strategy_family():

@@ -1,4 +1,4 @@
-"""cogpe.rope: parity with diffusers and SAT, identities, layouts, dtypes/devices, the module, bad input."""
+"""cogpe.rope: parity with diffusers and SAT, identities, layouts, dtypes/devices, bad input."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cogpe import (
-    RotaryEmbedding3D,
     apply_rope,
     arange_positions,
     default_split,
@@ -301,38 +300,6 @@ def test_gradients_flow_through_apply_rope():
     assert torch.autograd.gradcheck(lambda t: apply_rope(t, cos, sin), (x,))
 
 
-# --- RotaryEmbedding3D ---------------------------------------------------------------------------
-
-
-def test_module_buffers_are_not_persistent_and_cache_is_keyed():
-    rope = RotaryEmbedding3D(64)
-    assert rope.state_dict() == {}
-    cos1, sin1 = rope((2, 3, 4))
-    torch.testing.assert_close(cos1, rope_3d(64, (2, 3, 4))[0])
-    assert rope((2, 3, 4))[0] is cos1  # cached
-    cos2, _ = rope((2, 3, 5))  # new grid: rebuilt
-    assert cos2.shape == (30, 64)
-    cos3, _ = rope((2, 3, 5), dtype=torch.float64)  # new dtype: rebuilt
-    assert cos3.dtype == torch.float64 and cos3 is not cos2
-    cos4, _ = rope((2, 3, 5), device="meta")  # new device: rebuilt
-    assert cos4.device.type == "meta"
-    assert rope((2, 3, 5))[0].device.type == "cpu"
-
-
-def test_module_loads_checkpoints_from_any_resolution():
-    a, b = RotaryEmbedding3D(64), RotaryEmbedding3D(64)
-    a((13, 30, 45))
-    b.load_state_dict(a.state_dict())  # nothing resolution-specific is saved
-    assert b((2, 2, 2))[0].shape == (8, 64)
-
-
-def test_module_follows_to():
-    rope = RotaryEmbedding3D(16)
-    rope((1, 2, 2))
-    rope.to(torch.float64)  # buffers follow .to(); the next call still honours the requested dtype
-    assert rope((1, 2, 2))[0].dtype == torch.float32
-
-
 # --- bad input -----------------------------------------------------------------------------------
 
 
@@ -363,8 +330,6 @@ def test_module_follows_to():
         (lambda: apply_rope(torch.zeros(8, 64, dtype=torch.long), *rope_3d(64, (1, 2, 4))), TypeError, r"x must be a floating"),
         (lambda: apply_rope([0.0], *rope_3d(64, (1, 2, 4))), TypeError, r"x must be a torch.Tensor"),
         (lambda: apply_rope(torch.zeros(64), *rope_3d(64, (1, 1, 1))), ValueError, r"x must have shape"),
-        (lambda: RotaryEmbedding3D(64, strategy="bogus"), ValueError, r"unknown strategy 'bogus'; valid:"),
-        (lambda: RotaryEmbedding3D(64)((1, 2)), ValueError, r"grid must have 3 entries"),
     ],
 )
 def test_bad_input(call, error, match):

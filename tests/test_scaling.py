@@ -1,7 +1,8 @@
-"""Chapter 6: RoPE scaling strategies — PI, NTK, YaRN, RIFLEx and diffusers' linspace-crop.
+"""Chapter 6: RoPE scaling strategies — PI, NTK, YaRN, RIFLEx and diffusers' linspace-crop — applied to
+3-D RoPE tables (the formulas of ``cogpe.scaling`` through the strategies of ``cogpe.strategy``).
 
-References: ``shared/reference/pe-literature.md`` §2.1–2.5, §3.10, §4.3 (tables C, E), §4.6 and
-``shared/reference/cogvideox-pe-facts.md`` §3.6, §3.9, §4.3.
+References: chen2023extending, bloc97_2023ntk, peng2024yarn, zhao2025riflex (the book's bibliography)
+and chapter 6, sections 6.1–6.4 (the diffusers linspace-crop numbers).
 """
 
 from __future__ import annotations
@@ -14,21 +15,20 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cogpe.grids import crop_region
-from cogpe.rope import RotaryEmbedding3D, apply_rope, rope_3d, rope_frequencies
+from cogpe.embeddings import RotaryEmbedding3D
+from cogpe.rope import apply_rope, rope_3d, rope_frequencies
 from cogpe.scaling import (
-    STRATEGIES,
-    STRATEGY_OPTIONS,
-    attention_scale,
     intrinsic_component,
     ntk_frequencies,
     riflex_frequencies,
     scale_factors,
-    scaled_axes,
-    scaled_rope_3d,
     yarn_attention_factor,
     yarn_frequencies,
     yarn_ramp,
 )
+from cogpe.strategy import ENCODINGS, STRATEGY_OPTIONS, attention_scale, scaled_axes, scaled_rope_3d
+
+STRATEGIES = ENCODINGS["rope"]  # every strategy a RoPE table can use
 
 FAST = settings(max_examples=50, deadline=None)
 f64 = dict(dtype=torch.float64)
@@ -206,7 +206,7 @@ def test_yarn_scales_cos_and_sin_by_the_temperature_of_the_largest_scale(base, g
     s = max(scale_factors(grid, base))
     assert factor == pytest.approx(0.1 * math.log(s) + 1 if s > 1 else 1.0, abs=1e-15)
     cos, sin = scaled_rope_3d(64, grid, base, "yarn", dtype=torch.float64)
-    raw_cos, raw_sin = scaled_rope_3d(64, grid, base, "yarn", dtype=torch.float64, yarn_temperature=False)
+    raw_cos, raw_sin = scaled_rope_3d(64, grid, base, "yarn", dtype=torch.float64, attention_factor=1.0)
     _close(cos, raw_cos * factor)
     _close(sin, raw_sin * factor)
     for strategy in STRATEGIES:
@@ -398,8 +398,9 @@ def test_dtypes_and_shapes():
 
 def test_strategy_options_table():
     assert set(STRATEGY_OPTIONS) <= set(STRATEGIES)
-    assert dict(STRATEGY_OPTIONS["yarn"]) == {"yarn_alpha": 1.0, "yarn_beta": 4.0, "yarn_temperature": True}
-    assert dict(STRATEGY_OPTIONS["riflex"]) == {"riflex_k": None, "riflex_margin": 1.0}
+    assert dict(STRATEGY_OPTIONS["yarn"]) == {"factor": None, "yarn_alpha": 1.0, "yarn_beta": 4.0, "attention_factor": None}
+    assert dict(STRATEGY_OPTIONS["riflex"]) == {"factor": None, "riflex_k": None, "riflex_margin": 1.0}
+    assert dict(STRATEGY_OPTIONS["interpolate"]) == dict(STRATEGY_OPTIONS["ntk"]) == {"factor": None}
 
 
 # --- bad input ------------------------------------------------------------------------------------
@@ -420,7 +421,12 @@ GRID, BASE = (4, 6, 8), (2, 3, 4)
         (dict(strategy="yarn", yarn_alpha=-1.0), ValueError, "yarn_alpha"),
         (dict(strategy="yarn", yarn_beta=float("nan")), ValueError, "yarn_beta"),
         (dict(strategy="yarn", yarn_alpha="1"), TypeError, "yarn_alpha"),
-        (dict(strategy="yarn", yarn_temperature=1), TypeError, "yarn_temperature"),
+        (dict(strategy="yarn", attention_factor="1"), TypeError, "attention_factor"),
+        (dict(strategy="yarn", attention_factor=0.0), ValueError, "attention_factor"),
+        (dict(strategy="interpolate", factor=(1, 2)), ValueError, "factor"),
+        (dict(strategy="ntk", factor=-2.0), ValueError, r"factor\[0\] \(T\)"),
+        (dict(strategy="extrapolate", factor=2.0), TypeError, "factor"),
+        (dict(strategy="resample"), ValueError, "cannot be applied to a rope encoding"),
         (dict(strategy="riflex", riflex_k=8), ValueError, "riflex_k"),
         (dict(strategy="riflex", riflex_k=-1), ValueError, "riflex_k"),
         (dict(strategy="riflex", riflex_k=(0, 12, 0)), ValueError, r"riflex_k\[1\] \(h\)"),

@@ -203,6 +203,9 @@ def test_cuda_device():  # pragma: no cover - runs only where a GPU exists
         (lambda: sincos_1d(torch.zeros(2, dtype=torch.float16), 4), TypeError, r"float32 or float64"),
         (lambda: sincos_3d(64, (1, 2, 3), positions=[torch.zeros(1), torch.zeros(2), torch.zeros(2)]),
          ValueError, r"grid=\(1, 2, 3\) does not match"),
+        # positions already include any interpolation: both given is refused, as rope_3d does
+        (lambda: sincos_3d(64, None, (1, 2, 2), positions=[torch.zeros(1)] * 3), ValueError, r"either positions"),
+        (lambda: sincos_2d(64, None, (2, 2), positions=[torch.zeros(1)] * 2), ValueError, r"either positions"),
     ],
 )
 def test_bad_input(call, error, match):
