@@ -19,8 +19,10 @@ table.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
+from torch.types import Device
 
 from ._checks import _POSITION_DTYPES, check_choice, check_factor, check_factors, check_grid, check_size
 
@@ -46,7 +48,7 @@ def _check_dtype(dtype: torch.dtype) -> torch.dtype:
     return dtype
 
 
-def arange_positions(n: int, *, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+def arange_positions(n: int, *, dtype: torch.dtype = torch.float64, device: Device = None) -> torch.Tensor:
     """Integer positions ``0 … n-1`` as floats: shape ``(n,)``. Extrapolation (chapter 4).
 
     >>> arange_positions(4)
@@ -57,7 +59,7 @@ def arange_positions(n: int, *, dtype: torch.dtype = torch.float64, device=None)
 
 
 def divided_positions(
-    n: int, s: float, *, dtype: torch.dtype = torch.float64, device=None
+    n: int, s: float, *, dtype: torch.dtype = torch.float64, device: Device = None
 ) -> torch.Tensor:
     """Index division ``arange(n) / s``: shape ``(n,)``. CogVideoX-2B uses s = 1.875 (chapter 5, section 5.1).
 
@@ -72,7 +74,7 @@ def divided_positions(
 
 
 def linspace_positions(
-    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float64, device=None
+    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float64, device: Device = None
 ) -> torch.Tensor:
     """``n`` evenly spaced positions on ``[start, stop)``: numpy ``linspace(start, stop, n, endpoint=False)``.
 
@@ -88,7 +90,7 @@ def linspace_positions(
 
 
 def diffusers_linspace_positions(
-    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float32, device=None
+    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float32, device: Device = None
 ) -> torch.Tensor:
     """What diffusers ≥ 0.32 computes for a crop ``[start, stop)``: ``linspace(start, stop*(n-1)/n, n)``.
 
@@ -104,7 +106,7 @@ def diffusers_linspace_positions(
     return torch.linspace(start, stop * (n - 1) / n, n, dtype=_check_dtype(dtype), device=device)
 
 
-def _check_interval(start, stop) -> tuple[float, float]:
+def _check_interval(start: float, stop: float) -> tuple[float, float]:
     for name, v in (("start", start), ("stop", stop)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not (
             isinstance(v, torch.Tensor) and v.numel() == 1
@@ -119,7 +121,7 @@ def _check_interval(start, stop) -> tuple[float, float]:
 
 
 def slice_positions(
-    n: int, max_n: int, *, dtype: torch.dtype = torch.float64, device=None
+    n: int, max_n: int, *, dtype: torch.dtype = torch.float64, device: Device = None
 ) -> torch.Tensor:
     """The first ``n`` rows of an ``arange(max_n)`` table: shape ``(n,)`` (CogVideoX 1.5, ``grid_type="slice"``).
 
@@ -138,7 +140,7 @@ def slice_positions(
     return torch.arange(max_n, dtype=_check_dtype(dtype), device=device)[:n]
 
 
-def crop_region(grid_hw, base_hw) -> tuple[tuple[int, int], tuple[int, int]]:
+def crop_region(grid_hw: Sequence[int], base_hw: Sequence[int]) -> tuple[tuple[int, int], tuple[int, int]]:
     """The centred box of ``base_hw`` with the aspect ratio of ``grid_hw``: ``((top, left), (bottom, right))``.
 
     The grid is resized to fit the base box (full height if it is relatively taller, else full width),
@@ -161,7 +163,12 @@ def crop_region(grid_hw, base_hw) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def crop_positions(
-    grid_hw, base_hw, *, convention: str = "numpy", dtype: torch.dtype | None = None, device=None
+    grid_hw: Sequence[int],
+    base_hw: Sequence[int],
+    *,
+    convention: str = "numpy",
+    dtype: torch.dtype | None = None,
+    device: Device = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spatial positions of the diffusers 1.0 RoPE path: ``(h (H,), w (W,))`` spread over :func:`crop_region`.
 
@@ -186,7 +193,11 @@ def crop_positions(
 
 
 def grid_positions(
-    grid, interpolation=(1.0, 1.0, 1.0), *, dtype: torch.dtype = torch.float64, device=None
+    grid: Sequence[int],
+    interpolation: float | Sequence[float] = (1.0, 1.0, 1.0),
+    *,
+    dtype: torch.dtype = torch.float64,
+    device: Device = None,
 ) -> tuple[torch.Tensor, ...]:
     """Per-axis positions ``arange(n)/s`` for a (T, H, W) grid: three tensors of shapes (T,), (H,), (W,).
 
