@@ -44,7 +44,6 @@ SHAPES = ("disc", "ring", "triangle", "square")
 SPLITS = ("train", "val", "test")
 
 _DISC, _RING, _TRIANGLE, _SQUARE = range(4)
-_SIDES = {_TRIANGLE: 3, _SQUARE: 4}
 
 
 @dataclass(frozen=True)
@@ -139,11 +138,6 @@ class Scene:
     def to(self, device: Device) -> Scene:
         """The same scenes with every tensor on ``device``."""
         return Scene(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-    @staticmethod
-    def cat(scenes: Sequence["Scene"]) -> "Scene":
-        """Concatenate batches along B."""
-        return Scene(**{f.name: torch.cat([getattr(s, f.name) for s in scenes]) for f in fields(Scene)})
 
 
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
