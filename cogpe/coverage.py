@@ -9,7 +9,8 @@ two tokens ``Δ`` apart). Trained on positions ``0 … n0-1``, it has seen the a
   show it angles it has **never seen**: those are the channels extrapolation puts out of distribution,
   and the ones position interpolation, NTK, YaRN and RIFLEx treat specially (chapter 6).
 
-Wavelength ``λ_j = 2π/θ_j`` tokens; turns in the window ``r_j = n0/λ_j`` (pe-literature §1).
+Wavelength ``λ_j = 2π/θ_j`` tokens (chapter 4, section 4.3); turns in the window ``r_j = n0/λ_j``, the ratio
+YaRN's ramp is measured in (chapter 6, section 6.1).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ smooth background. Nothing is simulated step by step: every object's centre is a
 of time (a reflected straight line), so a scene can be rendered
 
 - at **any resolution** ``H × W``: the same scene at 16×16 and at 32×32 is the same picture sampled
-  twice as densely — a *zoom* (pe-literature §4.7), so a resolution change is a pure token-grid change;
+  twice as densely — a *zoom* (chapter 7, section 7.1), so a resolution change is a pure token-grid change;
 - at **any number of frames** ``T``: frame ``k`` shows time ``start + k·frame_step`` (in units of the
   base frame interval). More frames with ``frame_step=1`` is a longer clip at the same fps (a temporal
   *canvas*: its first frames equal the shorter clip), ``frame_step=1/2`` the same clip at twice the fps
