@@ -17,7 +17,7 @@ HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS    := requirejs@2.3.4
 VENDOR_STAMP := $(VENDOR)/.$(subst /,_,$(MATHJAX)_$(HTML_MANAGER)_$(REQUIREJS))
 
-.PHONY: install vendor chromium test unit book bench clean
+.PHONY: install vendor chromium test unit typecheck book bench clean
 
 install: $(STAMP)
 
@@ -61,6 +61,10 @@ test: install
 
 unit: install
 	$(BIN)/python -m pytest tests cogpe -x -q
+
+# mypy over cogpe/, configured in pyproject.toml ([tool.mypy]).
+typecheck: install
+	$(BIN)/python -m mypy
 
 book: install vendor
 	$(BIN)/jupyter-book build . -W -n --keep-going

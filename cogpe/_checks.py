@@ -12,6 +12,7 @@ import numbers
 from typing import Sequence
 
 import torch
+from torch.types import Device
 
 __all__ = [
     "check_alpha_beta",
@@ -36,96 +37,96 @@ __all__ = [
 LAYOUTS = ("interleaved", "half")
 
 
-def check_size(name: str, value, *, minimum: int = 1, what: str = "number of tokens") -> int:
+def check_size(name: str, value: object, *, minimum: int = 1, what: str = "number of tokens") -> int:
     """Return ``value`` as an ``int`` ≥ ``minimum``; reject floats, bools and tensors with a clear error.
 
     ``what`` names the quantity in the message (tokens by default; steps, videos, …)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
-            value = int(value)
-        else:
-            raise TypeError(
-                f"{name} must be an integer ({what}), got {value!r} ({type(value).__name__})"
-            )
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        size = int(value)
+    elif isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+        size = int(value)
+    else:
+        raise TypeError(f"{name} must be an integer ({what}), got {value!r} ({type(value).__name__})")
+    if size < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {size}")
+    return size
 
 
-def check_factor(name: str, value) -> float:
+def check_factor(name: str, value: object) -> float:
     """Return ``value`` as a finite ``float`` > 0 (an interpolation factor, a θ base, a scale)."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, torch.Tensor)):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise TypeError(f"{name} must be a single number, got a tensor of shape {tuple(value.shape)}")
-        value = value.item()
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
+        factor = float(value.item())
+    else:
+        factor = float(value)
+    if not math.isfinite(factor) or factor <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {factor}")
+    return factor
 
 
-def _as_tuple(name: str, value, n: int, what: str) -> tuple:
+def _as_tuple(name: str, value: object, n: int, what: str) -> tuple[object, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, torch.Size)):
         raise TypeError(f"{name} must be a tuple of {n} {what} ordered {_ORDER[n]}, got {value!r}")
-    value = tuple(value)
-    if len(value) != n:
+    items = tuple(value)
+    if len(items) != n:
         raise ValueError(
-            f"{name} must have {n} entries ordered {_ORDER[n]}, got {len(value)}: {value!r}"
+            f"{name} must have {n} entries ordered {_ORDER[n]}, got {len(items)}: {items!r}"
         )
-    return value
+    return items
 
 
 _ORDER = {1: "(N,)", 2: "(H, W)", 3: "(T, H, W)"}
 
 
-def check_grid(name: str, grid, n: int = 3) -> tuple[int, ...]:
+def check_grid(name: str, grid: object, n: int = 3) -> tuple[int, ...]:
     """Return ``grid`` as a tuple of ``n`` positive ints, ordered (T, H, W) or (H, W)."""
-    grid = _as_tuple(name, grid, n, "positive integers")
+    items = _as_tuple(name, grid, n, "positive integers")
     labels = "THW"[3 - n:]
-    return tuple(check_size(f"{name}[{i}] ({labels[i]})", g) for i, g in enumerate(grid))
+    return tuple(check_size(f"{name}[{i}] ({labels[i]})", g) for i, g in enumerate(items))
 
 
-def check_factors(name: str, factors, n: int = 3) -> tuple[float, ...]:
+def check_factors(name: str, factors: object, n: int = 3) -> tuple[float, ...]:
     """Return ``factors`` as ``n`` finite floats > 0; a single number is used for every axis."""
     if isinstance(factors, (numbers.Real, torch.Tensor)) and not isinstance(factors, bool):
         factors = (factors,) * n
-    factors = _as_tuple(name, factors, n, "positive numbers")
+    items = _as_tuple(name, factors, n, "positive numbers")
     labels = "THW"[3 - n:]
-    return tuple(check_factor(f"{name}[{i}] ({labels[i]})", f) for i, f in enumerate(factors))
+    return tuple(check_factor(f"{name}[{i}] ({labels[i]})", f) for i, f in enumerate(items))
 
 
-def check_dim(name: str, dim, *, multiple: int, why: str) -> int:
+def check_dim(name: str, dim: object, *, multiple: int, why: str) -> int:
     """Return ``dim`` as an int that is a positive multiple of ``multiple`` (``why`` says the reason)."""
-    dim = check_size(name, dim)
-    if dim % multiple:
-        lower = max(multiple, dim - dim % multiple)
+    size = check_size(name, dim)
+    if size % multiple:
+        lower = max(multiple, size - size % multiple)
         raise ValueError(
-            f"{name}={dim} {why}; use a multiple of {multiple} (e.g. {lower} or {lower + multiple})"
+            f"{name}={size} {why}; use a multiple of {multiple} (e.g. {lower} or {lower + multiple})"
         )
-    return dim
+    return size
 
 
-def check_split(name: str, split, total: int, total_name: str) -> tuple[int, int, int]:
+def check_split(name: str, split: object, total: int, total_name: str) -> tuple[int, int, int]:
     """Return a (t, h, w) channel split of ``total`` with even, positive parts."""
-    split = _as_tuple(name, split, 3, "channel counts")
-    split = tuple(check_size(f"{name}[{i}] ({'thw'[i]})", s) for i, s in enumerate(split))
-    if sum(split) != total:
+    t, h, w = (check_size(f"{name}[{i}] ({'thw'[i]})", s)
+               for i, s in enumerate(_as_tuple(name, split, 3, "channel counts")))
+    parts = (t, h, w)
+    if sum(parts) != total:
         raise ValueError(
-            f"{name}={split} sums to {sum(split)}, but it must sum to {total_name}={total}"
+            f"{name}={parts} sums to {sum(parts)}, but it must sum to {total_name}={total}"
         )
-    odd = [f"{'thw'[i]}={s}" for i, s in enumerate(split) if s % 2]
+    odd = [f"{'thw'[i]}={s}" for i, s in enumerate(parts) if s % 2]
     if odd:
         raise ValueError(
-            f"{name}={split} has odd parts ({', '.join(odd)}); every axis needs an even number of "
+            f"{name}={parts} has odd parts ({', '.join(odd)}); every axis needs an even number of "
             "channels because channels rotate in pairs"
         )
-    return split
+    return parts
 
 
-def check_choice(name: str, value, choices: Sequence[str]) -> str:
+def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``choices``; otherwise list the valid names."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, choices))}; got {value!r}")
@@ -137,7 +138,7 @@ def check_choice(name: str, value, choices: Sequence[str]) -> str:
 POSITION_DTYPES = (torch.float64, torch.float32)
 
 
-def check_positions(name: str, positions, device=None) -> torch.Tensor:
+def check_positions(name: str, positions: object, device: Device = None) -> torch.Tensor:
     """A 1-D floating tensor of positions (float64 unless float32 is given)."""
     if not isinstance(positions, torch.Tensor):
         try:
@@ -161,37 +162,35 @@ def check_positions(name: str, positions, device=None) -> torch.Tensor:
 # --- arguments of the scaling formulas (chapter 6) ----------------------------------------------------
 
 
-def check_even_dim(name: str, dim) -> int:
+def check_even_dim(name: str, dim: object) -> int:
     """The channels of one axis: a positive even int (channels rotate in pairs)."""
-    dim = check_size(name, dim, what="channels")
-    if dim % 2:
-        raise ValueError(f"{name}={dim} must be even: channels rotate in pairs")
-    return dim
+    size = check_size(name, dim, what="channels")
+    if size % 2:
+        raise ValueError(f"{name}={size} must be even: channels rotate in pairs")
+    return size
 
 
-def check_turns(name: str, value) -> float:
+def check_turns(name: str, value: object) -> float:
     """A finite number of turns >= 0 (YaRN's α and β)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number of turns, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of turns >= 0, got {value}")
-    return value
+    turns = float(value)
+    if not math.isfinite(turns) or turns < 0:
+        raise ValueError(f"{name} must be a finite number of turns >= 0, got {turns}")
+    return turns
 
 
-def check_alpha_beta(alpha, beta) -> tuple[float, float]:
+def check_alpha_beta(alpha: object, beta: object) -> tuple[float, float]:
     """YaRN's ramp bounds ``0 <= α < β`` (turns in the training window)."""
-    alpha, beta = check_turns("yarn_alpha", alpha), check_turns("yarn_beta", beta)
-    if beta <= alpha:
-        raise ValueError(
-            f"yarn_beta={beta} must be greater than yarn_alpha={alpha} (the ramp runs from α to β turns)"
-        )
-    return alpha, beta
+    a, b = check_turns("yarn_alpha", alpha), check_turns("yarn_beta", beta)
+    if b <= a:
+        raise ValueError(f"yarn_beta={b} must be greater than yarn_alpha={a} (the ramp runs from α to β turns)")
+    return a, b
 
 
-def check_margin(margin) -> float:
+def check_margin(value: object) -> float:
     """RIFLEx's margin in ``(0, 1]``."""
-    margin = check_factor("riflex_margin", margin)
+    margin = check_factor("riflex_margin", value)
     if margin > 1:
         raise ValueError(
             f"riflex_margin={margin} must be in (0, 1]: above 1 the new period s·n0/margin is shorter "
@@ -200,12 +199,13 @@ def check_margin(margin) -> float:
     return margin
 
 
-def check_pair_index(name: str, k, dim: int | None = None) -> int:
+def check_pair_index(name: str, value: object, dim: int | None = None) -> int:
     """A 0-based pair index (of an axis of ``dim`` channels, where given)."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"{name} must be a 0-based pair index (int) or None, got {k!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a 0-based pair index (int) or None, got {value!r}")
+    k = int(value)
     if k < 0:
         raise ValueError(f"{name}={k} is out of range: pair indices count from 0")
     if dim is not None and k >= dim // 2:
         raise ValueError(f"{name}={k} is out of range: an axis of {dim} channels has pairs 0..{dim // 2 - 1}")
-    return int(k)
+    return k

@@ -23,6 +23,7 @@ float32 RoPE frequencies), so their tables equal the originals bit for bit or to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence, TypedDict
 
 import torch
 
@@ -92,23 +93,36 @@ class CogVideoXConfig:
         return token_grid(self, self.num_frames, self.height, self.width)
 
 
-_COMMON_1_0 = dict(
-    version="1.0", num_heads=48, head_dim=64, patch_size=2, patch_size_t=None, text_length=226,
+class _Common10(TypedDict):
+    """The :class:`CogVideoXConfig` fields every CogVideoX 1.0 model shares."""
+
+    version: str
+    head_dim: int
+    patch_size: int
+    patch_size_t: int | None
+    text_length: int
+    num_frames: int
+    height: int
+    width: int
+    base_latent_hw: tuple[int, int]
+
+
+_COMMON_1_0 = _Common10(
+    version="1.0", head_dim=64, patch_size=2, patch_size_t=None, text_length=226,
     num_frames=49, height=480, width=720, base_latent_hw=(60, 90),
 )
 
 PRESETS: dict[str, CogVideoXConfig] = {
     "cogvideox-2b": CogVideoXConfig(
-        name="cogvideox-2b", hidden_size=1920, num_layers=30, pos_embedding="sincos",
-        learned_pos_embedding=False, in_channels=16, spatial_interpolation=1.875,
-        **{**_COMMON_1_0, "num_heads": 30},
+        name="cogvideox-2b", hidden_size=1920, num_layers=30, num_heads=30, pos_embedding="sincos",
+        learned_pos_embedding=False, in_channels=16, spatial_interpolation=1.875, **_COMMON_1_0,
     ),
     "cogvideox-5b": CogVideoXConfig(
-        name="cogvideox-5b", hidden_size=3072, num_layers=42, pos_embedding="rope",
+        name="cogvideox-5b", hidden_size=3072, num_layers=42, num_heads=48, pos_embedding="rope",
         learned_pos_embedding=False, in_channels=16, **_COMMON_1_0,
     ),
     "cogvideox-5b-i2v": CogVideoXConfig(
-        name="cogvideox-5b-i2v", hidden_size=3072, num_layers=42, pos_embedding="rope",
+        name="cogvideox-5b-i2v", hidden_size=3072, num_layers=42, num_heads=48, pos_embedding="rope",
         learned_pos_embedding=True, in_channels=32, **_COMMON_1_0,
     ),
     "cogvideox1.5-5b": CogVideoXConfig(
@@ -120,7 +134,7 @@ PRESETS: dict[str, CogVideoXConfig] = {
 }
 
 
-def get_preset(preset) -> CogVideoXConfig:
+def get_preset(preset: str | CogVideoXConfig) -> CogVideoXConfig:
     """The :class:`CogVideoXConfig` named ``preset`` (a name in :data:`PRESETS`, or a config itself).
 
     >>> get_preset("cogvideox-2b").spatial_interpolation
@@ -131,7 +145,12 @@ def get_preset(preset) -> CogVideoXConfig:
     return PRESETS[check_choice("preset", preset, tuple(PRESETS))]
 
 
-def token_grid(preset, num_frames: int | None = None, height: int | None = None, width: int | None = None):
+def token_grid(
+    preset: str | CogVideoXConfig,
+    num_frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+) -> tuple[int, int, int]:
     """Token grid (T, H, W) of ``preset`` for a video of ``num_frames`` × ``height`` × ``width`` pixels.
 
     Missing arguments take the preset's native values.
@@ -162,7 +181,9 @@ def _require(cfg: CogVideoXConfig, kind: str) -> None:
         )
 
 
-def _check_sat_grid(cfg: CogVideoXConfig, grid, table_grid) -> None:
+def _check_sat_grid(
+    cfg: CogVideoXConfig, grid: tuple[int, int, int], table_grid: tuple[int, int, int]
+) -> None:
     """SAT 1.0 builds one table and uses a frame prefix: only T ≤ T0 at the configured H×W is valid."""
     (t, h, w), (t0, h0, w0) = grid, table_grid
     if (h, w) != (h0, w0) or t > t0:
@@ -174,7 +195,12 @@ def _check_sat_grid(cfg: CogVideoXConfig, grid, table_grid) -> None:
 
 
 def sat_sincos_table(
-    preset="cogvideox-2b", num_frames=None, height=None, width=None, *, with_text: bool = False
+    preset: str | CogVideoXConfig = "cogvideox-2b",
+    num_frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    *,
+    with_text: bool = False,
 ) -> torch.Tensor:
     """SAT's ``Basic3DPositionEmbeddingMixin`` table for CogVideoX-2B: ``(T*H*W, D)`` float32.
 
@@ -200,7 +226,12 @@ def sat_sincos_table(
 
 
 def diffusers_sincos_table(
-    preset="cogvideox-2b", num_frames=None, height=None, width=None, *, dtype=torch.float64
+    preset: str | CogVideoXConfig = "cogvideox-2b",
+    num_frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    *,
+    dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
     """diffusers' ``CogVideoXPatchEmbed`` sincos table: ``(T*H*W, D)``, regenerated for any size.
 
@@ -219,11 +250,16 @@ def diffusers_sincos_table(
     return sincos_3d(cfg.hidden_size, positions=positions, dtype=dtype)
 
 
-def _rope(cfg: CogVideoXConfig, positions) -> tuple[torch.Tensor, torch.Tensor]:
+def _rope(cfg: CogVideoXConfig, positions: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return rope_3d(cfg.head_dim, positions=positions, theta=cfg.theta, freqs_dtype=torch.float32)
 
 
-def sat_rope_tables(preset="cogvideox-5b", num_frames=None, height=None, width=None):
+def sat_rope_tables(
+    preset: str | CogVideoXConfig = "cogvideox-5b",
+    num_frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """SAT's ``Rotary3DPositionEmbeddingMixin`` tables ``(cos, sin)``, each ``(T*H*W, head_dim)`` float32.
 
     Plain ``arange`` positions on every axis (extrapolation). CogVideoX 1.0 builds the configured
@@ -247,7 +283,12 @@ def sat_rope_tables(preset="cogvideox-5b", num_frames=None, height=None, width=N
     return _rope(cfg, positions)
 
 
-def diffusers_rope_tables(preset="cogvideox-5b", num_frames=None, height=None, width=None):
+def diffusers_rope_tables(
+    preset: str | CogVideoXConfig = "cogvideox-5b",
+    num_frames: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """diffusers' RoPE tables ``(cos, sin)``, each ``(T*H*W, head_dim)`` float32, as its pipelines build them.
 
     CogVideoX 1.0: h and w positions spread over ``crop_region((H, W), (30, 45))`` with diffusers ≥ 0.32's

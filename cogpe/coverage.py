@@ -9,13 +9,15 @@ two tokens ``Δ`` apart). Trained on positions ``0 … n0-1``, it has seen the a
   show it angles it has **never seen**: those are the channels extrapolation puts out of distribution,
   and the ones position interpolation, NTK, YaRN and RIFLEx treat specially (chapter 6).
 
-Wavelength ``λ_j = 2π/θ_j`` tokens; turns in the window ``r_j = n0/λ_j`` (pe-literature §1).
+Wavelength ``λ_j = 2π/θ_j`` tokens (chapter 4, section 4.3); turns in the window ``r_j = n0/λ_j``, the ratio
+YaRN's ramp is measured in (chapter 6, section 6.1).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
@@ -40,11 +42,11 @@ def turns(freqs: torch.Tensor, n: int) -> torch.Tensor:
     return n / wavelengths(freqs)
 
 
-def _check_freqs(freqs) -> torch.Tensor:
-    freqs = check_positions("freqs", freqs)
-    if (freqs <= 0).any():
-        raise ValueError(f"freqs must be > 0, got {freqs.tolist()}")
-    return freqs.to(torch.float64)
+def _check_freqs(freqs: object) -> torch.Tensor:
+    checked = check_positions("freqs", freqs)
+    if (checked <= 0).any():
+        raise ValueError(f"freqs must be > 0, got {checked.tolist()}")
+    return checked.to(torch.float64)
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ class Coverage:
 
 def angle_coverage(
     freqs: torch.Tensor,
-    trained_positions,
-    new_positions,
+    trained_positions: torch.Tensor | Sequence[float],
+    new_positions: torch.Tensor | Sequence[float],
     new_freqs: torch.Tensor | None = None,
 ) -> Coverage:
     """Coverage of pairs with frequencies ``freqs (P,)`` trained on ``trained_positions (n0,)``.

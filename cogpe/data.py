@@ -6,7 +6,7 @@ smooth background. Nothing is simulated step by step: every object's centre is a
 of time (a reflected straight line), so a scene can be rendered
 
 - at **any resolution** ``H × W``: the same scene at 16×16 and at 32×32 is the same picture sampled
-  twice as densely — a *zoom* (pe-literature §4.7), so a resolution change is a pure token-grid change;
+  twice as densely — a *zoom* (chapter 7, section 7.1), so a resolution change is a pure token-grid change;
 - at **any number of frames** ``T``: frame ``k`` shows time ``start + k·frame_step`` (in units of the
   base frame interval). More frames with ``frame_step=1`` is a longer clip at the same fps (a temporal
   *canvas*: its first frames equal the shorter clip), ``frame_step=1/2`` the same clip at twice the fps
@@ -28,10 +28,11 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, fields
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
+from torch.types import Device
 
 from ._checks import check_choice, check_factor, check_size
 
@@ -43,7 +44,6 @@ SHAPES = ("disc", "ring", "triangle", "square")
 SPLITS = ("train", "val", "test")
 
 _DISC, _RING, _TRIANGLE, _SQUARE = range(4)
-_SIDES = {_TRIANGLE: 3, _SQUARE: 4}
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class DataConfig:
     gradient: float = 0.25
     channels: int = 3
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         lo = check_size("min_objects", self.min_objects)
         hi = check_size("max_objects", self.max_objects)
         if lo > hi:
@@ -94,10 +94,9 @@ class DataConfig:
                     f"use sizes below {upper}"
                 )
             object.__setattr__(self, name, (a, b))
-        for name in ("spin", "gradient"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        for name, amount in (("spin", self.spin), ("gradient", self.gradient)):
+            if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not 0 <= amount < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {amount!r}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 3 (RGB) or 1 (luminance), got {self.channels!r}")
 
@@ -130,20 +129,15 @@ class Scene:
     def __len__(self) -> int:
         return self.kind.shape[0]
 
-    def __getitem__(self, item) -> "Scene":
+    def __getitem__(self, item: int | slice | torch.Tensor | Sequence[int]) -> Scene:
         """Scenes ``item`` (an int, slice or index tensor) as a batch; an int keeps a batch of one."""
         if isinstance(item, numbers.Integral):
             item = slice(item, item + 1 if item != -1 else None)
         return Scene(**{f.name: getattr(self, f.name)[item] for f in fields(self)})
 
-    def to(self, device) -> "Scene":
+    def to(self, device: Device) -> Scene:
         """The same scenes with every tensor on ``device``."""
         return Scene(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-    @staticmethod
-    def cat(scenes: Sequence["Scene"]) -> "Scene":
-        """Concatenate batches along B."""
-        return Scene(**{f.name: torch.cat([getattr(s, f.name) for s in scenes]) for f in fields(Scene)})
 
 
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -183,7 +177,9 @@ def _sample_one(config: DataConfig, rng: np.random.Generator) -> dict[str, np.nd
     }
 
 
-def sample_scenes(config: DataConfig, indices, *, seed: int = 0, split: str = "train") -> Scene:
+def sample_scenes(
+    config: DataConfig, indices: int | Sequence[int] | torch.Tensor, *, seed: int = 0, split: str = "train"
+) -> Scene:
     """Scenes number ``indices`` (ints ≥ 0) of ``split`` under ``seed``: a :class:`Scene` batch of ``len(indices)``.
 
     Scene ``i`` depends only on ``(config, seed, split, i)`` — not on which other indices are asked for.
@@ -197,14 +193,12 @@ def sample_scenes(config: DataConfig, indices, *, seed: int = 0, split: str = "t
         raise TypeError(f"config must be a DataConfig, got {type(config).__name__}")
     seed = check_size("seed", seed, minimum=0)
     check_choice("split", split, SPLITS)
-    if isinstance(indices, torch.Tensor):
-        indices = indices.tolist()
-    if isinstance(indices, numbers.Integral):
-        indices = [indices]
-    indices = [check_size(f"indices[{j}]", i, minimum=0) for j, i in enumerate(indices)]
-    if not indices:
+    flat = indices.tolist() if isinstance(indices, torch.Tensor) else indices  # a number for a 0-d tensor
+    items: Iterable[object] = [flat] if isinstance(flat, (int, numbers.Integral)) else flat
+    picked = [check_size(f"indices[{j}]", i, minimum=0) for j, i in enumerate(items)]
+    if not picked:
         raise ValueError("indices is empty; ask for at least one scene")
-    rows = [_sample_one(config, np.random.default_rng(_seed_sequence(seed, split, i))) for i in indices]
+    rows = [_sample_one(config, np.random.default_rng(_seed_sequence(seed, split, i))) for i in picked]
     stacked = {name: np.stack([r[name] for r in rows]) for name in rows[0]}
     return Scene(**{name: torch.from_numpy(value) for name, value in stacked.items()})
 
@@ -214,7 +208,7 @@ def _fold(u: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
     return length - (torch.remainder(u, 2.0 * length) - length).abs()
 
 
-def _times(frames: int, frame_step: float, start: float, device=None) -> torch.Tensor:
+def _times(frames: int, frame_step: float, start: float, device: Device = None) -> torch.Tensor:
     frames = check_size("frames", frames)
     frame_step = check_factor("frame_step", frame_step)
     if isinstance(start, bool) or not isinstance(start, numbers.Real) or not math.isfinite(start):
@@ -246,7 +240,7 @@ def render(
     frame_step: float = 1.0,
     start: float = 0.0,
     channels: int = 3,
-    device=None,
+    device: Device = None,
 ) -> torch.Tensor:
     """Render ``scene`` as videos ``(B, C, T, H, W)``, float32 in ``[-1, 1]`` (C = ``channels``, 3 or 1).
 
@@ -307,7 +301,7 @@ def render(
     return video.contiguous()
 
 
-class VideoDataset(torch.utils.data.Dataset):
+class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
     """``length`` procedural videos of ``split``, each ``(C, T, H, W)`` float32 in ``[-1, 1]``.
 
     Item ``i`` is scene ``i`` of :func:`sample_scenes` rendered at ``frames × height × width``;
@@ -333,7 +327,7 @@ class VideoDataset(torch.utils.data.Dataset):
         split: str = "train",
         seed: int = 0,
         frame_step: float = 1.0,
-    ):
+    ) -> None:
         if not isinstance(config, DataConfig):
             raise TypeError(f"config must be a DataConfig, got {type(config).__name__}")
         self.config = config
@@ -354,29 +348,30 @@ class VideoDataset(torch.utils.data.Dataset):
             f"frames={self.frames}, height={self.height}, width={self.width}, frame_step={self.frame_step})"
         )
 
-    def _index(self, i) -> int:
+    def _index(self, i: object) -> int:
         if isinstance(i, torch.Tensor) and i.ndim == 0:
             i = int(i)
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):
             raise TypeError(f"index must be an int, got {i!r}")
-        if not -self.length <= i < self.length:
-            raise IndexError(f"index {i} is out of range for a dataset of length {self.length}")
-        return int(i) % self.length
+        index = int(i)
+        if not -self.length <= index < self.length:
+            raise IndexError(f"index {index} is out of range for a dataset of length {self.length}")
+        return index % self.length
 
-    def scenes(self, indices) -> Scene:
+    def scenes(self, indices: Sequence[int] | torch.Tensor) -> Scene:
         """The :class:`Scene` batch behind items ``indices``."""
         if isinstance(indices, torch.Tensor):
             indices = indices.tolist()
         return sample_scenes(self.config, [self._index(i) for i in indices], seed=self.seed, split=self.split)
 
-    def batch(self, indices, *, device=None) -> torch.Tensor:
+    def batch(self, indices: Sequence[int] | torch.Tensor, *, device: Device = None) -> torch.Tensor:
         """Items ``indices`` stacked: ``(B, C, T, H, W)``, rendered in one vectorised call (on ``device``)."""
         return render(
             self.scenes(indices), self.frames, self.height, self.width,
             frame_step=self.frame_step, channels=self.config.channels, device=device,
         )
 
-    def __getitem__(self, i) -> torch.Tensor:
+    def __getitem__(self, i: int) -> torch.Tensor:
         return self.batch([i])[0]
 
     def resized(self, frames: int | None = None, height: int | None = None, width: int | None = None,

@@ -19,10 +19,12 @@ table.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from typing import Sequence
 
 import torch
+from torch.types import Device
 
 from ._checks import (
     POSITION_DTYPES,
@@ -57,7 +59,7 @@ def _check_dtype(dtype: torch.dtype) -> torch.dtype:
     return dtype
 
 
-def arange_positions(n: int, *, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+def arange_positions(n: int, *, dtype: torch.dtype = torch.float64, device: Device = None) -> torch.Tensor:
     """Integer positions ``0 … n-1`` as floats: shape ``(n,)``. Extrapolation (chapter 4).
 
     >>> arange_positions(4)
@@ -68,7 +70,7 @@ def arange_positions(n: int, *, dtype: torch.dtype = torch.float64, device=None)
 
 
 def divided_positions(
-    n: int, s: float, *, dtype: torch.dtype = torch.float64, device=None
+    n: int, s: float, *, dtype: torch.dtype = torch.float64, device: Device = None
 ) -> torch.Tensor:
     """Index division ``arange(n) / s``: shape ``(n,)``. CogVideoX-2B uses s = 1.875 (chapter 5, section 5.1).
 
@@ -83,7 +85,7 @@ def divided_positions(
 
 
 def linspace_positions(
-    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float64, device=None
+    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float64, device: Device = None
 ) -> torch.Tensor:
     """``n`` evenly spaced positions on ``[start, stop)``: numpy ``linspace(start, stop, n, endpoint=False)``.
 
@@ -99,7 +101,7 @@ def linspace_positions(
 
 
 def diffusers_linspace_positions(
-    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float32, device=None
+    start: float, stop: float, n: int, *, dtype: torch.dtype = torch.float32, device: Device = None
 ) -> torch.Tensor:
     """What diffusers ≥ 0.32 computes for a crop ``[start, stop)``: ``linspace(start, stop*(n-1)/n, n)``.
 
@@ -115,7 +117,7 @@ def diffusers_linspace_positions(
     return torch.linspace(start, stop * (n - 1) / n, n, dtype=_check_dtype(dtype), device=device)
 
 
-def _check_interval(start, stop) -> tuple[float, float]:
+def _check_interval(start: float, stop: float) -> tuple[float, float]:
     for name, v in (("start", start), ("stop", stop)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not (
             isinstance(v, torch.Tensor) and v.numel() == 1
@@ -130,7 +132,7 @@ def _check_interval(start, stop) -> tuple[float, float]:
 
 
 def slice_positions(
-    n: int, max_n: int, *, dtype: torch.dtype = torch.float64, device=None
+    n: int, max_n: int, *, dtype: torch.dtype = torch.float64, device: Device = None
 ) -> torch.Tensor:
     """The first ``n`` rows of an ``arange(max_n)`` table: shape ``(n,)`` (CogVideoX 1.5, ``grid_type="slice"``).
 
@@ -149,7 +151,7 @@ def slice_positions(
     return torch.arange(max_n, dtype=_check_dtype(dtype), device=device)[:n]
 
 
-def crop_region(grid_hw, base_hw) -> tuple[tuple[int, int], tuple[int, int]]:
+def crop_region(grid_hw: Sequence[int], base_hw: Sequence[int]) -> tuple[tuple[int, int], tuple[int, int]]:
     """The centred box of ``base_hw`` with the aspect ratio of ``grid_hw``: ``((top, left), (bottom, right))``.
 
     The grid is resized to fit the base box (full height if it is relatively taller, else full width),
@@ -172,7 +174,12 @@ def crop_region(grid_hw, base_hw) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def crop_positions(
-    grid_hw, base_hw, *, convention: str = "numpy", dtype: torch.dtype | None = None, device=None
+    grid_hw: Sequence[int],
+    base_hw: Sequence[int],
+    *,
+    convention: str = "numpy",
+    dtype: torch.dtype | None = None,
+    device: Device = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spatial positions of the diffusers 1.0 RoPE path: ``(h (H,), w (W,))`` spread over :func:`crop_region`.
 
@@ -197,7 +204,11 @@ def crop_positions(
 
 
 def grid_positions(
-    grid, interpolation=(1.0, 1.0, 1.0), *, dtype: torch.dtype = torch.float64, device=None
+    grid: Sequence[int],
+    interpolation: float | Sequence[float] = (1.0, 1.0, 1.0),
+    *,
+    dtype: torch.dtype = torch.float64,
+    device: Device = None,
 ) -> tuple[torch.Tensor, ...]:
     """Per-axis positions ``arange(n)/s`` for a (T, H, W) grid: three tensors of shapes (T,), (H,), (W,).
 
@@ -214,7 +225,11 @@ def grid_positions(
 
 
 def positions_3d(
-    grid=None, interpolation=(1.0, 1.0, 1.0), positions: Sequence[torch.Tensor] | None = None, *, device=None
+    grid: Sequence[int] | None = None,
+    interpolation: float | Sequence[float] = (1.0, 1.0, 1.0),
+    positions: Sequence[torch.Tensor] | None = None,
+    *,
+    device: Device = None,
 ) -> tuple[torch.Tensor, ...]:
     """The (t, h, w) positions a 3-D table is built on: ``(T,), (H,), (W,)`` tensors.
 
@@ -236,10 +251,10 @@ def positions_3d(
         check_positions(f"positions[{i}] ({a})", p, device) for i, (a, p) in enumerate(zip("thw", positions))
     )
     if grid is not None:
-        grid = check_grid("grid", grid, 3)
+        expected = check_grid("grid", grid, 3)
         lengths = tuple(len(p) for p in checked)
-        if lengths != grid:
-            raise ValueError(f"grid={grid} does not match the lengths of positions {lengths}")
+        if lengths != expected:
+            raise ValueError(f"grid={expected} does not match the lengths of positions {lengths}")
     if check_factors("interpolation", interpolation, 3) != (1.0, 1.0, 1.0):
         raise ValueError("pass either positions or interpolation, not both (positions already include it)")
     return checked

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Sequence, overload
 
 import torch
 import torch.nn.functional as F
+from torch.types import Device
 
 from ._checks import check_choice, check_grid, check_size
 
@@ -48,8 +50,8 @@ GAIN_MODES = ("bilinear", "bicubic", "keys")
 
 def resample_table(
     table: torch.Tensor,
-    old_hw,
-    new_hw,
+    old_hw: Sequence[int],
+    new_hw: Sequence[int],
     mode: str = "bicubic",
     align_corners: bool = False,
     *,
@@ -69,17 +71,21 @@ def resample_table(
             [1.0000, 1.5000, 2.0000],
             [2.0000, 2.5000, 3.0000]])
     """
-    old_hw = check_grid("old_hw", old_hw, 2)
-    new_hw = check_grid("new_hw", new_hw, 2)
+    old = check_grid("old_hw", old_hw, 2)
+    new = check_grid("new_hw", new_hw, 2)
     mode = check_choice("mode", mode, MODES_2D)
     align_corners = _check_flag("align_corners", align_corners)
     antialias = _check_flag("antialias", antialias)
     _check_nearest(mode, align_corners=align_corners, antialias=antialias)
-    return _resample(table, old_hw, new_hw, mode, align_corners, antialias, "old_hw")
+    return _resample(table, old, new, mode, align_corners, antialias, "old_hw")
 
 
 def resample_table_3d(
-    table: torch.Tensor, old_thw, new_thw, mode: str = "trilinear", align_corners: bool = False
+    table: torch.Tensor,
+    old_thw: Sequence[int],
+    new_thw: Sequence[int],
+    mode: str = "trilinear",
+    align_corners: bool = False,
 ) -> torch.Tensor:
     """Resample a video table ``(T*H*W, D)`` or ``(T, H, W, D)`` to ``new_thw``; same form, dtype, device.
 
@@ -90,15 +96,23 @@ def resample_table_3d(
     >>> resample_table_3d(table, (2, 1, 1), (3, 1, 1), align_corners=True).flatten()
     tensor([0.0000, 0.5000, 1.0000])
     """
-    old_thw = check_grid("old_thw", old_thw, 3)
-    new_thw = check_grid("new_thw", new_thw, 3)
+    old = check_grid("old_thw", old_thw, 3)
+    new = check_grid("new_thw", new_thw, 3)
     mode = check_choice("mode", mode, MODES_3D)
     align_corners = _check_flag("align_corners", align_corners)
     _check_nearest(mode, align_corners=align_corners, antialias=False)
-    return _resample(table, old_thw, new_thw, mode, align_corners, False, "old_thw")
+    return _resample(table, old, new, mode, align_corners, False, "old_thw")
 
 
-def _resample(table, old, new, mode, align_corners, antialias, old_name) -> torch.Tensor:
+def _resample(
+    table: torch.Tensor,
+    old: tuple[int, ...],
+    new: tuple[int, ...],
+    mode: str,
+    align_corners: bool,
+    antialias: bool,
+    old_name: str,
+) -> torch.Tensor:
     flat = _check_table(table, old, old_name)
     work = torch.float64 if table.dtype == torch.float64 else torch.float32
     d = table.shape[-1]
@@ -112,7 +126,7 @@ def _resample(table, old, new, mode, align_corners, antialias, old_name) -> torc
     return out.reshape(-1, d) if flat else out               # (prod(new), D) or (*new, D)
 
 
-def _check_table(table, old, old_name) -> bool:
+def _check_table(table: object, old: tuple[int, ...], old_name: str) -> bool:
     """Validate ``table`` against the grid ``old``; return True for the flattened ``(prod(old), D)`` form."""
     n = len(old)
     axes = "THW"[3 - n:]
@@ -142,7 +156,7 @@ def _check_table(table, old, old_name) -> bool:
     return False
 
 
-def _check_flag(name: str, value) -> bool:
+def _check_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
     return value
@@ -159,7 +173,7 @@ def _check_nearest(mode: str, *, align_corners: bool, antialias: bool) -> None:
             )
 
 
-def asymmetric_coordinates(n_new: int, n_old: int, *, device=None) -> torch.Tensor:
+def asymmetric_coordinates(n_new: int, n_old: int, *, device: Device = None) -> torch.Tensor:
     """Index division ``x(i) = i·N0/N1``: float64 ``(n_new,)`` in old-index units (chapter 5).
 
     Equals :func:`cogpe.grids.divided_positions` ``(N1, s = N1/N0)``; covers ``[0, N0 − N0/N1]``.
@@ -171,7 +185,7 @@ def asymmetric_coordinates(n_new: int, n_old: int, *, device=None) -> torch.Tens
     return torch.arange(n_new, dtype=torch.float64, device=device) * n_old / n_new
 
 
-def align_corners_coordinates(n_new: int, n_old: int, *, device=None) -> torch.Tensor:
+def align_corners_coordinates(n_new: int, n_old: int, *, device: Device = None) -> torch.Tensor:
     """``x(i) = i·(N0−1)/(N1−1)``, end rows on end rows: float64 ``(n_new,)`` (chapter 5).
 
     What ``F.interpolate(align_corners=True)`` reads; a single new row reads ``x = 0``.
@@ -184,7 +198,7 @@ def align_corners_coordinates(n_new: int, n_old: int, *, device=None) -> torch.T
     return i * (n_old - 1) / (n_new - 1) if n_new > 1 else i * 0.0
 
 
-def half_pixel_coordinates(n_new: int, n_old: int, *, device=None) -> torch.Tensor:
+def half_pixel_coordinates(n_new: int, n_old: int, *, device: Device = None) -> torch.Tensor:
     """``x(i) = (i+½)·N0/N1 − ½``, centres on centres: float64 ``(n_new,)`` (chapter 5).
 
     What ``F.interpolate(align_corners=False)`` reads; it equals the asymmetric map shifted by the
@@ -205,7 +219,7 @@ _MAPS = {
 }
 
 
-def source_coordinates(n_new: int, n_old: int, convention: str, *, device=None) -> torch.Tensor:
+def source_coordinates(n_new: int, n_old: int, convention: str, *, device: Device = None) -> torch.Tensor:
     """Source coordinates ``x(i)``, float64 ``(n_new,)``, of the map named by ``convention`` (chapter 5).
 
     ``convention`` is ``"asymmetric"`` (index division), ``"align_corners"`` or ``"half_pixel"``.
@@ -223,7 +237,15 @@ def source_coordinates(n_new: int, n_old: int, convention: str, *, device=None) 
 _GAIN = {"bilinear": (1.0, 0.0), "bicubic": (1.1875, -0.1875), "keys": (1.125, -0.125)}
 
 
-def kernel_gain(omega, mode: str):
+@overload
+def kernel_gain(omega: torch.Tensor, mode: str) -> torch.Tensor: ...
+
+
+@overload
+def kernel_gain(omega: float, mode: str) -> float: ...
+
+
+def kernel_gain(omega: torch.Tensor | float, mode: str) -> torch.Tensor | float:
     """Gain of resampling a unit sinusoid of ``omega`` rad/sample at half-integer offsets (chapter 5).
 
     Resampling ``cos(ω j + φ)`` at ``x = m + ½`` returns ``G(ω)·cos(ω x + φ)`` exactly (no phase error,
@@ -250,7 +272,7 @@ def kernel_gain(omega, mode: str):
         raise TypeError(
             f"omega must be a real number or tensor (rad/sample), got {omega!r} ({type(omega).__name__})"
         )
-    w = float(omega)
-    if not math.isfinite(w):
-        raise ValueError(f"omega must be finite, got {w}")
-    return c1 * math.cos(w / 2) + c3 * math.cos(1.5 * w)
+    x = float(omega)
+    if not math.isfinite(x):
+        raise ValueError(f"omega must be finite, got {x}")
+    return c1 * math.cos(x / 2) + c3 * math.cos(1.5 * x)

@@ -7,15 +7,18 @@ the chapters also draw that figure directly.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 __all__ = ["coverage_explorer", "interpolation_explorer", "strategy_explorer"]
 
 
-def _explorer(draw, controls: dict):
+# The explorers return an ipywidgets.VBox; ipywidgets has no type information, hence Any.
+def _explorer(draw: Callable[..., object], controls: dict[str, Any]) -> Any:
     """``controls`` -> one VBox: the controls in a row, then an output redrawn by ``draw(**values)``."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    def show(**values):
+    def show(**values: Any) -> None:
         draw(**values)
         plt.show()
 
@@ -23,7 +26,7 @@ def _explorer(draw, controls: dict):
     return widgets.VBox([widgets.HBox(list(controls.values())), output])
 
 
-def interpolation_explorer(n_train: int = 16, n_new: int = 30, dim: int = 64):
+def interpolation_explorer(n_train: int = 16, n_new: int = 30, dim: int = 64) -> Any:
     """Slide the index-division factor ``s``: positions ``i/s`` and their sincos similarity (chapter 5)."""
     import ipywidgets as widgets
 
@@ -36,7 +39,7 @@ def interpolation_explorer(n_train: int = 16, n_new: int = 30, dim: int = 64):
     return _explorer(lambda s, n_new: plot_interpolation(s, n_new, n_train, dim), controls)
 
 
-def coverage_explorer(dim: int = 24, n_train: int = 30, n_new: int = 48, theta: float = 10000.0):
+def coverage_explorer(dim: int = 24, n_train: int = 30, n_new: int = 48, theta: float = 10000.0) -> Any:
     """Grid size against per-pair wavelength: which RoPE pairs leave their trained range (chapter 4)."""
     import ipywidgets as widgets
 
@@ -45,7 +48,7 @@ def coverage_explorer(dim: int = 24, n_train: int = 30, n_new: int = 48, theta: 
     from .rope import rope_frequencies
     from .viz import plot_coverage
 
-    def draw(dim, n_train, n_new, theta):
+    def draw(dim: int, n_train: int, n_new: int, theta: float) -> None:
         cov = angle_coverage(rope_frequencies(dim, theta), arange_positions(n_train), arange_positions(n_new))
         plot_coverage(cov, title=f"extrapolation, d = {dim}: {n_train} -> {n_new} tokens, "
                                  f"{int(cov.unseen.sum())} pairs meet unseen angles")
@@ -59,7 +62,7 @@ def coverage_explorer(dim: int = 24, n_train: int = 30, n_new: int = 48, theta: 
     return _explorer(draw, controls)
 
 
-def strategy_explorer(strategy: str = "extrapolate", n_train: int = 30, n_new: int = 48, dim: int = 24):
+def strategy_explorer(strategy: str = "extrapolate", n_train: int = 30, n_new: int = 48, dim: int = 24) -> Any:
     """Pick a RoPE scaling strategy: its frequencies and angle coverage at a new size (chapter 6)."""
     import ipywidgets as widgets
 

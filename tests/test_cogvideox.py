@@ -1,4 +1,5 @@
-"""cogpe.cogvideox: presets and the exact tables of SAT and diffusers (facts §1–§4)."""
+"""cogpe.cogvideox: presets and the exact tables of SAT and diffusers (chapter 2, section 2.5; chapter 3,
+section 3.6; chapter 6, sections 6.3 and 6.4)."""
 
 import numpy as np
 import pytest
@@ -38,12 +39,12 @@ def test_sat_and_diffusers_sincos_agree_at_480x720(diffusers_embeddings):
     ref = diffusers_embeddings.get_3d_sincos_pos_embed(1920, (45, 30), 13, 1.875, 1.0, output_type="pt")
     assert sat.dtype == torch.float32 and sat.shape == (17550, 1920)
     torch.testing.assert_close(diffusers_sincos_table(), ref.reshape(-1, 1920), rtol=0, atol=0)
-    # SAT stores float32 (facts §3.3: max diff 2.97e-8 against diffusers' float64 buffer)
+    # SAT stores float32 (chapter 2, section 2.5): measured max diff 2.97e-8 against diffusers' float64 buffer
     assert (sat.double() - ref.reshape(-1, 1920)).abs().max() < 6e-8
 
 
 def test_diffusers_sincos_matches_the_patch_embedding(diffusers_embeddings):
-    """CogVideoXPatchEmbed regenerates the table for 768x1360 with the same 1.875 (facts §3.3)."""
+    """CogVideoXPatchEmbed regenerates the table for 768x1360 with the same 1.875 (chapter 2, section 2.5)."""
     embed = diffusers_embeddings.CogVideoXPatchEmbed(embed_dim=1920, text_embed_dim=8)
     for height, width in ((480, 720), (768, 1360), (256, 384)):
         ref = embed._get_positional_embeddings(height // 8, width // 8, 49)[0, 226:]
@@ -89,7 +90,7 @@ def test_sat_and_diffusers_rope_agree_at_480x720(diffusers_embeddings):
 
 @pytest.mark.parametrize("height, width", [(768, 1360), (480, 480), (720, 480), (960, 1440), (240, 368)])
 def test_diffusers_rope_1_0_matches_the_pipeline_recipe(diffusers_embeddings, diffusers_crop_region, height, width):
-    """The 1.0 pipeline: crop region of the 30x45 base box, then linspace (facts §3.6)."""
+    """The 1.0 pipeline: crop region of the 30x45 base box, then linspace (chapter 6, sections 6.3, 6.4 (a))."""
     T, H, W = token_grid("cogvideox-5b", 49, height, width)
     crops = diffusers_crop_region((H, W), 45, 30)
     ref_cos, ref_sin = diffusers_embeddings.get_3d_rotary_pos_embed(64, crops, (H, W), T)

@@ -1,4 +1,4 @@
-"""cogpe.coverage: wavelengths, turns and which pairs meet unseen angles (pe-literature §4.3, table C)."""
+"""cogpe.coverage: wavelengths, turns and which pairs meet unseen angles (chapter 4, section 4.3)."""
 
 import math
 

@@ -26,7 +26,7 @@ def test_crop_region_matches_diffusers(diffusers_crop_region, h, w, th, tw):
 
 
 def test_crop_region_reference_values_and_half_even_rounding():
-    """Facts §3.6 table; 30x30 -> width round(30/30*30)=30, left round(7.5)=8 (half to even)."""
+    """Chapter 6, section 6.3; 30x30 -> width round(30/30*30)=30, left round(7.5)=8 (half to even)."""
     assert crop_region((30, 45), (30, 45)) == ((0, 0), (30, 45))
     assert crop_region((48, 85), (30, 45)) == ((2, 0), (27, 45))
     assert crop_region((30, 30), (30, 45)) == ((0, 8), (30, 38))
@@ -57,7 +57,7 @@ def test_diffusers_linspace_is_what_diffusers_computes(start, length, n):
 
 
 def test_linspace_conventions_differ_with_a_nonzero_start():
-    """Facts §3.9 item 1: at 768x1360 the h step is 25/48 = 0.520833 (numpy) vs 0.519947 (diffusers)."""
+    """Chapter 6, section 6.4 (a): at 768x1360 the h step is 25/48 = 0.520833 (numpy), 0.519947 (diffusers)."""
     (top, _), (bottom, _) = crop_region((48, 85), (30, 45))
     numpy_h = linspace_positions(top, bottom, 48)
     diffusers_h = diffusers_linspace_positions(top, bottom, 48)

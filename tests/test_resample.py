@@ -1,7 +1,8 @@
 """Chapter 5: resampling a table, the three coordinate maps, and the kernel gain.
 
-References: ``shared/reference/cogvideox-pe-facts.md`` §5 (issue #118 numbers) and
-``shared/reference/pe-literature.md`` §4.4 (gain table).
+References: chapter 5 — the coordinate maps of section 5.2 (eq-coordinate-maps), the resampling errors of
+section 5.3 (THUDM/CogVideo issue #118 asks whether resampling the table equals index division; it does
+not) and the kernel gain (eq-kernel-gain).
 """
 
 from __future__ import annotations
@@ -207,18 +208,18 @@ def test_source_coordinates_dispatches_by_name():
         _close(source_coordinates(30, 16, name), fn(30, 16), atol=0)
 
 
-def test_reference_coordinates_30_from_16():  # facts §5, item 2
+def test_reference_coordinates_30_from_16():  # chapter 5, section 5.2
     hp = half_pixel_coordinates(30, 16)
     assert hp[0].item() == pytest.approx(-0.2333, abs=5e-5)
     assert hp[29].item() == pytest.approx(15.2333, abs=5e-5)
     assert align_corners_coordinates(30, 16)[29].item() == pytest.approx(15.0, abs=1e-12)
     assert asymmetric_coordinates(30, 16)[29].item() == pytest.approx(15.4667, abs=5e-5)
-    # rows with integer x(i) coincide with coarse rows (facts §5, item 1): i = 0, 15 -> 0, 8
+    # rows with integer x(i) coincide with coarse rows (chapter 5, section 5.1): i = 0, 15 -> 0, 8
     x = asymmetric_coordinates(30, 16)
     assert [i for i in range(30) if x[i] == x[i].round()] == [0, 15]
 
 
-# --- bicubic vs the exact sincos: the measured numbers of facts §5 -------------------------------
+# --- bicubic vs the exact sincos: the measured numbers of chapter 5, section 5.3 ------------------
 
 
 def _resampled_error(mode: str, align: bool) -> torch.Tensor:
@@ -286,7 +287,7 @@ def test_keys_gain_matches_a_literal_convolution():
     [(0.1, 0.9988, 1.0000, 1.0006), (0.316, 0.9875, 0.9998, 1.0059), (0.5, 0.9689, 0.9986, 1.0134),
      (1.0, 0.8776, 0.9784, 1.0289), (math.pi / 2, 0.7071, 0.8839, 0.9723), (math.pi, 0, 0, 0)],
 )
-def test_kernel_gain_reference_table(omega, bilinear, keys, bicubic):  # pe-literature §4.4
+def test_kernel_gain_reference_table(omega, bilinear, keys, bicubic):  # eq-kernel-gain, a = -0.5 and -0.75
     for mode, value in [("bilinear", bilinear), ("keys", keys), ("bicubic", bicubic)]:
         assert kernel_gain(omega, mode) == pytest.approx(value, abs=5e-5)
 

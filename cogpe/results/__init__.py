@@ -19,13 +19,17 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = ["available", "load", "path"]
 
 _SUFFIXES = (".json", ".npz")
 
 
-def _root():
+def _root() -> Traversable:
     return resources.files(__name__)
 
 
@@ -50,7 +54,7 @@ def path(name: str) -> Path:
     return Path(str(_root().joinpath(*name.split("/"))))
 
 
-def load(name: str) -> dict:
+def load(name: str) -> dict[str, Any]:
     """The stored JSON document ``name`` (e.g. ``"lab-quick.json"``)."""
     if not str(name).endswith(".json"):
         raise ValueError(f"load reads JSON documents, got {name!r}; use path() for other files")
