@@ -118,7 +118,7 @@ def test_apply_rope_matches_sat_literal(head_dim, N, seed):
     np.testing.assert_allclose(as_np(apply_rope(x, cos, sin)), ref, rtol=0, atol=1e-12)
 
 
-# --- reference numbers (facts §4.3) --------------------------------------------------------------
+# --- reference numbers (chapter 3, section 3.6) ---------------------------------------------------
 
 
 def test_reference_small_table():
@@ -153,7 +153,7 @@ def test_frequencies_of_the_5b_axes():
 
 
 def test_relative_score_reference_number():
-    """Facts §3.7: the score between (1,1,1) and (0,0,0) equals that between (2,3,5) and (1,2,4)."""
+    """Chapter 3, section 3.3: the score between (1,1,1) and (0,0,0) equals that between (2,3,5) and (1,2,4)."""
     g = torch.Generator().manual_seed(0)
     q, k = torch.randn(64, generator=g, dtype=torch.float64), torch.randn(64, generator=g, dtype=torch.float64)
 
@@ -222,7 +222,7 @@ def test_layouts_are_a_permutation_of_each_other(head_dim, T, H, W, seed):
 
 
 def test_layout_mismatch_changes_the_result():
-    """Facts §3.7: the half-split rotation with interleaved tables is a different operator."""
+    """Chapter 3, section 3.5, eq-rope-layouts: the half-split rotation with interleaved tables is a different operator."""
     x = torch.randn(1, 24, 64, generator=torch.Generator().manual_seed(0))
     cos, sin = rope_3d(64, (1, 4, 6))
     assert (apply_rope(x, cos, sin) - apply_rope(x, cos, sin, layout="half")).abs().max() > 0.5

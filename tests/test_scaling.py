@@ -131,7 +131,7 @@ def test_ntk_keeps_the_first_frequency_and_divides_the_last_by_s(d, s):
 
 
 def test_ntk_base_ratios_on_video_axes():
-    """b'/b = s^(d/(d-2)): 2.21 (d=16, s=2) and 1.99 (d=24, s=1.875) — pe-literature §2.2."""
+    """b'/b = s^(d/(d-2)): 2.21 (d=16, s=2) and 1.99 (d=24, s=1.875) — bloc97_2023ntk; peng2024yarn App. A.1."""
     for d, s, ratio in ((16, 2.0, 2.21), (24, 1.875, 1.99), (128, 2.0, 2.02)):
         base = ntk_frequencies(d, s)[1] ** (-d / 2)  # θ'_1 = b'^(-2/d)
         assert base.item() / 10000.0 == pytest.approx(ratio, abs=5e-3)
@@ -172,7 +172,7 @@ def test_yarn_ramp_endpoints_and_monotone_blend(d, n0, s, alpha, width):
 
 
 def test_yarn_ramp_with_llama_defaults_on_cogvideox_axes():
-    """pe-literature §4.3 table E: paper γ(r), α=1, β=32 on CogVideoX-5B's t, h, w axes.
+    """peng2024yarn Def. 2 (chapter 6, section 6.2): paper γ(r), α=1, β=32 on CogVideoX-5B's t, h, w axes.
 
     The table prints 2 decimals; its w entry 0.08 is (3.32 − 1)/31 = 0.0750, hence abs=6e-3, and its
     first h turn count 4.78 is 30/2π = 4.775.
@@ -231,7 +231,7 @@ def test_riflex_default_k_on_cogvideox_5b():
     """k = 2 (1-indexed) for CogVideoX-5B's temporal axis: 0-based 1, period 19.9 > 13 (RIFLEx §3.3)."""
     assert intrinsic_component(16, 13) == 1
     assert TWO_PI / rope_frequencies(16)[1].item() == pytest.approx(19.87, abs=5e-3)
-    # spatial axes (pe-literature §4.3 table C): periods 6.28, 13.5, 29.2, 62.8 → the first > 30 and > 45
+    # spatial axes (chapter 4, section 4.3): periods 6.28, 13.5, 29.2, 62.8 → the first > 30 and > 45
     assert intrinsic_component(24, 30) == intrinsic_component(24, 45) == 3
     # HunyuanVideo t (d = 16, θ = 256, 33 latent frames): the paper's k = 4, period 50.3
     assert intrinsic_component(16, 33, theta=256.0) == 3
@@ -239,7 +239,7 @@ def test_riflex_default_k_on_cogvideox_5b():
 
 def test_riflex_reference_numbers():
     """97 frames on CogVideoX-5B (L_test = 25) with the code's 0.9: θ_2 = 0.226, period 27.8;
-    HunyuanVideo at 261 frames (L_test = 66): θ_4 = 0.0857 (pe-literature §3.10)."""
+    HunyuanVideo at 261 frames (L_test = 66): θ_4 = 0.0857 (zhao2025riflex)."""
     cog = riflex_frequencies(16, 13, 25 / 13, margin=0.9)[1].item()
     assert cog == pytest.approx(0.2262, abs=1e-4) and TWO_PI / cog == pytest.approx(27.78, abs=1e-2)
     hunyuan = riflex_frequencies(16, 33, 2.0, theta=256.0, margin=0.9)[3].item()
@@ -281,7 +281,7 @@ def test_riflex_acts_per_axis(base, grid):
 
 @pytest.mark.parametrize("strategy", CROP)
 def test_linspace_crop_at_960x1440_is_exactly_half_steps(strategy):
-    """cogvideox-pe-facts §3.6: grid 60×90 in the 30×45 box → positions exactly i/2."""
+    """Chapter 6, section 6.3: grid 60×90 in the 30×45 box → positions exactly i/2."""
     (t, _), (h, _), (w, _) = scaled_axes(64, (13, 60, 90), COGVIDEOX_BASE, strategy)
     assert torch.equal(t, torch.arange(13, **f64))
     assert torch.equal(h, torch.arange(60, **f64) / 2)
@@ -289,7 +289,7 @@ def test_linspace_crop_at_960x1440_is_exactly_half_steps(strategy):
 
 
 def test_linspace_crop_at_768x1360_numpy_vs_diffusers():
-    """Grid 48×85, crop ((2, 0), (27, 45)): numpy step 25/48, diffusers ≥ 0.32 step 0.51995 (facts §3.9)."""
+    """Grid 48×85, crop ((2, 0), (27, 45)): numpy step 25/48, diffusers ≥ 0.32 step 0.51995 (chapter 6, section 6.4 (a))."""
     assert crop_region((48, 85), (30, 45)) == ((2, 0), (27, 45))
     (_, _), (h, _), (w, _) = scaled_axes(64, (13, 48, 85), COGVIDEOX_BASE, "linspace-crop")
     _close(h, 2 + 25 * torch.arange(48, **f64) / 48)
@@ -304,7 +304,7 @@ def test_linspace_crop_at_768x1360_numpy_vs_diffusers():
 
 
 def test_linspace_crop_reference_rows_at_768x1360():
-    """cogvideox-pe-facts §4.3: rows (t0, h0, w1) and (t0, h1, w0) of the diffusers 1.0 table."""
+    """Chapter 6, section 6.3: rows (t0, h0, w1) and (t0, h1, w0) of the diffusers 1.0 table."""
     cos, _ = scaled_rope_3d(64, (13, 48, 85), COGVIDEOX_BASE, "linspace-crop-diffusers")
     assert cos.shape == (53040, 64)
     _close(cos[1, 40:44], torch.tensor([0.86310428, 0.86310428, 0.96995974, 0.96995974]), tol=1e-6)
@@ -312,7 +312,7 @@ def test_linspace_crop_reference_rows_at_768x1360():
 
 
 def test_linspace_crop_stretches_smaller_grids():
-    """Unlike the other strategies it acts below the base grid too: 240×360 → step 2 (facts §3.6)."""
+    """Unlike the other strategies it acts below the base grid too: 240×360 → step 2 (chapter 6, section 6.3)."""
     (_, _), (h, _), (w, _) = scaled_axes(64, (13, 15, 22), COGVIDEOX_BASE, "linspace-crop")
     assert torch.equal(h, 2 * torch.arange(15, **f64))
     assert torch.equal(w, 2 * torch.arange(22, **f64))

@@ -61,7 +61,7 @@ def test_sincos_3d_matches_sat_literal(dim, T, H, W, s_t, s_h, s_w):
     np.testing.assert_allclose(as_np(ours), ref, rtol=0, atol=1e-13)
 
 
-# --- reference numbers (facts §4.1, §4.2) --------------------------------------------------------
+# --- reference numbers (chapter 2, section 2.5) ---------------------------------------------------
 
 
 def test_reference_rows_small_table():
@@ -96,7 +96,7 @@ def test_reference_full_2b_checksums():
 
 
 def test_channel_blocks_are_t_then_w_then_h():
-    """Moving one step along w changes only the w block; along h only the h block (facts §1.1)."""
+    """Moving one step along w changes only the w block; along h only the h block (chapter 2, section 2.4, eq-sincos-3d)."""
     table = sincos_3d(64, (2, 2, 2)).reshape(2, 2, 2, 64)
     changed = lambda a, b: torch.nonzero((a - b).abs() > 0).flatten().tolist()  # noqa: E731
     dw = changed(table[0, 0, 1], table[0, 0, 0])
