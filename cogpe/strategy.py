@@ -44,6 +44,9 @@ Our choices (not the papers'):
 - **A fixed ``factor``** (transformers' ``rope_scaling["factor"]``, one number or one per axis)
   replaces ``s = n/n0`` where given; by default the scale follows the grid.
 
+Wherever a strategy is taken (``StrategyLike``) it may be a :class:`Strategy`, a name with options as
+keyword arguments, or a ``rope_scaling`` dict; :func:`as_strategy` reads all three.
+
 The lab model's encodings are named ``"<encoding>-<strategy>"`` (``"rope-yarn"``); they are read by
 :func:`parse_model_strategy` alone. transformers-style ``rope_scaling`` dicts are read by
 :func:`from_rope_scaling` (mapping in chapter 6, section 6.5).
