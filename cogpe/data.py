@@ -72,8 +72,8 @@ class DataConfig:
     channels: int = 3
 
     def __post_init__(self) -> None:
-        lo = check_size("min_objects", self.min_objects)
-        hi = check_size("max_objects", self.max_objects)
+        lo = check_size("min_objects", self.min_objects, what="objects")
+        hi = check_size("max_objects", self.max_objects, what="objects")
         if lo > hi:
             raise ValueError(f"min_objects={lo} is larger than max_objects={hi}; use min_objects <= max_objects")
         if isinstance(self.shapes, str) or not isinstance(self.shapes, Sequence) or not self.shapes:
@@ -191,11 +191,11 @@ def sample_scenes(
     """
     if not isinstance(config, DataConfig):
         raise TypeError(f"config must be a DataConfig, got {type(config).__name__}")
-    seed = check_size("seed", seed, minimum=0)
+    seed = check_size("seed", seed, minimum=0, what="a seed")
     check_choice("split", split, SPLITS)
     flat = indices.tolist() if isinstance(indices, torch.Tensor) else indices  # a number for a 0-d tensor
     items: Iterable[object] = [flat] if isinstance(flat, (int, numbers.Integral)) else flat
-    picked = [check_size(f"indices[{j}]", i, minimum=0) for j, i in enumerate(items)]
+    picked = [check_size(f"indices[{j}]", i, minimum=0, what="a video index") for j, i in enumerate(items)]
     if not picked:
         raise ValueError("indices is empty; ask for at least one scene")
     rows = [_sample_one(config, np.random.default_rng(_seed_sequence(seed, split, i))) for i in picked]
@@ -209,7 +209,7 @@ def _fold(u: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
 
 
 def _times(frames: int, frame_step: float, start: float, device: Device = None) -> torch.Tensor:
-    frames = check_size("frames", frames)
+    frames = check_size("frames", frames, what="frames")
     frame_step = check_factor("frame_step", frame_step)
     if isinstance(start, bool) or not isinstance(start, numbers.Real) or not math.isfinite(start):
         raise ValueError(f"start must be a finite number of base frames, got {start!r}")
@@ -254,7 +254,7 @@ def render(
     """
     if not isinstance(scene, Scene):
         raise TypeError(f"scene must be a Scene (see sample_scenes), got {type(scene).__name__}")
-    height, width = check_size("height", height), check_size("width", width)
+    height, width = check_size("height", height, what="pixels"), check_size("width", width, what="pixels")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 3 (RGB) or 1 (luminance), got {channels!r}")
     if device is not None:
@@ -331,12 +331,12 @@ class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
         if not isinstance(config, DataConfig):
             raise TypeError(f"config must be a DataConfig, got {type(config).__name__}")
         self.config = config
-        self.frames = check_size("frames", frames)
-        self.height = check_size("height", height)
-        self.width = check_size("width", width)
-        self.length = check_size("length", length)
+        self.frames = check_size("frames", frames, what="frames")
+        self.height = check_size("height", height, what="pixels")
+        self.width = check_size("width", width, what="pixels")
+        self.length = check_size("length", length, what="videos")
         self.split = check_choice("split", split, SPLITS)
-        self.seed = check_size("seed", seed, minimum=0)
+        self.seed = check_size("seed", seed, minimum=0, what="a seed")
         self.frame_step = check_factor("frame_step", frame_step)
 
     def __len__(self) -> int:

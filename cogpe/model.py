@@ -104,8 +104,8 @@ class ModelConfig:
         encoding, _ = self._parsed  # the one place the name is read
         check_size("in_channels", self.in_channels, what="channels")
         object.__setattr__(self, "patch", check_grid("patch", self.patch, 3))
-        check_size("depth", self.depth)
-        heads = check_size("heads", self.heads)
+        check_size("depth", self.depth, what="blocks")
+        heads = check_size("heads", self.heads, what="attention heads")
         width = check_dim(
             "width", self.width, multiple=16,
             why="cannot hold CogVideoX's 3-D sincos split t/w/h = 1/4, 3/8, 3/8 in whole [sin | cos] pairs",
@@ -152,7 +152,7 @@ class ModelConfig:
         sizes = {"frames": frames, "height": height, "width": width}
         out = []
         for (name, n), p in zip(sizes.items(), self.patch):
-            n = check_size(name, n)
+            n = check_size(name, n, what="frames" if name == "frames" else "pixels")
             if n % p:
                 lo = max(p, n - n % p)
                 raise ValueError(

@@ -181,7 +181,7 @@ def asymmetric_coordinates(n_new: int, n_old: int, *, device: Device = None) -> 
     >>> asymmetric_coordinates(30, 16)[-1].item()      # 29 / 1.875
     15.466666666666667
     """
-    n_new, n_old = check_size("n_new", n_new), check_size("n_old", n_old)
+    n_new, n_old = check_size("n_new", n_new, what="positions"), check_size("n_old", n_old, what="positions")
     return torch.arange(n_new, dtype=torch.float64, device=device) * n_old / n_new
 
 
@@ -193,7 +193,7 @@ def align_corners_coordinates(n_new: int, n_old: int, *, device: Device = None) 
     >>> align_corners_coordinates(30, 16)[[0, -1]].tolist()
     [0.0, 15.0]
     """
-    n_new, n_old = check_size("n_new", n_new), check_size("n_old", n_old)
+    n_new, n_old = check_size("n_new", n_new, what="positions"), check_size("n_old", n_old, what="positions")
     i = torch.arange(n_new, dtype=torch.float64, device=device)
     return i * (n_old - 1) / (n_new - 1) if n_new > 1 else i * 0.0
 
@@ -207,7 +207,7 @@ def half_pixel_coordinates(n_new: int, n_old: int, *, device: Device = None) -> 
     >>> half_pixel_coordinates(30, 16)[[0, -1]]
     tensor([-0.2333, 15.2333], dtype=torch.float64)
     """
-    n_new, n_old = check_size("n_new", n_new), check_size("n_old", n_old)
+    n_new, n_old = check_size("n_new", n_new, what="positions"), check_size("n_old", n_old, what="positions")
     i = torch.arange(n_new, dtype=torch.float64, device=device)
     return (i + 0.5) * n_old / n_new - 0.5
 

@@ -211,7 +211,7 @@ def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8, ncols: int 
     if len(frames) != 1:
         raise ValueError(f"videos must have the same number of frames, got {sorted(frames)}")
     (n_frames,) = frames
-    ncols = len(names) if ncols is None else check_size("ncols", ncols)
+    ncols = len(names) if ncols is None else check_size("ncols", ncols, what="columns")
     ncols = min(ncols, len(names))
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.4) * nrows), squeeze=False,
