@@ -18,9 +18,10 @@ per-axis formulas it calls, each also returning ``θ_j`` unchanged for ``s ≤ 1
 
 YaRN's ramp is the paper's, linear in ``r``: ``γ(r) = 0`` for ``r < α``, ``1`` for ``r > β``,
 ``(r-α)/(β-α)`` between (its reference code ramps linearly in ``j`` instead; the two differ on short
-video axes, chapter 6, section 6.2). RIFLEx's default ``k`` is the first pair whose period ``2π/θ_j``
-exceeds ``n0`` (:func:`intrinsic_component`); on CogVideoX-5B's temporal axis (d = 16, n0 = 13) that is
-the paper's k = 2 counted from 1, i.e. 0-based 1, period 19.9.
+video axes, chapter 6, section 6.2). RIFLEx's default ``k`` is the first pair that did not complete a
+turn over the trained positions ``0 … n0-1`` — period ``2π/θ_j > n0-1`` (:func:`intrinsic_component`);
+on CogVideoX-5B's temporal axis (d = 16, n0 = 13) that is the paper's k = 2 counted from 1, i.e.
+0-based 1, period 19.9.
 """
 
 from __future__ import annotations
@@ -126,24 +127,26 @@ def yarn_frequencies(
 
 
 def intrinsic_component(dim: int, n0: int, theta: float = 10000.0) -> int:
-    """RIFLEx's default k (0-based): the first pair whose period ``2π/θ_j`` exceeds ``n0`` tokens.
+    """RIFLEx's default k (0-based): the first pair that did not complete a turn in training.
 
-    Our reading of RIFLEx §3.3 (the paper picks k from where an extrapolated video repeats); for
-    CogVideoX-5B's temporal axis it gives the paper's k = 2 (1-indexed).
+    Trained on positions ``0 … n0-1``, pair j has seen the arc ``[0, (n0-1)·θ_j]``; it is *complete* when
+    that arc reaches ``2π`` (chapter 4, eq-coverage), i.e. when its period ``2π/θ_j`` is at most ``n0-1``.
+    k is the first incomplete pair — our reading of RIFLEx §3.3 (the paper picks k from where an
+    extrapolated video repeats); for CogVideoX-5B's temporal axis it gives the paper's k = 2 (1-indexed).
 
-    >>> intrinsic_component(16, 13)   # periods 6.28, 19.9, …: 19.9 > 13
+    >>> intrinsic_component(16, 13)   # periods 6.28, 19.9, …: 19.9 > 12
     1
     """
     dim = check_even_dim("dim", dim)
     n0 = check_size("n0", n0)
     periods = 2 * math.pi / rope_frequencies(dim, theta)  # (dim/2,), increasing
-    longer = (periods > n0).nonzero()
-    if len(longer) == 0:
+    incomplete = (periods > n0 - 1).nonzero()
+    if len(incomplete) == 0:
         raise ValueError(
-            f"no pair of a dim={dim} axis has a period longer than n0={n0} tokens "
-            f"(longest: {periods[-1].item():.1f}); pass riflex_k=… explicitly"
+            f"every pair of a dim={dim} axis completed a turn over n0={n0} trained positions (longest "
+            f"period: {periods[-1].item():.1f} <= {n0 - 1}); pass riflex_k=… explicitly"
         )
-    return int(longer[0])
+    return int(incomplete[0])
 
 
 def riflex_frequencies(

@@ -228,11 +228,13 @@ def test_yarn_with_a_huge_beta_is_pi_times_the_temperature(base, grid):
 
 
 def test_riflex_default_k_on_cogvideox_5b():
-    """k = 2 (1-indexed) for CogVideoX-5B's temporal axis: 0-based 1, period 19.9 > 13 (RIFLEx §3.3)."""
+    """k = 2 (1-indexed) for CogVideoX-5B's temporal axis: 0-based 1, period 19.9 > 12 (RIFLEx §3.3)."""
     assert intrinsic_component(16, 13) == 1
     assert TWO_PI / rope_frequencies(16)[1].item() == pytest.approx(19.87, abs=5e-3)
-    # spatial axes (chapter 4, section 4.3): periods 6.28, 13.5, 29.2, 62.8 → the first > 30 and > 45
-    assert intrinsic_component(24, 30) == intrinsic_component(24, 45) == 3
+    # spatial axes (chapter 4, section 4.3): periods 6.28, 13.5, 29.2, 62.8 — the first incomplete pair
+    # over 30 positions (29.2 > 29: its arc 29·θ_2 falls just short of 2π) and over 45 (62.8 > 44)
+    assert intrinsic_component(24, 30) == 2 and intrinsic_component(24, 45) == 3
+    assert 29 * rope_frequencies(24)[2].item() < TWO_PI < 30 * rope_frequencies(24)[2].item()
     # HunyuanVideo t (d = 16, θ = 256, 33 latent frames): the paper's k = 4, period 50.3
     assert intrinsic_component(16, 33, theta=256.0) == 3
 
