@@ -12,10 +12,13 @@ import torch
 from adapters_support import (
     BASE,
     TEXT,
-    TinyPipeline,
+    CogVideoXPipeline,
+    count_prompt_encodings,
+    generate,
     one_thread,  # noqa: F401 (autouse fixture)
     pipeline_tables,
     run,
+    tiny_pipeline,
     tiny_transformer,
 )
 from cogpe.adapters import trained_grid, use_strategy
@@ -157,23 +160,25 @@ def test_a_refused_application_leaves_nothing_behind():
     ],
 )
 def test_pipeline_calls_the_model_cannot_take_are_refused_before_anything_runs(version, call, message):
-    pipeline = TinyPipeline(tiny_transformer(version, layers=1))
+    pipeline = tiny_pipeline(tiny_transformer(version, layers=1))
+    encoded = count_prompt_encodings(pipeline)
     error = TypeError if isinstance(call.get("num_frames"), float) else ValueError
     with use_strategy(pipeline, "ntk", base_grid=BASE):
         with pytest.raises(error, match=message):
-            pipeline(**call)
-        assert pipeline.calls == 0
-        pipeline()  # the config's defaults are valid
-        assert pipeline.calls == 1
-    assert type(pipeline) is TinyPipeline
+            generate(pipeline, **call)
+        assert encoded == [0]
+        generate(pipeline)  # the config's defaults are valid
+        assert encoded == [1]
+    assert type(pipeline) is CogVideoXPipeline
 
 
 def test_a_crop_strategy_that_cannot_place_the_grid_is_refused_at_the_call():
-    pipeline = TinyPipeline(tiny_transformer("1.0", layers=1))
+    pipeline = tiny_pipeline(tiny_transformer("1.0", layers=1))
+    encoded = count_prompt_encodings(pipeline)
     with use_strategy(pipeline, "linspace-crop-diffusers"):
         with pytest.raises(ValueError, match=r"linspace-crop-diffusers cannot fit grid \(H, W\)=\(1, 40\)"):
-            pipeline(height=16, width=640)
-    assert pipeline.calls == 0
+            generate(pipeline, height=16, width=640)
+    assert encoded == [0]
 
 
 @pytest.mark.parametrize(
