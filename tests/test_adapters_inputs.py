@@ -125,7 +125,9 @@ def test_strategies_the_model_cannot_use_are_refused(strategy, options, error, m
         ((3, 4), ValueError, r"base_grid must have 3 entries ordered \(T, H, W\), got 2"),
         ((3, 0, 6), ValueError, r"base_grid\[1\] \(H\) must be an integer >= 1, got 0"),
         ((3, 4.5, 6), TypeError, r"base_grid\[1\] \(H\) must be an integer \(number of tokens\), got 4.5"),
-        ("346", TypeError, r"base_grid must be a tuple of 3 positive integers ordered \(T, H, W\), got '346'"),
+        ("346", ValueError, r"base_grid='346' is not a preset; CogVideoX presets: 'cogvideox-5b', .*or pass a grid \(T, H, W\)"),
+        ("wan-480p", ValueError, r"base_grid='wan-480p' is a Wan preset, but the model is CogVideoX; CogVideoX presets: "),
+        ([3, 4, 6, 1], ValueError, r"base_grid must have 3 entries"),
     ],
 )
 def test_bad_base_grids_are_refused(base_grid, error, message):
