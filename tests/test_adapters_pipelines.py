@@ -15,8 +15,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+import adapters_wan_hunyuan_support as wh
 from adapters_support import (
     BASE_KW,
+    count_prompt_encodings,
     diffusers,
     generate,
     one_thread,  # noqa: F401 (autouse fixture)
@@ -53,3 +55,79 @@ def test_cogvideox_pipeline_at_twice_the_grid(version):
         assert given.shape == expected.shape and torch.isfinite(given).all()
         assert (given - expected).abs().max() > 1e-3, name
     assert torch.equal(generate(pipeline, **call), expected)
+
+
+# --- Wan and HunyuanVideo: the transformer builds its own tables; integer positions at every size ------------
+
+# Trained (here: base_grid) on 3×4×6 tokens = 9 frames at 64×96. About twice it: 17 frames → 5 latent
+# frames = 5 tokens; 128×192 pixels → 16×24 latent → 8×12 tokens. Latents (B, C, F, H, W).
+CALL = dict(num_frames=17, height=128, width=192)
+
+
+@pytest.mark.parametrize("family", wh.FAMILIES)
+def test_wan_and_hunyuan_pipelines_at_twice_the_grid(family):
+    pipeline = wh.tiny_pipeline(family, wh.tiny(family))
+    expected = wh.generate(pipeline, **CALL)
+    assert expected.shape == (1, 4, 5, 16, 24)
+    with use_strategy(pipeline, "extrapolate", base_grid=wh.BASE):  # the models' own integer positions
+        assert torch.equal(wh.generate(pipeline, **CALL), expected)
+    for name in ("yarn", "riflex"):
+        with use_strategy(pipeline, name, base_grid=wh.BASE):
+            given = wh.generate(pipeline, **CALL)
+        assert given.shape == expected.shape and torch.isfinite(given).all()
+        assert (given - expected).abs().max() > 1e-3, name
+    assert torch.equal(wh.generate(pipeline, **CALL), expected)
+
+
+def test_wan_2_2_pipeline_adapts_both_experts():
+    """Wan 2.2 A14B: a high-noise ``transformer`` and a low-noise ``transformer_2``, switched at
+    ``boundary_ratio`` (here after the first of 2 steps). One handle adapts both; each is then busy."""
+    high, low = wh.tiny("wan", seed=0), wh.tiny("wan", seed=1)
+    pipeline = wh.tiny_wan_pipeline(high, low, boundary_ratio=0.9)
+    calls = {"high": 0, "low": 0}
+    for name, module in (("high", high), ("low", low)):
+        module.register_forward_pre_hook(lambda mod, args, name=name: calls.__setitem__(name, calls[name] + 1))
+    expected = wh.generate(pipeline, **CALL)
+    assert calls == {"high": 2, "low": 2}  # one step each, with and without the prompt (guidance)
+    with use_strategy(pipeline, "extrapolate", base_grid=wh.BASE):
+        assert torch.equal(wh.generate(pipeline, **CALL), expected)
+    with use_strategy(pipeline, "yarn", base_grid=wh.BASE) as handle:
+        assert handle.transformers == (high, low)
+        with pytest.raises(RuntimeError, match="already runs"):
+            use_strategy(low, "ntk", base_grid=wh.BASE)
+        both = wh.generate(pipeline, **CALL)
+    with use_strategy(high, "yarn", base_grid=wh.BASE):  # the high-noise expert alone
+        high_only = wh.generate(pipeline, **CALL)
+    assert not torch.equal(both, high_only) and not torch.equal(high_only, expected)
+    assert torch.equal(wh.generate(pipeline, **CALL), expected)
+
+
+@pytest.mark.parametrize("family, name", [("wan", "Wan"), ("hunyuan", "HunyuanVideo")])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ({"num_frames": 16}, r"num_frames=16 cannot be taken by {}: frames must be 4N\+1 \(e.g. 13 or 17\)"),
+        ({"height": 100}, r"height=100 is not a multiple of 16 \(VAE scale 8 × patch_size 2\); use e.g. 96 or 112"),
+        ({"width": 200}, r"width=200 is not a multiple of 16 .* 192 or 208"),
+    ],
+)
+def test_wan_and_hunyuan_calls_they_cannot_take_are_refused_before_anything_runs(family, name, call, message):
+    """WanPipeline would round 16 frames down to 13 with a warning; under a strategy the call is refused,
+    naming valid counts, before the prompt is encoded."""
+    pipeline = wh.tiny_pipeline(family, wh.tiny(family, layers=1))
+    encoded = count_prompt_encodings(pipeline)
+    with use_strategy(pipeline, "ntk", base_grid=wh.BASE):
+        with pytest.raises(ValueError, match=message.format(name)):
+            wh.generate(pipeline, **{**CALL, **call})
+        assert encoded == [0]
+        wh.generate(pipeline, **CALL)
+        assert encoded == [1]
+
+
+def test_a_wan_call_beyond_rope_max_seq_len_is_refused_before_anything_runs():
+    pipeline = wh.tiny_wan_pipeline(wh.tiny("wan", layers=1, rope_max_seq_len=10))
+    encoded = count_prompt_encodings(pipeline)
+    with use_strategy(pipeline, "ntk", base_grid=wh.BASE):
+        with pytest.raises(ValueError, match=r"grid \(5, 8, 12\) has 12 tokens along W, more than Wan's rotary"):
+            wh.generate(pipeline, **CALL)
+    assert encoded == [0]
