@@ -15,6 +15,7 @@ import torch
 from adapters_support import one_thread  # noqa: F401 (autouse fixture)
 from adapters_wan_hunyuan_support import (
     BASE,
+    diffusers,
     FAMILIES,
     HEAD_DIM,
     SPLIT,
@@ -197,6 +198,26 @@ def test_remove_context_exit_and_exceptions_restore_bit_identical_outputs(model)
     with use_strategy(transformer, "ntk", base_grid=BASE):
         with pytest.raises(RuntimeError, match=r"already runs Strategy\('ntk'\)"):
             use_strategy(transformer, "yarn")
+
+
+def test_hunyuan_image_to_video_token_replace_blocks_are_adapted_alike():
+    """HunyuanVideo-I2V (``image_condition_type="token_replace"``) has its own block classes with the same
+    attention: identity at the base grid for every strategy, the model itself under extrapolate."""
+    torch.manual_seed(0)
+    transformer = diffusers.HunyuanVideoTransformer3DModel(
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=16, num_layers=1, num_single_layers=1,
+        num_refiner_layers=1, text_embed_dim=8, pooled_projection_dim=8, rope_axes_dim=SPLIT["hunyuan"],
+        image_condition_type="token_replace",
+    ).eval()
+    grid = (5, 8, 12)
+    expected, larger = run(transformer, BASE), run(transformer, grid)
+    for name in ROPE:
+        with use_strategy(transformer, name, base_grid=BASE):
+            assert torch.equal(run(transformer, BASE), expected), name
+            if name == "extrapolate":
+                assert torch.equal(run(transformer, grid), larger)
+    with use_strategy(transformer, "yarn", base_grid=BASE):
+        assert not torch.equal(run(transformer, grid), larger)
 
 
 # --- 6. base grids: named presets, and what Wan's tables reach ---------------------------------------------

@@ -17,9 +17,10 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   learned table (chapter 5).
 - **Wan 2.x** — ``WanTransformer3DModel``. ``WanRotaryPosEmbed`` splits a head of ``d`` channels into
   ``t = d − 4⌊d/6⌋``, ``h = w = 2⌊d/6⌋`` (128 → 44, 42, 42), θ 10000 (its default; the transformer
-  passes none); float64 angles of integer positions ``0 … rope_max_seq_len − 1`` are computed once, as
-  buffers, and sliced ``[:n]`` per axis into ``(1, N, 1, d)`` tables, interleaved pairs (the processor
-  reads ``cos[..., 0::2]``, ``sin[..., 1::2]``). The transformer builds them in its own ``forward``
+  passes none); float64 angles (float32 where the MPS backend is available) of integer positions
+  ``0 … rope_max_seq_len − 1`` are computed once on the CPU, as buffers, and sliced ``[:n]`` per axis
+  into ``(1, N, 1, d)`` tables, interleaved pairs (the processor reads ``cos[..., 0::2]``,
+  ``sin[..., 1::2]``). The transformer builds them in its own ``forward``
   (``self.rope(hidden_states)``, latents ``(B, C, F, H, W)``, ``patch_size`` ``(1, 2, 2)``). q and k pass
   ``norm_q`` / ``norm_k`` (RMSNorm across all heads) before RoPE; self-attention (``attn1``) holds video
   tokens only — text enters through the cross-attention ``attn2``, which has no RoPE. Frames ``4N+1``
@@ -190,9 +191,14 @@ def _wan(config: Mapping[str, Any]) -> RopeModel:
     model = RopeModel(
         family="Wan", name="Wan", head_dim=head_dim, split=split, theta=_WAN_THETA, patch=(pt, ph, pw),
         temporal_compression=4, base_grid=preset_grid(preset, "Wan"), frame_step=_VAE_FRAME_STEP,
-        latents="BCFHW", tables_at="rope", kept_dtype=torch.float64, max_positions=limit, preset=preset,
+        latents="BCFHW", tables_at="rope", kept_dtype=_wan_dtype(), max_positions=limit, preset=preset,
     )
     return model
+
+
+def _wan_dtype() -> torch.dtype:
+    """The dtype of WanRotaryPosEmbed's angles: float64, float32 where the MPS backend is available (its rule)."""
+    return torch.float32 if torch.backends.mps.is_available() else torch.float64
 
 
 def _hunyuan(config: Mapping[str, Any]) -> RopeModel:

@@ -48,6 +48,11 @@ LoRA trainers (CogVideo #663), CogVideoX 1.5, Wan and HunyuanVideo; ``"interpola
 
 One strategy per transformer: applying a second while one is active raises a RuntimeError naming the
 active one; remove it first.
+
+Not covered (refused or untested): diffusers' context parallelism, which splits the output of Wan's
+``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
+transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names (Wan VACE and
+Animate, SkyReels-V2, HunyuanVideo 1.5 and Framepack), which :func:`use_strategy` refuses by class.
 """
 
 from __future__ import annotations

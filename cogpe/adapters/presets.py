@@ -6,20 +6,18 @@ Wan's and HunyuanVideo's configs hold none: their rotary embeddings take any gri
 turns it into tokens — latent frames ``(F − 1) // 4 + 1`` (every VAE here compresses time 4×, keeping
 frame 0), latent pixels ``/ vae_scale``, then the transformer's patch — so the arithmetic can be checked:
 
-===================  ======================  =========  ========  ===========  ===========================
-preset               video (F × H × W)       VAE        patch     tokens       model (source)
-===================  ======================  =========  ========  ===========  ===========================
-``cogvideox-5b``     49 × 480 × 720          8, 4       1, 2, 2   13 × 30 × 45 CogVideoX 1.0 5B (yang2024cogvideox)
-``cogvideox-5b-i2v`` 49 × 480 × 720          8, 4       1, 2, 2   13 × 30 × 45 CogVideoX 1.0 5B-I2V
-``cogvideox1.5-5b``  81 × 768 × 1360         8, 4       2, 2, 2   11 × 48 × 85 CogVideoX 1.5 (model card;
-                                                                               latents 21 → 22 → 11)
-``wan-480p``         81 × 480 × 832          8, 4       1, 2, 2   21 × 30 × 52 Wan 2.1 T2V-1.3B, I2V-14B-480P
-``wan-720p``         81 × 720 × 1280         8, 4       1, 2, 2   21 × 45 × 80 Wan 2.1 T2V-14B, I2V-14B-720P;
-                                                                               Wan 2.2 A14B
-``wan2.2-5b-720p``   121 × 704 × 1280        16, 4      1, 2, 2   31 × 22 × 40 Wan 2.2 TI2V-5B
-``hunyuanvideo-540p`` 129 × 544 × 960        8, 4       1, 2, 2   33 × 34 × 60 HunyuanVideo
-``hunyuanvideo-720p`` 129 × 720 × 1280       8, 4       1, 2, 2   33 × 45 × 80 HunyuanVideo
-===================  ======================  =========  ========  ===========  ===========================
+=====================  =================  ==========  =======  ============  ========================================
+preset                 video (F × H × W)  VAE (s, t)  patch    tokens        model (source)
+=====================  =================  ==========  =======  ============  ========================================
+``cogvideox-5b``       49 × 480 × 720     8, 4        1, 2, 2  13 × 30 × 45  CogVideoX 1.0 5B (yang2024cogvideox)
+``cogvideox-5b-i2v``   49 × 480 × 720     8, 4        1, 2, 2  13 × 30 × 45  CogVideoX 1.0 5B-I2V
+``cogvideox1.5-5b``    81 × 768 × 1360    8, 4        2, 2, 2  11 × 48 × 85  CogVideoX 1.5 (model card); 21 → 22 → 11
+``wan-480p``           81 × 480 × 832     8, 4        1, 2, 2  21 × 30 × 52  Wan 2.1 T2V-1.3B, I2V-14B-480P
+``wan-720p``           81 × 720 × 1280    8, 4        1, 2, 2  21 × 45 × 80  Wan 2.1 T2V-14B, I2V-14B-720P; 2.2 A14B
+``wan2.2-5b-720p``     121 × 704 × 1280   16, 4       1, 2, 2  31 × 22 × 40  Wan 2.2 TI2V-5B
+``hunyuanvideo-540p``  129 × 544 × 960    8, 4        1, 2, 2  33 × 34 × 60  HunyuanVideo
+``hunyuanvideo-720p``  129 × 720 × 1280   8, 4        1, 2, 2  33 × 45 × 80  HunyuanVideo
+=====================  =================  ==========  =======  ============  ========================================
 
 Sources (facts, not our choices): Wan's sizes are the ``SUPPORTED_SIZES`` of its generation scripts
 (github.com/Wan-Video/Wan2.1 and Wan2.2, ``wan/configs/__init__.py``: 1.3B ``480*832`` only, 14B and

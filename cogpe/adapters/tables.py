@@ -18,7 +18,8 @@ that arithmetic:
   ``get_1d_rotary_pos_embed`` defaults): float32 positions, frequencies ``1/θ**(arange(0, d, 2)/d)``
   and angles, on the activations' device;
 - ``torch.float64`` — Wan (``WanRotaryPosEmbed`` builds float64 angles on the CPU when the model is
-  constructed, and keeps them as buffers): float64 throughout, built on the CPU and moved.
+  constructed, and keeps them as buffers): float64 throughout, built on the CPU and moved. (Where the
+  MPS backend is available Wan uses float32 angles, and so does the adapter.)
 
 An axis with new frequencies (NTK, YaRN, RIFLEx at ``s > 1``) has no diffusers counterpart and is
 computed in float64 and rounded once, as :func:`cogpe.strategy.scaled_rope_3d` does.
