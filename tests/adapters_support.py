@@ -1,26 +1,25 @@
-"""Tiny CogVideoX transformers and diffusers' own table code, for the tests of cogpe.adapters.
+"""Tiny CogVideoX transformers and pipelines, and diffusers' own table code, for the tests of cogpe.adapters.
 
-The transformers are built from configs (random weights, fixed seed, CPU, no download); the oracle
-tables are diffusers' — ``get_3d_rotary_pos_embed`` and the pipeline's
-``_prepare_rotary_positional_embeddings``, compiled from the installed pipeline module without
-importing it (it imports ``transformers`` at the top) — called, never copied.
+The models are built from configs (random weights, fixed seed, CPU, no download); the pipelines are
+diffusers' ``CogVideoXPipeline`` around them, with a tiny ``AutoencoderKLCogVideoX`` and no tokenizer or
+text encoder (prompt embeddings are passed in). The oracle tables are diffusers' —
+``get_3d_rotary_pos_embed`` and the pipeline's ``_prepare_rotary_positional_embeddings`` — called,
+never copied.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-import types
-
 import pytest
 import torch
 
+pytest.importorskip("transformers")  # diffusers' pipelines import it (test extra)
+diffusers = pytest.importorskip("diffusers")
 diffusers_embeddings = pytest.importorskip("diffusers.models.embeddings")
-transformer_module = pytest.importorskip("diffusers.models.transformers.cogvideox_transformer_3d")
 
 get_3d_rotary_pos_embed = diffusers_embeddings.get_3d_rotary_pos_embed
 apply_rotary_emb = diffusers_embeddings.apply_rotary_emb
-CogVideoXTransformer3DModel = transformer_module.CogVideoXTransformer3DModel
+CogVideoXTransformer3DModel = diffusers.CogVideoXTransformer3DModel
+CogVideoXPipeline = diffusers.CogVideoXPipeline
 
 HEAD_DIM = 16
 SPLIT = (4, 6, 6)  # (hd/4, 3hd/8, 3hd/8)
@@ -41,25 +40,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def load_pipeline_method(name: str):
-    """``CogVideoXPipeline.<name>`` from the installed source, with the module's crop-region function."""
-    spec = importlib.util.find_spec("diffusers.pipelines.cogvideo.pipeline_cogvideox")
-    assert spec is not None and spec.origin is not None
-    with open(spec.origin, encoding="utf-8") as f:
-        tree = ast.parse(f.read(), filename=spec.origin)
-    nodes: list[ast.stmt] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "get_resize_crop_region_for_grid"]
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "CogVideoXPipeline":
-            nodes += [m for m in node.body if isinstance(m, ast.FunctionDef) and m.name == name]
-    assert len(nodes) == 2, f"CogVideoXPipeline.{name} or get_resize_crop_region_for_grid not found"
-    namespace = {"torch": torch, "get_3d_rotary_pos_embed": get_3d_rotary_pos_embed}
-    exec(compile(ast.Module(body=nodes, type_ignores=[]), spec.origin, "exec"), namespace)
-    return namespace[name]
-
-
-prepare_rotary = load_pipeline_method("_prepare_rotary_positional_embeddings")
 
 
 def tiny_transformer(version: str = "1.0", *, rope: bool = True, learned: bool = False, layers: int = 2, seed: int = 0):
@@ -103,11 +83,61 @@ def inputs(version: str, grid, seed: int = 1, channels: int = 4):
     return hidden, text, torch.tensor([500])
 
 
+def tiny_vae():
+    """A 4-level ``AutoencoderKLCogVideoX`` (spatial scale 2³ = 8, temporal 4, 4 latent channels), 8 channels wide."""
+    torch.manual_seed(0)
+    return diffusers.AutoencoderKLCogVideoX(
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, layers_per_block=1, norm_num_groups=2,
+        temporal_compression_ratio=4,
+    ).eval()
+
+
+def tiny_pipeline(transformer, scheduler=None):
+    """diffusers' ``CogVideoXPipeline`` around ``transformer``: tiny VAE, no tokenizer or text encoder.
+
+    diffusers tells CogVideoX 1.0 from 1.5 by the transformer's ``patch_size_t`` (None for 1.0): the
+    same class builds linspace positions in a crop region for 1.0, integer positions sliced from a
+    ``sample_height × sample_width`` table for 1.5, and pads 1.5's latent frames to a multiple of 2.
+    """
+    scheduler = scheduler if scheduler is not None else diffusers.CogVideoXDDIMScheduler()
+    pipeline = CogVideoXPipeline(tokenizer=None, text_encoder=None, vae=tiny_vae(), transformer=transformer, scheduler=scheduler)
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
 def pipeline_tables(model, version: str, grid):
-    """The tables the CogVideoX pipeline feeds ``model`` at token ``grid`` (its own method, stand-in ``self``)."""
+    """The tables ``CogVideoXPipeline`` feeds ``model`` at token ``grid`` (its own method)."""
     t, h, w = grid
-    owner = types.SimpleNamespace(vae_scale_factor_spatial=8, transformer=model)
-    return prepare_rotary(owner, 16 * h, 16 * w, latent_frames(version, t), torch.device("cpu"))
+    pipeline = CogVideoXPipeline(tokenizer=None, text_encoder=None, vae=None, transformer=model, scheduler=None)
+    return pipeline._prepare_rotary_positional_embeddings(16 * h, 16 * w, latent_frames(version, t), torch.device("cpu"))
+
+
+def prompt_embeds(dim: int = 8, tokens: int = TEXT, seed: int = 2):
+    """``(prompt_embeds, negative_prompt_embeds)``, each ``(1, tokens, dim)``: what a text encoder would give."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, tokens, dim, generator=g), torch.randn(1, tokens, dim, generator=g)
+
+
+def generate(pipeline, *, seed: int = 0, steps: int = 2, output_type: str = "latent", **call):
+    """``pipeline(**call)``'s frames: prompt embeddings passed in (guidance on), ``steps`` steps, seeded latents."""
+    positive, negative = prompt_embeds()
+    return pipeline(
+        prompt_embeds=positive, negative_prompt_embeds=negative, num_inference_steps=steps,
+        generator=torch.Generator().manual_seed(seed), output_type=output_type, **call,
+    ).frames
+
+
+def count_prompt_encodings(pipeline) -> list[int]:
+    """A one-item list counting ``pipeline.encode_prompt`` calls (the first thing a call computes)."""
+    count = [0]
+    encode = pipeline.encode_prompt
+
+    def counted(*args, **kwargs):
+        count[0] += 1
+        return encode(*args, **kwargs)
+
+    pipeline.encode_prompt = counted
+    return count
 
 
 def run(model, version: str, grid, tables=None, *, seed: int = 1) -> torch.Tensor:
@@ -115,34 +145,3 @@ def run(model, version: str, grid, tables=None, *, seed: int = 1) -> torch.Tenso
     hidden, text, step = inputs(version, grid, seed, model.config.in_channels)
     with torch.no_grad():
         return model(hidden, text, step, image_rotary_emb=tables).sample
-
-
-class TinyPipeline:
-    """What CogVideoXPipeline.__call__ does with positions, on a tiny transformer: defaults, latent
-    frames (padded for 1.5), the pipeline's own tables, and one transformer call."""
-
-    vae_scale_factor_spatial = 8
-    vae_scale_factor_temporal = 4
-
-    def __init__(self, transformer):
-        self.transformer = transformer
-        self.calls = 0
-
-    def __call__(self, prompt=None, height=None, width=None, num_frames=None, num_inference_steps=1):
-        config = self.transformer.config
-        height = height or config.sample_height * self.vae_scale_factor_spatial
-        width = width or config.sample_width * self.vae_scale_factor_spatial
-        num_frames = num_frames or config.sample_frames
-        frames = (num_frames - 1) // self.vae_scale_factor_temporal + 1
-        pt = config.patch_size_t
-        if pt is not None and frames % pt:
-            frames += pt - frames % pt
-        g = torch.Generator().manual_seed(1)
-        latents = torch.randn(1, frames, 4, height // 8, width // 8, generator=g)
-        text = torch.randn(1, TEXT, 8, generator=g)
-        tables = prepare_rotary(self, height, width, frames, torch.device("cpu"))
-        self.calls += 1
-        with torch.no_grad():
-            return self.transformer(
-                hidden_states=latents, encoder_hidden_states=text, timestep=torch.tensor([500]), image_rotary_emb=tables
-            ).sample

@@ -17,12 +17,14 @@ from adapters_support import (
     MODELS,
     SPLIT,
     TEXT,
-    TinyPipeline,
+    CogVideoXPipeline,
     apply_rotary_emb,
+    generate,
     get_3d_rotary_pos_embed,
     one_thread,  # noqa: F401 (autouse fixture)
     pipeline_tables,
     run,
+    tiny_pipeline,
     tiny_transformer,
 )
 from cogpe.adapters import use_strategy
@@ -279,7 +281,7 @@ def test_remove_context_exit_and_exceptions_restore_bit_identical_outputs(model)
 
 def test_a_second_strategy_is_refused_naming_the_active_one(model):
     version, transformer, kw = model
-    pipeline = TinyPipeline(transformer)
+    pipeline = tiny_pipeline(transformer)
     with use_strategy(transformer, "yarn", yarn_beta=8.0, **kw):
         for target in (transformer, pipeline):
             with pytest.raises(RuntimeError, match=r"already runs Strategy\('yarn', yarn_beta=8.0\).*remove"):
@@ -290,17 +292,18 @@ def test_a_second_strategy_is_refused_naming_the_active_one(model):
 
 def test_pipeline_form_sets_the_tables_and_restores_the_pipeline():
     transformer = tiny_transformer("1.5")
-    pipeline = TinyPipeline(transformer)
-    expected = pipeline(num_frames=33, height=128, width=160)  # 33 frames → 9 → 10 latent → 5 tokens
+    pipeline = tiny_pipeline(transformer)
+    call = dict(num_frames=33, height=128, width=160)  # 33 frames → 9 → 10 latent → 5 tokens
+    expected = generate(pipeline, **call)
     with use_strategy(transformer, "ntk", base_grid=BASE):
-        direct = pipeline(num_frames=33, height=128, width=160)
+        direct = generate(pipeline, **call)
     with use_strategy(pipeline, "ntk", base_grid=BASE) as handle:
-        assert type(pipeline).__name__ == "TinyPipeline" and isinstance(pipeline, TinyPipeline)
-        assert torch.equal(pipeline(num_frames=33, height=128, width=160), direct)
+        assert type(pipeline).__name__ == "CogVideoXPipeline" and isinstance(pipeline, CogVideoXPipeline)
+        assert torch.equal(generate(pipeline, **call), direct)
         assert handle.pipeline is pipeline
-    assert type(pipeline) is TinyPipeline
+    assert type(pipeline) is CogVideoXPipeline
     assert not torch.equal(direct, expected)
-    assert torch.equal(pipeline(num_frames=33, height=128, width=160), expected)
+    assert torch.equal(generate(pipeline, **call), expected)
 
 
 def test_an_unkept_handle_stays_active_and_nothing_keeps_the_model_alive():
@@ -311,7 +314,7 @@ def test_an_unkept_handle_stays_active_and_nothing_keeps_the_model_alive():
     use_strategy(transformer, "ntk")  # the handle is not kept: its hooks keep it
     with pytest.raises(RuntimeError, match=r"already runs Strategy\('ntk'\)"):
         use_strategy(transformer, "yarn")
-    pipeline = TinyPipeline(tiny_transformer("1.5", layers=1))
+    pipeline = tiny_pipeline(tiny_transformer("1.5", layers=1))
     use_strategy(pipeline, "ntk", base_grid=BASE)
     alive = [weakref.ref(transformer), weakref.ref(pipeline)]
     del transformer, pipeline

@@ -12,10 +12,13 @@ import torch
 from adapters_support import (
     BASE,
     TEXT,
-    TinyPipeline,
+    CogVideoXPipeline,
+    count_prompt_encodings,
+    generate,
     one_thread,  # noqa: F401 (autouse fixture)
     pipeline_tables,
     run,
+    tiny_pipeline,
     tiny_transformer,
 )
 from cogpe.adapters import trained_grid, use_strategy
@@ -122,7 +125,9 @@ def test_strategies_the_model_cannot_use_are_refused(strategy, options, error, m
         ((3, 4), ValueError, r"base_grid must have 3 entries ordered \(T, H, W\), got 2"),
         ((3, 0, 6), ValueError, r"base_grid\[1\] \(H\) must be an integer >= 1, got 0"),
         ((3, 4.5, 6), TypeError, r"base_grid\[1\] \(H\) must be an integer \(number of tokens\), got 4.5"),
-        ("346", TypeError, r"base_grid must be a tuple of 3 positive integers ordered \(T, H, W\), got '346'"),
+        ("346", ValueError, r"base_grid='346' is not a preset; CogVideoX presets: 'cogvideox-5b', .*or pass a grid \(T, H, W\)"),
+        ("wan-480p", ValueError, r"base_grid='wan-480p' is a Wan preset, but the model is CogVideoX; CogVideoX presets: "),
+        ([3, 4, 6, 1], ValueError, r"base_grid must have 3 entries"),
     ],
 )
 def test_bad_base_grids_are_refused(base_grid, error, message):
@@ -157,23 +162,25 @@ def test_a_refused_application_leaves_nothing_behind():
     ],
 )
 def test_pipeline_calls_the_model_cannot_take_are_refused_before_anything_runs(version, call, message):
-    pipeline = TinyPipeline(tiny_transformer(version, layers=1))
+    pipeline = tiny_pipeline(tiny_transformer(version, layers=1))
+    encoded = count_prompt_encodings(pipeline)
     error = TypeError if isinstance(call.get("num_frames"), float) else ValueError
     with use_strategy(pipeline, "ntk", base_grid=BASE):
         with pytest.raises(error, match=message):
-            pipeline(**call)
-        assert pipeline.calls == 0
-        pipeline()  # the config's defaults are valid
-        assert pipeline.calls == 1
-    assert type(pipeline) is TinyPipeline
+            generate(pipeline, **call)
+        assert encoded == [0]
+        generate(pipeline)  # the config's defaults are valid
+        assert encoded == [1]
+    assert type(pipeline) is CogVideoXPipeline
 
 
 def test_a_crop_strategy_that_cannot_place_the_grid_is_refused_at_the_call():
-    pipeline = TinyPipeline(tiny_transformer("1.0", layers=1))
+    pipeline = tiny_pipeline(tiny_transformer("1.0", layers=1))
+    encoded = count_prompt_encodings(pipeline)
     with use_strategy(pipeline, "linspace-crop-diffusers"):
         with pytest.raises(ValueError, match=r"linspace-crop-diffusers cannot fit grid \(H, W\)=\(1, 40\)"):
-            pipeline(height=16, width=640)
-    assert pipeline.calls == 0
+            generate(pipeline, height=16, width=640)
+    assert encoded == [0]
 
 
 @pytest.mark.parametrize(

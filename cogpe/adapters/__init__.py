@@ -7,18 +7,35 @@
     with use_strategy(pipe, "yarn"):
         video = pipe(prompt, num_frames=97, height=960, width=1440).frames
 
-- :mod:`cogpe.adapters.tables` — the ``(cos, sin)`` a strategy gives at a grid, in diffusers' layout
+- :mod:`cogpe.adapters.tables` — the ``(cos, sin)`` a strategy gives at a grid, in the model's layout
   and arithmetic, and their cache (no diffusers needed);
-- :mod:`cogpe.adapters.models` — which diffusers models are supported (CogVideoX with RoPE: 1.0 5B,
-  5B-I2V, 1.5) and what is read from their configs: default base grid, channel split, input rules;
+- :mod:`cogpe.adapters.models` — :class:`RopeModel`, what the adapters know of one transformer, and its
+  grid arithmetic (latents and videos → tokens, and what is refused);
+- :mod:`cogpe.adapters.presets` — named training grids (:data:`BASE_GRIDS`), the default ``base_grid``
+  of models whose config does not hold one (Wan, HunyuanVideo);
+- :mod:`cogpe.adapters.families` — which diffusers models are supported (CogVideoX with RoPE: 1.0 5B,
+  5B-I2V, 1.5; Wan 2.1/2.2; HunyuanVideo) and what is read from their configs;
+- :mod:`cogpe.adapters.calls` — pipeline calls checked before they run, removably;
 - :mod:`cogpe.adapters.hooks` — :func:`use_strategy` and its :class:`StrategyHandle`: the hooks that
   set the tables, put YaRN's temperature on q, check pipeline calls, and come off again.
 
 diffusers is imported only when a model is adapted; ``import cogpe.adapters`` does not load it.
 """
 
+from .families import SUPPORTED_TRANSFORMERS, trained_grid
 from .hooks import StrategyHandle, use_strategy
-from .models import SUPPORTED_TRANSFORMERS, RopeModel, trained_grid
+from .models import RopeModel
+from .presets import BASE_GRIDS, GridPreset
 from .tables import TableCache, strategy_tables
 
-__all__ = ["SUPPORTED_TRANSFORMERS", "RopeModel", "StrategyHandle", "TableCache", "strategy_tables", "trained_grid", "use_strategy"]
+__all__ = [
+    "BASE_GRIDS",
+    "SUPPORTED_TRANSFORMERS",
+    "GridPreset",
+    "RopeModel",
+    "StrategyHandle",
+    "TableCache",
+    "strategy_tables",
+    "trained_grid",
+    "use_strategy",
+]

@@ -6,37 +6,53 @@
 
     with use_strategy(pipe, "yarn"):          # or a Strategy, or {"rope_type": "yarn", "factor": 2.0}
         video = pipe(prompt, num_frames=97, height=960, width=1440).frames
-    handle = use_strategy(pipe.transformer, "riflex", base_grid=(21, 30, 52))
+    handle = use_strategy(pipe, "riflex", base_grid="wan-480p")     # a named preset, or (T0, H0, W0)
     ...
     handle.remove()
 
 What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leaving the ``with``):
 
-- **Tables.** A forward pre-hook on the transformer reads the latent grid of ``hidden_states (B, F, C,
-  H, W)`` and sets ``image_rotary_emb`` to the strategy's ``(cos, sin)`` for that grid
-  (:func:`cogpe.adapters.tables.strategy_tables`), whatever tables the caller passed — the pipeline's
-  own or none. Tables are built once per ``(grid, device)`` and kept in the handle.
-- **YaRN's temperature** (peng2024yarn) is put on q, not on cos and sin: a forward hook on each
-  attention's ``norm_q`` multiplies q by ``m²`` after qk-norm and before RoPE. Rotation is linear, so
-  every logit — video↔video, video↔text and text↔text — is ``m²`` times the logit without it; scaling
-  cos and sin by ``m`` gives ``m²`` only where both tokens are rotated, ``m`` between video and the
-  unrotated text tokens (chapter 3, section 3.7) and 1 between text tokens. Where ``m = 1`` — every
-  strategy but YaRN, and YaRN at ``s ≤ 1`` — the hook returns q untouched.
+- **Tables**, where the model takes them (:mod:`cogpe.adapters.families`). CogVideoX: a forward
+  pre-hook on the transformer reads the grid of ``hidden_states (B, F, C, H, W)`` and sets
+  ``image_rotary_emb`` to the strategy's ``(cos, sin)``, whatever the caller passed — the pipeline's
+  own tables or none. Wan and HunyuanVideo build their tables inside ``forward`` with their ``rope``
+  module: a forward pre-hook on ``transformer.rope`` reads the grid of its input ``(B, C, F, H, W)``
+  (refusing latents the patch does not divide, and Wan grids beyond ``rope_max_seq_len``), and a
+  forward hook replaces its output with the strategy's tables in the model's shape. Tables
+  (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` and kept in the
+  handle.
+- **YaRN's temperature** (peng2024yarn) is put on q, not on cos and sin: a forward hook on each module
+  giving the queries of a RoPE attention after qk-norm and before RoPE
+  (:func:`cogpe.adapters.families.query_modules`: ``norm_q``, and HunyuanVideo's text-stream
+  ``norm_added_q``) multiplies them by ``m²``. Rotation is linear, so every logit — video↔video,
+  video↔text and text↔text — is ``m²`` times the logit without it; scaling cos and sin by ``m`` gives
+  ``m²`` only where both tokens are rotated, ``m`` between video and the unrotated text tokens (chapter
+  3, section 3.7) and 1 between text tokens. (In Wan's self-attention every token is rotated, so there
+  the two agree; q keeps one rule for every model.) Where ``m = 1`` — every strategy but YaRN, and YaRN
+  at ``s ≤ 1`` — the hook returns q untouched.
 - **Pipeline calls** (``target`` a pipeline): the pipeline's class is swapped for a subclass of the same
   name whose ``__call__`` first refuses frame counts and sizes the model cannot take (CogVideoX 1.0:
-  ``8N+1`` frames, 1.5: ``16N+1``; sizes multiples of VAE scale × patch size) and strategies that
-  cannot place the grid, before the prompt is encoded; the class is restored on removal. Pipelines
-  whose frame count comes from an input video (video-to-video, control) are checked for size only
-  at the call, and by the transformer hook for the latent grid.
+  ``8N+1`` frames, 1.5: ``16N+1``, Wan and HunyuanVideo: ``4N+1``; sizes multiples of VAE scale × patch
+  size) and strategies that cannot place the grid, before the prompt is encoded
+  (:mod:`cogpe.adapters.calls`); the class is restored on removal. Pipelines whose frame count comes
+  from an input video (video-to-video, control) are checked for size only at the call, and by the
+  transformer hooks for the latent grid. A pipeline with two transformers (Wan 2.2 A14B) has both
+  adapted by one handle.
 
 Nothing else is touched: no weights, buffers or attention processors. At the training grid every
-strategy of ``ENCODINGS["rope"]`` gives the unpatched model's output bit for bit (tables in diffusers'
-float32 arithmetic, :mod:`cogpe.adapters.tables`). ``"linspace-crop-diffusers"`` is what the
-CogVideoX 1.0 pipeline feeds at every size; ``"extrapolate"`` the integer positions SAT and the
-official LoRA trainers use (CogVideo #663); ``"interpolate"`` positions ``i/s`` (chapter 6).
+strategy of ``ENCODINGS["rope"]`` gives the unpatched model's output bit for bit (tables in the model's
+own arithmetic, :mod:`cogpe.adapters.tables`). ``"linspace-crop-diffusers"`` is what the CogVideoX 1.0
+pipeline feeds at every size; ``"extrapolate"`` the integer positions of SAT, the official CogVideoX
+LoRA trainers (CogVideo #663), CogVideoX 1.5, Wan and HunyuanVideo; ``"interpolate"`` positions
+``i/s`` (chapter 6).
 
 One strategy per transformer: applying a second while one is active raises a RuntimeError naming the
 active one; remove it first.
+
+Not covered (refused or untested): diffusers' context parallelism, which splits the output of Wan's
+``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
+transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names (Wan VACE and
+Animate, SkyReels-V2, HunyuanVideo 1.5 and Framepack), which :func:`use_strategy` refuses by class.
 """
 
 from __future__ import annotations
@@ -50,59 +66,78 @@ import torch
 
 from .._checks import check_grid
 from ..strategy import ENCODINGS, STRATEGIES, Strategy, StrategyLike, as_strategy
-from .models import RopeModel, find_transformer, query_modules, read_model
+from .calls import call_grid, check_calls
+from .families import find_transformers, query_modules, read_model
+from .models import RopeModel
+from .presets import preset_grid
 from .tables import Grid, TableCache, Tables
 
 __all__ = ["StrategyHandle", "use_strategy"]
 
-# transformer -> its active handle; pipeline -> the handle that checks its calls. Weak both ways: a handle
-# holds its transformer and pipeline, and lives as long as the hooks that call it.
+# transformer -> its active handle. Weak both ways: a handle holds its transformers and pipeline, and
+# lives as long as the hooks that call it.
 _ACTIVE: weakref.WeakKeyDictionary[torch.nn.Module, weakref.ref[StrategyHandle]] = weakref.WeakKeyDictionary()
-_CHECKED_CALLS: weakref.WeakKeyDictionary[object, weakref.ref[StrategyHandle]] = weakref.WeakKeyDictionary()
-_CHECKED_CLASSES: dict[type, type] = {}  # pipeline class -> its checking subclass
 
 
 def use_strategy(
-    target: object, strategy: StrategyLike, *, base_grid: tuple[int, int, int] | None = None, **options: Any
+    target: object, strategy: StrategyLike, *, base_grid: tuple[int, int, int] | str | None = None, **options: Any
 ) -> StrategyHandle:
     """Run ``target`` with ``strategy``'s RoPE positions and frequencies; returns a removable :class:`StrategyHandle`.
 
-    ``target`` is a diffusers pipeline (anything with a ``.transformer``) or the transformer itself —
-    so far ``CogVideoXTransformer3DModel`` with RoPE (CogVideoX 1.0 5B and 5B-I2V, 1.5).
-    ``strategy`` is a name of ``ENCODINGS["rope"]`` with its ``options``, a
-    :class:`cogpe.strategy.Strategy` or a transformers-style ``rope_scaling`` dict
-    (:func:`cogpe.strategy.as_strategy`). ``base_grid = (T0, H0, W0)`` in tokens is the grid the
-    strategy scales from; by default the config's (:func:`cogpe.adapters.models.trained_grid`:
-    13×30×45 for CogVideoX 1.0; for 1.5 pass ``(11, 48, 85)`` to scale from its training resolution).
+    ``target`` is a diffusers pipeline (anything with a ``.transformer``) or the transformer itself:
+    ``CogVideoXTransformer3DModel`` with RoPE (CogVideoX 1.0 5B and 5B-I2V, 1.5),
+    ``WanTransformer3DModel`` (Wan 2.1, 2.2) or ``HunyuanVideoTransformer3DModel``. ``strategy`` is a
+    name of ``ENCODINGS["rope"]`` with its ``options``, a :class:`cogpe.strategy.Strategy` or a
+    transformers-style ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).
+
+    ``base_grid`` is the grid the strategy scales from: ``(T0, H0, W0)`` in tokens, or the name of a
+    preset of :data:`cogpe.adapters.presets.BASE_GRIDS` for the model's family (``"wan-480p"``,
+    ``"hunyuanvideo-720p"``, ``"cogvideox1.5-5b"``, …). By default: CogVideoX's config grid
+    (:func:`cogpe.adapters.families.trained_grid`: 13×30×45 for 1.0; for 1.5 the 150×150 slice table —
+    pass ``"cogvideox1.5-5b"`` to scale from its 768×1360 training size), and the largest training video
+    for Wan (``"wan-720p"``, or ``"wan2.2-5b-720p"`` for TI2V-5B) and HunyuanVideo
+    (``"hunyuanvideo-720p"``); :attr:`StrategyHandle.base_grid` says which grid was used.
 
     Everything is checked here, before any computation: TypeError for a ``target`` that is not a
     supported transformer or a pipeline holding one, ValueError for a model without RoPE, a strategy
-    the model cannot use, or a ``base_grid`` that is not three positive ints; RuntimeError if the
-    transformer already runs a strategy. The handle is a context manager; see the module docstring
-    for what it changes.
+    the model cannot use, a ``base_grid`` that is not three positive ints or a preset of the model's
+    family, or one beyond Wan's ``rope_max_seq_len``; RuntimeError if a transformer already runs a
+    strategy. The handle is a context manager; see the module docstring for what it changes.
     """
-    transformer, pipeline = find_transformer(target)
-    model = read_model(transformer)
+    transformers, pipeline = find_transformers(target)
+    model = read_model(transformers[0])
+    for other in transformers[1:]:
+        if read_model(other) != model:
+            raise ValueError(
+                f"the transformers of {type(pipeline).__name__} differ in their RoPE ({model} vs "
+                f"{read_model(other)}); adapt each transformer on its own"
+            )
     chosen = _rope_strategy(strategy, options, model)
-    base: Grid = model.base_grid if base_grid is None else _grid(check_grid("base_grid", base_grid, 3))
+    base = model.check_reach(_base_grid(base_grid, model), "base_grid")
     chosen.check_split(model.split)
-    active = _lookup(_ACTIVE, transformer)
-    if active is not None:
-        raise RuntimeError(
-            f"this {type(transformer).__name__} already runs {active.strategy!r} (base_grid={active.base_grid}) "
-            f"through use_strategy; call .remove() on that handle or leave its with-block before applying "
-            f"{chosen!r}"
-        )
-    return StrategyHandle(transformer, pipeline, model, chosen, base)
+    for transformer in transformers:
+        active = _lookup(transformer)
+        if active is not None:
+            raise RuntimeError(
+                f"this {type(transformer).__name__} already runs {active.strategy!r} (base_grid={active.base_grid}) "
+                f"through use_strategy; call .remove() on that handle or leave its with-block before applying "
+                f"{chosen!r}"
+            )
+    return StrategyHandle(transformers, pipeline, model, chosen, base)
 
 
-def _lookup(registry: weakref.WeakKeyDictionary[Any, weakref.ref[StrategyHandle]], key: object) -> StrategyHandle | None:
-    ref = registry.get(key)
+def _lookup(transformer: torch.nn.Module) -> StrategyHandle | None:
+    ref = _ACTIVE.get(transformer)
     return None if ref is None else ref()
 
 
-def _grid(values: tuple[int, ...]) -> Grid:
-    return values[0], values[1], values[2]
+def _base_grid(base_grid: object, model: RopeModel) -> Grid:
+    if base_grid is None:
+        return model.base_grid
+    if isinstance(base_grid, str):
+        return preset_grid(base_grid, model.family)
+    t, h, w = check_grid("base_grid", base_grid, 3)
+    return t, h, w
 
 
 def _rope_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: RopeModel) -> Strategy:
@@ -122,34 +157,40 @@ def _rope_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: Ro
 
 
 class StrategyHandle:
-    """A strategy applied to one transformer by :func:`use_strategy`: a context manager with :meth:`remove`.
+    """A strategy applied to a model's transformers by :func:`use_strategy`: a context manager with :meth:`remove`.
 
     ``strategy`` (a :class:`cogpe.strategy.Strategy`), ``base_grid`` (tokens), ``model``
-    (:class:`cogpe.adapters.models.RopeModel`) and ``active`` say what runs; :meth:`tables` and
-    :meth:`q_scale` what the transformer gets at a grid.
+    (:class:`cogpe.adapters.models.RopeModel`), ``transformers`` (``transformer`` is the first) and
+    ``active`` say what runs; :meth:`tables` and :meth:`q_scale` what the transformers get at a grid.
     """
 
     def __init__(
-        self, transformer: torch.nn.Module, pipeline: object | None, model: RopeModel, strategy: Strategy, base_grid: Grid
+        self,
+        transformers: tuple[torch.nn.Module, ...],
+        pipeline: object | None,
+        model: RopeModel,
+        strategy: Strategy,
+        base_grid: Grid,
     ) -> None:
-        self.transformer = transformer
+        self.transformers = transformers
+        self.transformer = transformers[0]
         self.pipeline = pipeline
         self.model = model
         self.strategy = strategy
         self.base_grid = base_grid
-        self._cache = TableCache(strategy, base_grid, model.split, model.theta)
-        self._q_scale = 1.0  # set by the transformer's pre-hook for the grid of the current call
+        self._cache = TableCache(strategy, base_grid, model.split, model.theta, kept_dtype=model.kept_dtype)
+        self._q_scale = 1.0  # set by a hook for the grid of the current forward
         self._removers: list[Callable[[], None]] = []
-        self._rotary_index, self._hidden_index = _forward_positions(transformer)
         self.active = True
-        _ACTIVE[transformer] = weakref.ref(self)
         try:
-            hook = transformer.register_forward_pre_hook(self._set_tables, with_kwargs=True)
-            self._removers.append(hook.remove)
-            for module in query_modules(transformer):
-                self._removers.append(module.register_forward_hook(self._scale_q).remove)
+            for transformer in transformers:
+                _ACTIVE[transformer] = weakref.ref(self)
+                self._removers.append(self._release(transformer))
+                self._hook_tables(transformer)
+                for module in query_modules(transformer, model.family):
+                    self._removers.append(module.register_forward_hook(self._scale_q).remove)
             if pipeline is not None:
-                self._removers.append(_check_calls(pipeline, self))
+                self._removers.append(check_calls(pipeline, self._check_call))
         except BaseException:
             self.remove()
             raise
@@ -170,17 +211,18 @@ class StrategyHandle:
         self.remove()
 
     def remove(self) -> None:
-        """Restore the transformer (and pipeline) exactly as they were; calling it again does nothing."""
+        """Restore the transformers (and pipeline) exactly as they were; calling it again does nothing."""
         while self._removers:
             self._removers.pop()()
-        if _lookup(_ACTIVE, self.transformer) is self:
-            del _ACTIVE[self.transformer]
         self._cache.clear()
         self.active = False
 
     def tables(self, grid: tuple[int, int, int], device: torch.device | str = "cpu") -> Tables:
-        """The ``(cos, sin)`` the transformer gets at token ``grid``, each ``(T*H*W, head_dim)`` float32 (cached)."""
-        return self._cache.get(_grid(check_grid("grid", grid, 3)), device)
+        """The ``(cos, sin)`` the transformers get at token ``grid``, each ``(T*H*W, head_dim)`` float32 (cached).
+
+        Wan takes them as ``(1, T*H*W, 1, head_dim)`` views (:meth:`cogpe.adapters.models.RopeModel.shaped`).
+        """
+        return self._cache.get(self.model.check_reach(_grid(check_grid("grid", grid, 3))), device)
 
     def q_scale(self, grid: tuple[int, int, int]) -> float:
         """The factor q is multiplied by at ``grid``: YaRN's ``m²``, else 1.0."""
@@ -188,44 +230,70 @@ class StrategyHandle:
 
     # --- hooks ------------------------------------------------------------------------------------------
 
+    def _release(self, transformer: torch.nn.Module) -> Callable[[], None]:
+        def release() -> None:
+            if _lookup(transformer) is self:
+                del _ACTIVE[transformer]
+
+        return release
+
+    def _hook_tables(self, transformer: torch.nn.Module) -> None:
+        """Register the hooks that give ``transformer`` the strategy's tables (module docstring)."""
+        if self.model.tables_at == "argument":
+            positions = _forward_positions(transformer)
+
+            def set_tables(
+                module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+            ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+                return self._set_tables(positions, args, kwargs)
+
+            self._removers.append(transformer.register_forward_pre_hook(set_tables, with_kwargs=True).remove)
+            return
+        rope = getattr(transformer, "rope")
+        self._removers.append(rope.register_forward_pre_hook(self._read_grid).remove)
+        self._removers.append(rope.register_forward_hook(self._rope_tables).remove)
+
     def _set_tables(
-        self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, positions: tuple[int, int], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-        """Forward pre-hook: ``image_rotary_emb`` := the strategy's tables for the latents' grid."""
-        hidden = args[self._hidden_index] if len(args) > self._hidden_index else kwargs.get("hidden_states")
+        """Forward pre-hook (CogVideoX): ``image_rotary_emb`` := the strategy's tables for the latents' grid."""
+        rotary, hidden_at = positions
+        hidden = args[hidden_at] if len(args) > hidden_at else kwargs.get("hidden_states")
         if not isinstance(hidden, torch.Tensor):
             return None  # the forward reports its own missing argument
         grid = self.model.token_grid(hidden.shape)
         tables = self._cache.get(grid, hidden.device)
         self._q_scale = self._cache.q_scale(grid)
-        if len(args) > self._rotary_index:
-            return args[: self._rotary_index] + (tables,) + args[self._rotary_index + 1 :], kwargs
+        if len(args) > rotary:
+            return args[:rotary] + (tables,) + args[rotary + 1 :], kwargs
         return args, {**kwargs, "image_rotary_emb": tables}
 
+    def _read_grid(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+        """Forward pre-hook on ``rope`` (Wan, HunyuanVideo): refuse grids the model cannot take; set q's factor."""
+        if args and isinstance(args[0], torch.Tensor):
+            self._q_scale = self._cache.q_scale(self.model.token_grid(args[0].shape))
+
+    def _rope_tables(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> Tables | None:
+        """Forward hook on ``rope``: its output := the strategy's tables, in the model's shape."""
+        if not (args and isinstance(args[0], torch.Tensor)):
+            return None
+        hidden = args[0]  # (B, C, F, H, W)
+        return self.model.shaped(self._cache.get(self.model.token_grid(hidden.shape), hidden.device))
+
     def _scale_q(self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
-        """Forward hook on ``norm_q``: q × ``m²``; None (q untouched) where ``m² = 1``."""
+        """Forward hook on a query module: q × ``m²``; None (q untouched) where ``m² = 1``."""
         scale = self._q_scale
         return None if scale == 1.0 else output * scale
 
-    def _check_call(self, signature: inspect.Signature, pipeline: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _check_call(self, pipeline: object, arguments: Mapping[str, Any]) -> None:
         """Refuse a pipeline call whose frames, size or grid the model or strategy cannot take (before it runs)."""
-        try:
-            bound = signature.bind(pipeline, *args, **kwargs)
-        except TypeError:
-            return  # the pipeline reports its own argument errors
-        bound.apply_defaults()
-        given = bound.arguments
-        scale = int(getattr(pipeline, "vae_scale_factor_spatial", 8))
-        temporal = int(getattr(pipeline, "vae_scale_factor_temporal", self.model.temporal_compression))
-        # the pipelines' defaults for None (CogVideoXPipeline.__call__)
-        height = given.get("height") or self.model.sample_hw[0] * scale
-        width = given.get("width") or self.model.sample_hw[1] * scale
-        if "num_frames" not in given:  # frames come from an input video: check the size only
-            self.model.video_grid(1, height, width, vae_scale=scale)
-            return
-        frames = given["num_frames"] or self.model.sample_frames
-        grid = self.model.video_grid(frames, height, width, vae_scale=scale, temporal_compression=temporal)
-        self.strategy.axes(grid, self.base_grid, self.model.split, self.model.theta)
+        grid = call_grid(self.model, pipeline, arguments)
+        if grid is not None:
+            self.strategy.axes(grid, self.base_grid, self.model.split, self.model.theta)
+
+
+def _grid(values: tuple[int, ...]) -> Grid:
+    return values[0], values[1], values[2]
 
 
 def _forward_positions(transformer: torch.nn.Module) -> tuple[int, int]:
@@ -235,34 +303,3 @@ def _forward_positions(transformer: torch.nn.Module) -> tuple[int, int]:
     if missing:
         raise TypeError(f"{type(transformer).__name__}.forward takes no {', '.join(missing)}; use_strategy cannot set its tables")
     return names.index("image_rotary_emb"), names.index("hidden_states")
-
-
-def _check_calls(pipeline: object, handle: StrategyHandle) -> Callable[[], None]:
-    """Swap ``pipeline``'s class for one whose ``__call__`` runs ``handle._check_call`` first; returns the undo."""
-    original = type(pipeline)
-    if not callable(pipeline):
-        return lambda: None  # nothing calls it: the transformer's hook checks the latent grid
-    checked = _CHECKED_CLASSES.get(original)
-    if checked is None:
-        call = original.__call__
-        signature = inspect.signature(call)
-
-        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
-            active = _lookup(_CHECKED_CALLS, self)
-            if active is not None:
-                active._check_call(signature, self, args, kwargs)
-            return call(self, *args, **kwargs)
-
-        namespace = {"__call__": __call__, "__module__": original.__module__, "__doc__": original.__doc__}
-        checked = type(original.__name__, (original,), namespace)
-        checked.__qualname__ = original.__qualname__
-        _CHECKED_CLASSES[original] = checked
-    setattr(pipeline, "__class__", checked)
-    _CHECKED_CALLS[pipeline] = weakref.ref(handle)
-
-    def undo() -> None:
-        _CHECKED_CALLS.pop(pipeline, None)
-        if type(pipeline) is checked:
-            setattr(pipeline, "__class__", original)
-
-    return undo

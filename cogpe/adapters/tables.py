@@ -2,19 +2,27 @@
 
 A :class:`cogpe.strategy.Strategy` says per axis which positions ``g(m)`` and frequencies ``h(θ_j)``
 the model sees (chapter 6, section 6.1). :func:`strategy_tables` turns them into the ``(cos, sin)``
-pair a diffusers CogVideoX transformer takes as ``image_rotary_emb``: each ``(T*H*W, head_dim)``
-float32, channels ``[t | h | w]``, each block interleaved ``(θ0, θ0, θ1, θ1, …)`` (chapter 3,
-section 3.6) — *without* YaRN's temperature, which :mod:`cogpe.adapters.hooks` puts on q instead
-(chapter 3, section 3.7: text tokens are not rotated, so a factor on cos and sin misses the
-video↔text logits).
+pair diffusers' CogVideoX, Wan and HunyuanVideo transformers rotate q and k by: each ``(T*H*W,
+head_dim)`` float32, channels ``[t | h | w]``, each block interleaved ``(θ0, θ0, θ1, θ1, …)`` (chapter 3,
+section 3.6; Wan adds two unit axes, :meth:`cogpe.adapters.models.RopeModel.shaped`) — *without*
+YaRN's temperature, which :mod:`cogpe.adapters.hooks` puts on q instead (chapter 3, section 3.7: text
+tokens are not rotated, so a factor on cos and sin misses the video↔text logits).
 
-Arithmetic, our rule: an axis that keeps RoPE's frequencies ``θ_j`` is computed as diffusers computes
-it — float32 positions, float32 frequencies ``1/θ**(arange(0, d, 2)/d)``, float32 angles — so that
-wherever a strategy gives the pipeline's positions the tables are the pipeline's bit for bit (every
-strategy at the training grid, ``"interpolate"`` at twice it, ``"linspace-crop-diffusers"`` on
-CogVideoX 1.0 everywhere). An axis with new frequencies (NTK, YaRN, RIFLEx at ``s > 1``) has no
-diffusers counterpart and is computed in float64 and rounded once, as
-:func:`cogpe.strategy.scaled_rope_3d` does.
+Arithmetic, our rule: an axis that keeps RoPE's frequencies ``θ_j`` is computed as the model computes
+it, so that wherever a strategy gives the model's own positions the tables are the model's bit for bit
+(every strategy at the training grid, ``"interpolate"`` at twice it, ``"linspace-crop-diffusers"`` on
+CogVideoX 1.0 everywhere, ``"extrapolate"`` on Wan and HunyuanVideo everywhere). ``kept_dtype`` names
+that arithmetic:
+
+- ``torch.float32`` — CogVideoX and HunyuanVideo (diffusers' ``get_3d_rotary_pos_embed`` and
+  ``get_1d_rotary_pos_embed`` defaults): float32 positions, frequencies ``1/θ**(arange(0, d, 2)/d)``
+  and angles, on the activations' device;
+- ``torch.float64`` — Wan (``WanRotaryPosEmbed`` builds float64 angles on the CPU when the model is
+  constructed, and keeps them as buffers): float64 throughout, built on the CPU and moved. (Where the
+  MPS backend is available Wan uses float32 angles, and so does the adapter.)
+
+An axis with new frequencies (NTK, YaRN, RIFLEx at ``s > 1``) has no diffusers counterpart and is
+computed in float64 and rounded once, as :func:`cogpe.strategy.scaled_rope_3d` does.
 """
 
 from __future__ import annotations
@@ -40,13 +48,15 @@ def strategy_tables(
     split: Sequence[int],
     theta: float = 10000.0,
     *,
+    kept_dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> Tables:
     """``(cos, sin)``, each ``(T*H*W, sum(split))`` float32 on ``device``: ``strategy`` at ``grid``, no temperature.
 
     ``grid = (T, H, W)`` and ``base_grid = (T0, H0, W0)`` in tokens, ``split`` the ``(t, h, w)``
-    channels of a head. Axes keeping ``θ_j`` use diffusers' float32 arithmetic, the others float64
-    angles (module docstring). On ``"mps"`` (no float64) the tables are built on the CPU and moved.
+    channels of a head. Axes keeping ``θ_j`` are computed in ``kept_dtype`` (float32: CogVideoX,
+    HunyuanVideo; float64: Wan), the others in float64 (module docstring). Float64-kept tables, and
+    every table for ``"mps"`` (no float64), are built on the CPU and moved.
 
     >>> cos, sin = strategy_tables(Strategy("interpolate"), (3, 8, 12), (3, 4, 6), (4, 6, 6))
     >>> cos.shape, cos.dtype
@@ -56,12 +66,14 @@ def strategy_tables(
     >>> torch.equal(cos, rope_3d(16, positions=half, split=(4, 6, 6), freqs_dtype=torch.float32)[0])
     True
     """
+    if kept_dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"kept_dtype must be torch.float32 or torch.float64, got {kept_dtype}")
     build = torch.device(device) if device is not None else torch.device("cpu")
-    if build.type == "mps":
+    if build.type == "mps" or kept_dtype == torch.float64:
         build = torch.device("cpu")
     positions, freqs = [], []
     for (p, f), d in zip(strategy.axes(grid, base_grid, split, theta), split):  # (n,), (d/2,) float64
-        if torch.equal(f, rope_frequencies(d, theta)):
+        if kept_dtype == torch.float32 and torch.equal(f, rope_frequencies(d, theta)):
             p, f = p.to(torch.float32), rope_frequencies(d, theta, dtype=torch.float32)
         positions.append(p.to(build))
         freqs.append(f.to(build))
@@ -86,9 +98,17 @@ class TableCache:
     """
 
     def __init__(
-        self, strategy: Strategy, base_grid: Sequence[int], split: Sequence[int], theta: float = 10000.0, *, size: int = 8
+        self,
+        strategy: Strategy,
+        base_grid: Sequence[int],
+        split: Sequence[int],
+        theta: float = 10000.0,
+        *,
+        kept_dtype: torch.dtype = torch.float32,
+        size: int = 8,
     ) -> None:
         self.strategy = strategy
+        self.kept_dtype = kept_dtype
         self.base_grid: Grid = (int(base_grid[0]), int(base_grid[1]), int(base_grid[2]))
         self.split: Grid = (int(split[0]), int(split[1]), int(split[2]))
         self.theta = float(theta)
@@ -102,7 +122,9 @@ class TableCache:
         tables = self._tables.get(key)
         if tables is None:
             with torch.inference_mode(False):  # plain tensors, usable with autograd later, even if first built inside
-                tables = strategy_tables(self.strategy, grid, self.base_grid, self.split, self.theta, device=key[1])
+                tables = strategy_tables(
+                    self.strategy, grid, self.base_grid, self.split, self.theta, kept_dtype=self.kept_dtype, device=key[1]
+                )
             self._tables[key] = tables
             while len(self._tables) > self.size:
                 self._tables.popitem(last=False)

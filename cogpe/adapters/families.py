@@ -1,0 +1,245 @@
+"""Which diffusers video transformers the adapters take, and what is read from each: split, θ, patch, grids.
+
+Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into a
+:class:`cogpe.adapters.models.RopeModel` by :func:`read_model`:
+
+- **CogVideoX with RoPE** — ``CogVideoXTransformer3DModel``, ``use_rotary_positional_embeddings=True``.
+  Head ``d`` split ``(d/4, 3d/8, 3d/8)``, θ 10000 (``get_3d_rotary_pos_embed``'s default; no config
+  field). The *pipeline* builds the tables and passes them as ``image_rotary_emb``; latents ``(B, F, C,
+  H, W)``. **1.0** (5B, 5B-I2V's RoPE): no ``patch_size_t``; ``8N+1`` frames (CogVideo #340); default
+  ``base_grid`` the config's ``sample_frames`` × ``sample_height`` × ``sample_width`` (49 frames, 60×90
+  latent → 13×30×45 tokens): the training grid, and the box diffusers' crop region is taken in.
+  **1.5**: ``patch_size_t`` 2; ``16N+1`` frames (CogVideo #517); its config's 300×300 latent is the
+  table its pipeline slices integer positions from (``grid_type="slice"``), not its 768×1360 training
+  size (CogVideo #681), so by default a strategy keeps the pipeline's positions up to 150 tokens per
+  axis; pass ``base_grid="cogvideox1.5-5b"`` (11×48×85) to scale from the training size. CogVideoX-2B
+  (a sincos table in its patch embedding, chapter 2) is refused; on 5B-I2V only RoPE changes, not its
+  learned table (chapter 5).
+- **Wan 2.x** — ``WanTransformer3DModel``. ``WanRotaryPosEmbed`` splits a head of ``d`` channels into
+  ``t = d − 4⌊d/6⌋``, ``h = w = 2⌊d/6⌋`` (128 → 44, 42, 42), θ 10000 (its default; the transformer
+  passes none); float64 angles (float32 where the MPS backend is available) of integer positions
+  ``0 … rope_max_seq_len − 1`` are computed once on the CPU, as buffers, and sliced ``[:n]`` per axis
+  into ``(1, N, 1, d)`` tables, interleaved pairs (the processor reads ``cos[..., 0::2]``,
+  ``sin[..., 1::2]``). The transformer builds them in its own ``forward``
+  (``self.rope(hidden_states)``, latents ``(B, C, F, H, W)``, ``patch_size`` ``(1, 2, 2)``). q and k pass
+  ``norm_q`` / ``norm_k`` (RMSNorm across all heads) before RoPE; self-attention (``attn1``) holds video
+  tokens only — text enters through the cross-attention ``attn2``, which has no RoPE. Frames ``4N+1``
+  (``WanPipeline`` rounds other counts down with a warning; the adapter refuses them, naming valid ones).
+  Wan 2.2 A14B pipelines hold two transformers (``transformer``, ``transformer_2``: high- and low-noise
+  experts); a pipeline target adapts both.
+- **HunyuanVideo** — ``HunyuanVideoTransformer3DModel``. ``rope_axes_dim`` (16, 56, 56) and
+  ``rope_theta`` 256 from the config; float32 integer positions, ``get_1d_rotary_pos_embed`` in float32,
+  ``(N, d)`` interleaved tables built in ``forward`` (``self.rope(hidden_states)``, latents ``(B, C, F,
+  H, W)``, patch ``(patch_size_t, patch_size, patch_size)`` = ``(1, 2, 2)``). Dual-stream blocks take
+  video q from ``norm_q(to_q(·))`` and text q from ``norm_added_q(add_q_proj(·))``; single-stream blocks
+  one ``norm_q(to_q(·))`` over video and text together; RoPE rotates the video tokens only. The token
+  refiner's attention (text only, no RoPE) is left alone. Frames ``4N+1`` (the VAE's).
+
+Wan's and HunyuanVideo's configs do not hold their training grids: their default ``base_grid`` is a
+named preset (:mod:`cogpe.adapters.presets`). diffusers is imported inside the functions that need it,
+never when :mod:`cogpe` is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+import torch
+
+from .._checks import check_size, check_split
+from ..rope import default_split
+from .models import RopeModel
+from .presets import default_preset, preset_grid
+from .tables import Grid
+
+__all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_modules", "read_model", "trained_grid"]
+
+#: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
+SUPPORTED_TRANSFORMERS = ("CogVideoXTransformer3DModel", "WanTransformer3DModel", "HunyuanVideoTransformer3DModel")
+_MODULES = {
+    "CogVideoXTransformer3DModel": "diffusers.models.transformers.cogvideox_transformer_3d",
+    "WanTransformer3DModel": "diffusers.models.transformers.transformer_wan",
+    "HunyuanVideoTransformer3DModel": "diffusers.models.transformers.transformer_hunyuan_video",
+}
+_FAMILIES = {"CogVideoXTransformer3DModel": "CogVideoX", "WanTransformer3DModel": "Wan",
+             "HunyuanVideoTransformer3DModel": "HunyuanVideo"}
+# The attributes a pipeline keeps its transformers in (Wan 2.2 A14B: two experts).
+_PIPELINE_SLOTS = ("transformer", "transformer_2")
+_COGVIDEOX_THETA = 10000.0  # get_3d_rotary_pos_embed's default; no config field
+_WAN_THETA = 10000.0  # WanRotaryPosEmbed's default; WanTransformer3DModel passes none
+_COGVIDEOX_FRAME_STEPS = {"CogVideoX 1.0": 8, "CogVideoX 1.5": 16}  # frames must be step·N + 1
+_VAE_FRAME_STEP = 4  # Wan's and HunyuanVideo's VAEs: 4N+1 frames
+
+
+def _classes() -> dict[type, str]:
+    """Supported class -> family, for the classes the installed diffusers has (none without diffusers)."""
+    found = {}
+    for name, module in _MODULES.items():
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type):
+            found[cls] = _FAMILIES[name]
+    return found
+
+
+def _family(module: object, classes: Mapping[type, str]) -> str | None:
+    if not isinstance(module, torch.nn.Module):
+        return None
+    return next((family for cls, family in classes.items() if isinstance(module, cls)), None)
+
+
+def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], object | None]:
+    """``(transformers, pipeline or None)`` of ``target``: a supported transformer, or a pipeline holding some.
+
+    A pipeline's transformers are its ``transformer`` and, where set, ``transformer_2`` (Wan 2.2 A14B).
+    TypeError naming :data:`SUPPORTED_TRANSFORMERS` for anything else.
+    """
+    classes = _classes()
+    supported = ", ".join(SUPPORTED_TRANSFORMERS)
+    if not classes:
+        raise TypeError(f"use_strategy adapts diffusers models ({supported}), but diffusers is not installed")
+    if isinstance(target, torch.nn.Module) and _family(target, classes) is not None:
+        return (target,), None
+    held = [getattr(target, slot, None) for slot in _PIPELINE_SLOTS]
+    found = tuple(m for m in held if isinstance(m, torch.nn.Module) and _family(m, classes) is not None)
+    foreign = [m for m in held if isinstance(m, torch.nn.Module) and _family(m, classes) is None]
+    if foreign:
+        raise TypeError(
+            f"target {type(target).__name__} has a transformer of class {type(foreign[0]).__name__}, which "
+            f"use_strategy does not support yet; supported transformers: {supported}"
+        )
+    if found:
+        return found, target
+    if isinstance(target, torch.nn.Module):
+        raise TypeError(
+            f"target is a {type(target).__name__}, which use_strategy does not support yet; "
+            f"supported transformers: {supported}"
+        )
+    raise TypeError(
+        f"target must be a diffusers pipeline (an object with a .transformer) or the transformer itself, got "
+        f"{type(target).__name__}; supported transformers: {supported}"
+    )
+
+
+def read_model(transformer: torch.nn.Module) -> RopeModel:
+    """The :class:`RopeModel` of a supported transformer (module docstring); ValueError for CogVideoX-2B."""
+    family = _family(transformer, _classes())
+    config: Mapping[str, Any] = getattr(transformer, "config")
+    if family == "CogVideoX":
+        return _cogvideox(transformer, config)
+    if family == "Wan":
+        return _wan(config)
+    if family == "HunyuanVideo":
+        return _hunyuan(config)
+    raise TypeError(f"{type(transformer).__name__} is not one of {', '.join(SUPPORTED_TRANSFORMERS)}")
+
+
+def trained_grid(config: Mapping[str, Any]) -> Grid:
+    """The default ``base_grid`` ``(T0, H0, W0)`` in tokens of a CogVideoX transformer config (module docstring).
+
+    ``config`` is ``transformer.config`` or a ``config.json`` as a dict; ``patch_size_t`` and
+    ``temporal_compression_ratio`` default to diffusers' None and 4.
+
+    >>> trained_grid({"sample_frames": 49, "sample_height": 60, "sample_width": 90, "patch_size": 2})
+    (13, 30, 45)
+    >>> trained_grid({"sample_frames": 81, "sample_height": 300, "sample_width": 300, "patch_size": 2,
+    ...               "patch_size_t": 2})   # CogVideoX 1.5: the slice table, not 768×1360
+    (11, 150, 150)
+    """
+    p = check_size("patch_size", config["patch_size"])
+    pt = config.get("patch_size_t")
+    tc = check_size("temporal_compression_ratio", config.get("temporal_compression_ratio", 4))
+    frames = check_size("sample_frames", config["sample_frames"], what="frames")
+    t = (frames - 1) // tc + 1  # latent frames
+    if pt is not None:
+        t = -(-t // check_size("patch_size_t", pt))  # padded up to a multiple of patch_size_t, then grouped
+    h, w = (check_size(k, config[k], what="latent pixels") // p for k in ("sample_height", "sample_width"))
+    return t, h, w
+
+
+def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel:
+    if not config["use_rotary_positional_embeddings"]:
+        raise ValueError(
+            f"this {type(transformer).__name__} has use_rotary_positional_embeddings=False (CogVideoX-2B): its "
+            "positions are a sincos table added in the patch embedding, not RoPE tables; use_strategy supports "
+            "the RoPE models (CogVideoX 1.0 5B, 5B-I2V, 1.5) so far — the sincos table comes in a later release"
+        )
+    head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
+    pt, p = config["patch_size_t"], int(config["patch_size"])
+    name = "CogVideoX 1.0" if pt is None else "CogVideoX 1.5"
+    return RopeModel(
+        family="CogVideoX", name=name, head_dim=head_dim, split=default_split(head_dim), theta=_COGVIDEOX_THETA,
+        patch=(1 if pt is None else int(pt), p, p), temporal_compression=int(config["temporal_compression_ratio"]),
+        base_grid=trained_grid(config), frame_step=_COGVIDEOX_FRAME_STEPS[name], latents="BFCHW",
+        tables_at="argument", sample_frames=int(config["sample_frames"]),
+        sample_hw=(int(config["sample_height"]), int(config["sample_width"])),
+    )
+
+
+def _wan(config: Mapping[str, Any]) -> RopeModel:
+    head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
+    hw = 2 * (head_dim // 6)
+    if hw == 0:
+        raise ValueError(f"attention_head_dim={head_dim} leaves WanRotaryPosEmbed no h, w channels (2⌊d/6⌋ = 0)")
+    split = check_split("Wan's (t, h, w) split", (head_dim - 2 * hw, hw, hw), head_dim, "attention_head_dim")
+    pt, ph, pw = (check_size(f"patch_size[{i}]", p) for i, p in enumerate(config["patch_size"]))
+    preset = default_preset("Wan", config)
+    limit = check_size("rope_max_seq_len", config["rope_max_seq_len"])
+    model = RopeModel(
+        family="Wan", name="Wan", head_dim=head_dim, split=split, theta=_WAN_THETA, patch=(pt, ph, pw),
+        temporal_compression=4, base_grid=preset_grid(preset, "Wan"), frame_step=_VAE_FRAME_STEP,
+        latents="BCFHW", tables_at="rope", kept_dtype=_wan_dtype(), max_positions=limit, preset=preset,
+    )
+    return model
+
+
+def _wan_dtype() -> torch.dtype:
+    """The dtype of WanRotaryPosEmbed's angles: float64, float32 where the MPS backend is available (its rule)."""
+    return torch.float32 if torch.backends.mps.is_available() else torch.float64
+
+
+def _hunyuan(config: Mapping[str, Any]) -> RopeModel:
+    head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
+    split = check_split("rope_axes_dim", tuple(config["rope_axes_dim"]), head_dim, "attention_head_dim")
+    p, pt = check_size("patch_size", config["patch_size"]), check_size("patch_size_t", config["patch_size_t"])
+    preset = default_preset("HunyuanVideo", config)
+    return RopeModel(
+        family="HunyuanVideo", name="HunyuanVideo", head_dim=head_dim, split=split, theta=float(config["rope_theta"]),
+        patch=(pt, p, p), temporal_compression=4, base_grid=preset_grid(preset, "HunyuanVideo"),
+        frame_step=_VAE_FRAME_STEP, latents="BCFHW", tables_at="rope", preset=preset,
+    )
+
+
+def _attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn.Module]:
+    """The attentions that rotate q and k (module docstring)."""
+    if family == "CogVideoX":
+        return [block.attn1 for block in getattr(transformer, "transformer_blocks")]
+    if family == "Wan":
+        return [block.attn1 for block in getattr(transformer, "blocks")]
+    blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks")]
+    return [block.attn for block in blocks]
+
+
+def query_modules(transformer: torch.nn.Module, family: str) -> list[torch.nn.Module]:
+    """The modules whose outputs are every query of a RoPE attention, after qk-norm and before RoPE.
+
+    Per attention ``norm_q`` (or ``to_q`` where it has no qk-norm), and for the text stream of joint
+    attentions (HunyuanVideo's dual-stream blocks) ``norm_added_q`` (or ``add_q_proj``). ValueError
+    where q cannot be reached alone (fused projections without qk-norm).
+    """
+    found = []
+    for attn in _attentions(transformer, family):
+        for norm, projection in (("norm_q", "to_q"), ("norm_added_q", "add_q_proj")):
+            if getattr(attn, projection, None) is None and getattr(attn, norm, None) is None:
+                continue  # no such stream (no added projections)
+            module = getattr(attn, norm, None)
+            if module is None and getattr(attn, "fused_projections", False):
+                raise ValueError(
+                    "an attention of this transformer has fused q/k/v projections and no qk-norm, so q cannot be "
+                    "scaled alone; call transformer.unfuse_qkv_projections() first"
+                )
+            found.append(module if module is not None else getattr(attn, projection))
+    return found
