@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import json
 import platform
 import statistics
 import subprocess
@@ -51,17 +50,10 @@ import torch
 
 from ._checks import check_choice, check_size
 from .model import FAMILIES, STRATEGIES, VideoDiT, strategy_family
-from .train import (
-    PRESET_SEEDS,
-    TRAIN_PRESETS,
-    Stage,
-    TrainConfig,
-    _atomic_write,
-    _resolve_device,
-    load_model,
-    sample,
-    train,
-)
+from .objective import sample
+from .runfiles import atomic_write, read_metrics, resolve_device, write_json
+from .train import load_model, train
+from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig
 
 __all__ = [
     "LAB_PRESETS",
@@ -146,7 +138,7 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
     rate and warm-up, and as many steps as the whole progressive schedule costs. Its base grid is the
     high-resolution grid (there is nothing to scale from).
 
-    >>> from cogpe.train import TRAIN_PRESETS
+    >>> from cogpe.trainconfig import TRAIN_PRESETS
     >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
     Stage(frames=8, height=32, width=32, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
     """
@@ -167,7 +159,7 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
 
 
 def _evaluations(stage: Stage, index: int, last: bool) -> int:
-    """How many times a run evaluates its probes during stage ``index`` (see :class:`cogpe.train.Stage`)."""
+    """How many times a run evaluates its probes during stage ``index`` (see :class:`cogpe.trainconfig.Stage`)."""
     count = 1 if index > 0 else 0  # zero-shot at the start of every stage after the first
     if stage.eval_every:
         count += (stage.steps - 1) // stage.eval_every  # every eval_every steps, before the end
@@ -224,8 +216,7 @@ def _finished_rows(run_dir: Path) -> list[dict] | None:
     """The metric rows of a finished run (``run.json`` is written last), else None."""
     if not (run_dir / "run.json").is_file() or (run_dir / "ckpt.pt").is_file():
         return None
-    with open(run_dir / "metrics.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_metrics(run_dir)
 
 
 def _run(config: TrainConfig, run_dir: Path, *, init_from=None, device, progress: bool) -> tuple[list[dict], bool]:
@@ -278,7 +269,7 @@ def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
 
 def save_samples(path, samples: dict[str, np.ndarray]) -> None:
     """Write :func:`collect_samples`' dict to ``path`` (a compressed ``.npz``), atomically."""
-    _atomic_write(Path(path), lambda f: np.savez_compressed(f, **samples))
+    atomic_write(Path(path), lambda f: np.savez_compressed(f, **samples))
 
 
 def load_samples(path) -> dict[str, torch.Tensor]:
@@ -337,7 +328,7 @@ def run_lab(
     )
     name = preset if isinstance(preset, str) else "custom"
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"lab-{name}"
-    device = _resolve_device(device)
+    device = resolve_device(device)
     start = time.perf_counter()
     runs: dict[str, dict[str, dict]] = {}
     reused = 0
@@ -551,8 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     path = Path(args.results) if args.results else out / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results, indent=1) + "\n"
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    write_json(path, results)
     prov = results["provenance"]
     reused = f", {prov['runs_reused']} finished run(s) read back from {out}" if prov["runs_reused"] else ""
     print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds on "

@@ -21,7 +21,7 @@ from cogpe.lab import (
     summarize,
 )
 from cogpe.model import VideoDiT
-from cogpe.train import TRAIN_PRESETS, Stage
+from cogpe.trainconfig import TRAIN_PRESETS, Stage
 
 STRATEGIES = ["sincos-extrapolate", "sincos-interpolate", "rope-extrapolate"]
 
