@@ -14,7 +14,8 @@ Protocol (DESIGN §4), per seed:
 3. **Baseline**: the same model trained from scratch at the high resolution with the compute (forward
    FLOPs) of both stages together — does progressive training pay off?
 
-Results (:func:`run_lab`) are plain data: provenance (commit, device, torch, preset, seeds, wall time),
+Results (:func:`run_lab`) are plain data: provenance (:func:`cogpe.runfiles.provenance` — commit, date,
+device, torch — with the preset, strategies, seeds, wall time and the number of runs read back),
 the evaluation rows and loss curves of every run, and a summary of mean ± std over seeds per strategy
 and metric (:func:`summarize`); :func:`format_table` prints it. A claim is made only where a gap exceeds
 the seed spread (:func:`gap_exceeds_spread`).
@@ -35,10 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -51,7 +49,7 @@ import torch
 from ._checks import check_choice, check_size
 from .model import FAMILIES, STRATEGIES, VideoDiT, strategy_family
 from .objective import sample
-from .runfiles import atomic_write, read_metrics, resolve_device, write_json
+from .runfiles import atomic_write, format_provenance, provenance, read_metrics, resolve_device, write_json
 from .train import load_model, train
 from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig
 
@@ -368,8 +366,9 @@ def run_lab(
             if not keep_checkpoints:
                 _drop_checkpoints(run_dir)
     results = {
-        "provenance": {**_provenance(name, lab, device, time.perf_counter() - start),
-                       "runs_reused": reused},
+        "provenance": provenance(device, preset=name, strategies=list(lab.strategies), seeds=list(lab.seeds),
+                                 baseline_strategy=lab.baseline_strategy,
+                                 wall_seconds=round(time.perf_counter() - start, 1), runs_reused=reused),
         "config": lab.train.to_dict(),
         "baseline_config": None if lab.baseline_strategy is None else baseline_config(lab.train, lab.baseline_strategy).to_dict(),
         "runs": runs,
@@ -380,38 +379,6 @@ def run_lab(
     }
     results["summary"] = summarize(results)
     return results
-
-
-def _git_commit() -> str | None:
-    """``HEAD`` of the repository holding this package, ``+dirty`` when the package's own files differ
-    from it (edits elsewhere in the tree — notebooks, benchmarks — do not change what a run computes)."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "."],
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def _provenance(preset: str, lab: LabConfig, device: torch.device, seconds: float) -> dict:
-    return {
-        "preset": preset,
-        "strategies": list(lab.strategies),
-        "seeds": list(lab.seeds),
-        "baseline_strategy": lab.baseline_strategy,
-        "commit": _git_commit(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine()),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "wall_seconds": round(seconds, 1),
-    }
 
 
 # --- summary ---------------------------------------------------------------------------------------------
@@ -545,8 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(path, results)
     prov = results["provenance"]
     reused = f", {prov['runs_reused']} finished run(s) read back from {out}" if prov["runs_reused"] else ""
-    print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds on "
-          f"{prov['device']} in {prov['wall_seconds']:.0f} s{reused} -> {path}")
+    print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds "
+          f"in {prov['wall_seconds']:.0f} s{reused} -> {path}")
+    print(format_provenance(prov))
     samples = collect_samples(out, results)
     if samples:
         save_samples(path.with_suffix(".samples.npz"), samples)

@@ -26,7 +26,8 @@ Files in ``out_dir`` (written by rank 0, each atomically: :func:`cogpe.runfiles.
   branching point;
 - ``metrics.jsonl`` and ``metrics.csv`` — one row per training step (``kind="train"``) and per
   evaluation (``kind="eval"``, one per probe), rewritten at every checkpoint;
-- ``run.json`` — config, device, world size, versions and wall time, at the end.
+- ``run.json`` — at the end: ``provenance`` (:func:`cogpe.runfiles.provenance` with the strategy, seed,
+  world size, steps and training seconds) and ``config``.
 
 Branching (what ``cogpe.lab`` does to share stage 1 between strategies of one family):
 ``train(config_b, out_b, init_from="out_a/stage1.pt")`` continues run ``a``'s state after stage 1
@@ -47,7 +48,6 @@ import argparse
 import dataclasses
 import math
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -64,6 +64,7 @@ from .objective import corrupt, evaluate, noise_and_levels
 from .runfiles import (
     autocast,
     load_checkpoint,
+    provenance,
     resolve_device,
     save_checkpoint,
     write_json,
@@ -451,21 +452,10 @@ def _train_step(model, optimizer, dataset, indices, config: TrainConfig, device,
 
 
 def _write_run_info(run: _Run) -> None:
-    device = run.device
-    write_json(run.out / "run.json", {
-        "config": run.config.to_dict(),
-        "strategy": run.config.strategy,
-        "seed": run.config.seed,
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "world_size": run.world,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "steps": run.state.step,
-        "train_seconds": round(run.state.elapsed, 3),
-    })
-
+    state = run.state
+    prov = provenance(run.device, strategy=run.config.strategy, seed=run.config.seed, world_size=run.world,
+                      steps=state.step, train_seconds=round(state.elapsed, 3))
+    write_json(run.out / "run.json", {"provenance": prov, "config": run.config.to_dict()})
 
 
 # --- command line ------------------------------------------------------------------------------------------

@@ -268,7 +268,6 @@ def train_preset(name: str, *, strategy: str | None = None, seed: int | None = N
     return config
 
 
-
 def parse_stages(spec: str) -> tuple[Stage, ...]:
     """Stages from ``"FxHxW:steps:batch:lr[:warmup[:eval_every]]"``, comma-separated.
 

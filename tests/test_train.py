@@ -21,9 +21,9 @@ import cogpe.train as train_mod
 from cogpe.data import DataConfig
 from cogpe.model import STRATEGIES, VideoDiT
 from cogpe.objective import evaluate
-from cogpe.runfiles import load_checkpoint
+from cogpe.runfiles import PROVENANCE_KEYS, load_checkpoint
 from cogpe.train import load_model, main, train
-from cogpe.trainconfig import train_preset
+from cogpe.trainconfig import TrainConfig, train_preset
 
 REPO = Path(__file__).resolve().parents[1]
 PROBES = tuple(p.name for p in train_preset("tiny").probes)
@@ -97,7 +97,10 @@ def test_metrics_files_hold_every_row(runs):
     # zero-shot at the start of stage 2, every 2 steps, and at the end
     assert evals == {(2, s, p) for s in (0, 2, 4) for p in ("low", "high")}
     info = json.loads((out / "run.json").read_text())
-    assert info["strategy"] == "rope-ntk" and info["world_size"] == 1 and info["steps"] == 10
+    prov = info["provenance"]
+    assert prov["strategy"] == "rope-ntk" and prov["world_size"] == 1 and prov["steps"] == 10
+    assert list(prov)[:len(PROVENANCE_KEYS)] == list(PROVENANCE_KEYS) and prov["device"] == "cpu"
+    assert TrainConfig.from_dict(info["config"]) == train_preset("tiny", strategy="rope-ntk")
 
 
 def test_v_objective_trains(tmp_path):
@@ -234,7 +237,7 @@ def test_ddp_two_gloo_processes_equal_one_process(runs, tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert _train_rows(rows) == pytest.approx(_train_rows(runs["rope-yarn"][1]), rel=1e-5, abs=1e-6)
     assert _eval_rows(rows) == pytest.approx(_eval_rows(runs["rope-yarn"][1]), rel=1e-5)
-    assert json.loads((tmp_path / "run.json").read_text())["world_size"] == 2
+    assert json.loads((tmp_path / "run.json").read_text())["provenance"]["world_size"] == 2
 
 
 # --- configuration and command line --------------------------------------------------------------------------
