@@ -1,6 +1,6 @@
 """The strategy comparison of chapter 7: every position strategy × several seeds, with error bars.
 
-Protocol (DESIGN §4), per seed:
+Protocol (chapter 7, section 7.2), per seed:
 
 1. **Stage 1 once per family.** Every strategy of a family (:data:`cogpe.model.FAMILIES`) computes the
    same function at the stage-1 grid, so stage 1 is trained once — under the family's first strategy —
@@ -9,8 +9,9 @@ Protocol (DESIGN §4), per seed:
    at the resolution change.
 2. **Stage 2** at the high resolution; the held-out probes (fixed videos, noise and noise levels) are
    evaluated zero-shot right after the switch, during stage 2, and at its end. The ``long`` probe has
-   more frames than any stage: a bigger canvas in time, where the literature expects the opposite
-   winner to the spatial zoom (pe-literature §4.7).
+   more frames than any stage: a bigger canvas in time (chapter 7, sections 7.1 and 7.4), where
+   extrapolation is the geometrically consistent map and RIFLEx (bibliography key ``zhao2025riflex``)
+   reports interpolation's slow motion — the opposite winner to the spatial zoom.
 3. **Baseline**: the same model trained from scratch at the high resolution with the compute (forward
    FLOPs) of both stages together — does progressive training pay off?
 
