@@ -285,7 +285,7 @@ def step_cases(mode: str, device: str) -> list[Case]:
     """Item 3: one AdamW step of :class:`cogpe.model.VideoDiT` (the ``quick`` preset's size, RoPE) at each
     shape of ``mode``, against a matmul of the model's largest linear layer and diffusers' model."""
     from cogpe.model import ModelConfig, VideoDiT
-    from cogpe.train import TRAIN_PRESETS
+    from cogpe.trainconfig import TRAIN_PRESETS
 
     cases = []
     for label, batch, frames, height, width in STEP_SHAPES[mode]:

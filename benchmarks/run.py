@@ -4,7 +4,9 @@ Each case's variants are timed with ``torch.utils.benchmark.Timer`` (median of i
 auto-range, threads = all cores), in a new order each round; a ratio is computed within each round,
 from timings taken seconds apart, and the median over rounds is reported. The table prints every
 ratio next to its goal (PASS / MISS; "info" without a goal); ``cogpe/results/benchmarks/<device>-<date>.json``
-keeps every timing with its provenance (commit, torch version, CPU model, threads, device, load).
+keeps every timing with its provenance: :func:`cogpe.runfiles.provenance` (commit, whether ``cogpe/`` had
+uncommitted changes, date, torch, device, threads) with the diffusers version, platform, CPU model and
+cores, the run's settings and the load average.
 
 Item 4 (wall time of executing every notebook and of ``make book``) takes minutes per measurement, so
 it is measured once, not in rounds.
@@ -13,8 +15,6 @@ it is measured once, not in rounds.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import platform
 import statistics
@@ -28,6 +28,7 @@ import torch
 from torch.utils.benchmark import Timer
 
 from benchmarks.cases import Case, Ratio, apply_cases, format_seconds, step_cases, table_cases
+from cogpe.runfiles import device_name, format_provenance, provenance, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "cogpe" / "results" / "benchmarks"  # shipped with the package: chapter 8 reads them
@@ -186,34 +187,13 @@ def ratio_record(ratio, times: dict) -> dict:
 # --- provenance ----------------------------------------------------------------------------------
 
 
-def git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def all_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def device_name(device: str) -> str:
-    return torch.cuda.get_device_name() if device == "cuda" else cpu_model()
-
-
-def provenance(args, threads: int) -> dict:
-    status = git("status", "--porcelain")
+def benchmark_provenance(args, threads: int) -> dict:
+    """:func:`cogpe.runfiles.provenance` of a benchmark run, with the diffusers version, the machine and the
+    run's settings (the load average at the end is added when the run is done)."""
     diffusers = None
     try:
         from importlib.metadata import version
@@ -221,24 +201,18 @@ def provenance(args, threads: int) -> dict:
         diffusers = version("diffusers")
     except Exception:  # not installed
         pass
-    return {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": None if status is None else bool(status),
-        "torch": torch.__version__,
-        "diffusers": diffusers,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_model": cpu_model(),
-        "cpu_cores": all_cores(),
-        "threads": threads,
-        "device": args.device,
-        "device_name": device_name(args.device),
-        "quick": args.quick,
-        "rounds": args.rounds,
-        "min_run_time_s": args.min_run_time,
-        "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+    return provenance(
+        args.device,
+        threads=threads,
+        diffusers=diffusers,
+        platform=platform.platform(),
+        cpu_model=device_name("cpu"),
+        cpu_cores=all_cores(),
+        quick=args.quick,
+        rounds=args.rounds,
+        min_run_time_s=args.min_run_time,
+        load_average_start=list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    )
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -270,7 +244,7 @@ def table_lines(results: list[dict]) -> list[str]:
 
 
 def output_path(args, prov: dict) -> Path:
-    date = prov["date_utc"][:10]
+    date = prov["date"][:10]
     threads = "" if args.threads == all_cores() else f"-threads{args.threads}"
     name = f"{args.device}-{date}{'-quick' if args.quick else ''}{threads}.json"
     return Path(args.out) / name
@@ -329,7 +303,7 @@ def measure(args) -> dict:
     previous = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
-        prov = provenance(args, args.threads)
+        prov = benchmark_provenance(args, args.threads)
         results = []
         for case in cases_for(args):
             print(f"[{len(results) + 1}] item {case.item}: {case.name} {case.dtype}", file=sys.stderr, flush=True)
@@ -344,8 +318,7 @@ def measure(args) -> dict:
 
 def report(doc: dict, args) -> None:
     prov = doc["provenance"]
-    print(f"\ncogpe benchmarks on {prov['device_name']} (threads: {prov['threads']} of {prov['cpu_cores']} cores), torch {prov['torch']}, "
-          f"median of {args.rounds} round(s)")
+    print(f"\ncogpe benchmarks, median of {args.rounds} round(s), {prov['cpu_cores']} cores: {format_provenance(prov)}")
     if args.quick:
         print("quick: a smoke run of small shapes — the timings are too short to mean anything")
     print("other-cpu: share of the machine other processes used meanwhile; above a few % the timings are unreliable")
@@ -359,7 +332,7 @@ def main(argv=None) -> dict:
     report(doc, args)
     path = output_path(args, doc["provenance"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(path, doc)
     print(f"\nwritten: {path}")
     return doc
 

@@ -6,8 +6,11 @@ grids they are evaluated on (:mod:`cogpe.grids`), the strategies for a new resol
 vocabulary for every encoding (:mod:`cogpe.strategy`, on the formulas of :mod:`cogpe.scaling`,
 chapter 6) — the cached position modules (:mod:`cogpe.embeddings`), table resampling
 (:mod:`cogpe.resample`, chapter 5), the exact CogVideoX configurations (:mod:`cogpe.cogvideox`) and the
-lab's videos, model, trainer and comparison (:mod:`cogpe.data`, :mod:`cogpe.model`, :mod:`cogpe.train`,
-:mod:`cogpe.lab`, chapter 7). ``cogpe.train`` and ``cogpe.lab`` are imported on demand.
+lab of chapter 7: videos (:mod:`cogpe.data`), model (:mod:`cogpe.model`), denoising objective, evaluation
+and sampling (:mod:`cogpe.objective`), training configurations and presets (:mod:`cogpe.trainconfig`),
+the training loop (:mod:`cogpe.train`), the files a run writes and their provenance
+(:mod:`cogpe.runfiles`) and the comparison (:mod:`cogpe.lab`). These five are imported on demand
+(``from cogpe.train import train``).
 
 Conventions: grids and interpolation factors are ordered (T, H, W); tables are flattened token-major
 ``(t, h, w)`` to shape ``(T*H*W, D)``.

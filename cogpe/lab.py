@@ -1,6 +1,6 @@
 """The strategy comparison of chapter 7: every position strategy × several seeds, with error bars.
 
-Protocol (DESIGN §4), per seed:
+Protocol (chapter 7, section 7.2), per seed:
 
 1. **Stage 1 once per family.** Every strategy of a family (:data:`cogpe.model.FAMILIES`) computes the
    same function at the stage-1 grid, so stage 1 is trained once — under the family's first strategy —
@@ -9,12 +9,14 @@ Protocol (DESIGN §4), per seed:
    at the resolution change.
 2. **Stage 2** at the high resolution; the held-out probes (fixed videos, noise and noise levels) are
    evaluated zero-shot right after the switch, during stage 2, and at its end. The ``long`` probe has
-   more frames than any stage: a bigger canvas in time, where the literature expects the opposite
-   winner to the spatial zoom (pe-literature §4.7).
+   more frames than any stage: a bigger canvas in time (chapter 7, sections 7.1 and 7.4), where
+   extrapolation is the geometrically consistent map and RIFLEx (bibliography key ``zhao2025riflex``)
+   reports interpolation's slow motion — the opposite winner to the spatial zoom.
 3. **Baseline**: the same model trained from scratch at the high resolution with the compute (forward
    FLOPs) of both stages together — does progressive training pay off?
 
-Results (:func:`run_lab`) are plain data: provenance (commit, device, torch, preset, seeds, wall time),
+Results (:func:`run_lab`) are plain data: provenance (:func:`cogpe.runfiles.provenance` — commit, date,
+device, torch — with the preset, strategies, seeds, wall time and the number of runs read back),
 the evaluation rows and loss curves of every run, and a summary of mean ± std over seeds per strategy
 and metric (:func:`summarize`); :func:`format_table` prints it. A claim is made only where a gap exceeds
 the seed spread (:func:`gap_exceeds_spread`).
@@ -35,11 +37,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import json
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -51,17 +49,10 @@ import torch
 
 from ._checks import check_choice, check_size
 from .model import FAMILIES, STRATEGIES, VideoDiT, strategy_family
-from .train import (
-    PRESET_SEEDS,
-    TRAIN_PRESETS,
-    Stage,
-    TrainConfig,
-    _atomic_write,
-    _resolve_device,
-    load_model,
-    sample,
-    train,
-)
+from .objective import sample
+from .runfiles import atomic_write, format_provenance, provenance, read_metrics, resolve_device, write_json
+from .train import load_model, train
+from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig
 
 __all__ = [
     "LAB_PRESETS",
@@ -146,7 +137,7 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
     rate and warm-up, and as many steps as the whole progressive schedule costs. Its base grid is the
     high-resolution grid (there is nothing to scale from).
 
-    >>> from cogpe.train import TRAIN_PRESETS
+    >>> from cogpe.trainconfig import TRAIN_PRESETS
     >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
     Stage(frames=8, height=32, width=32, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
     """
@@ -167,7 +158,7 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
 
 
 def _evaluations(stage: Stage, index: int, last: bool) -> int:
-    """How many times a run evaluates its probes during stage ``index`` (see :class:`cogpe.train.Stage`)."""
+    """How many times a run evaluates its probes during stage ``index`` (see :class:`cogpe.trainconfig.Stage`)."""
     count = 1 if index > 0 else 0  # zero-shot at the start of every stage after the first
     if stage.eval_every:
         count += (stage.steps - 1) // stage.eval_every  # every eval_every steps, before the end
@@ -224,8 +215,7 @@ def _finished_rows(run_dir: Path) -> list[dict] | None:
     """The metric rows of a finished run (``run.json`` is written last), else None."""
     if not (run_dir / "run.json").is_file() or (run_dir / "ckpt.pt").is_file():
         return None
-    with open(run_dir / "metrics.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_metrics(run_dir)
 
 
 def _run(config: TrainConfig, run_dir: Path, *, init_from=None, device, progress: bool) -> tuple[list[dict], bool]:
@@ -278,7 +268,7 @@ def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
 
 def save_samples(path, samples: dict[str, np.ndarray]) -> None:
     """Write :func:`collect_samples`' dict to ``path`` (a compressed ``.npz``), atomically."""
-    _atomic_write(Path(path), lambda f: np.savez_compressed(f, **samples))
+    atomic_write(Path(path), lambda f: np.savez_compressed(f, **samples))
 
 
 def load_samples(path) -> dict[str, torch.Tensor]:
@@ -337,7 +327,7 @@ def run_lab(
     )
     name = preset if isinstance(preset, str) else "custom"
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"lab-{name}"
-    device = _resolve_device(device)
+    device = resolve_device(device)
     start = time.perf_counter()
     runs: dict[str, dict[str, dict]] = {}
     reused = 0
@@ -377,8 +367,9 @@ def run_lab(
             if not keep_checkpoints:
                 _drop_checkpoints(run_dir)
     results = {
-        "provenance": {**_provenance(name, lab, device, time.perf_counter() - start),
-                       "runs_reused": reused},
+        "provenance": provenance(device, preset=name, strategies=list(lab.strategies), seeds=list(lab.seeds),
+                                 baseline_strategy=lab.baseline_strategy,
+                                 wall_seconds=round(time.perf_counter() - start, 1), runs_reused=reused),
         "config": lab.train.to_dict(),
         "baseline_config": None if lab.baseline_strategy is None else baseline_config(lab.train, lab.baseline_strategy).to_dict(),
         "runs": runs,
@@ -389,38 +380,6 @@ def run_lab(
     }
     results["summary"] = summarize(results)
     return results
-
-
-def _git_commit() -> str | None:
-    """``HEAD`` of the repository holding this package, ``+dirty`` when the package's own files differ
-    from it (edits elsewhere in the tree — notebooks, benchmarks — do not change what a run computes)."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "."],
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def _provenance(preset: str, lab: LabConfig, device: torch.device, seconds: float) -> dict:
-    return {
-        "preset": preset,
-        "strategies": list(lab.strategies),
-        "seeds": list(lab.seeds),
-        "baseline_strategy": lab.baseline_strategy,
-        "commit": _git_commit(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine()),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "wall_seconds": round(seconds, 1),
-    }
 
 
 # --- summary ---------------------------------------------------------------------------------------------
@@ -551,12 +510,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     path = Path(args.results) if args.results else out / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results, indent=1) + "\n"
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    write_json(path, results)
     prov = results["provenance"]
     reused = f", {prov['runs_reused']} finished run(s) read back from {out}" if prov["runs_reused"] else ""
-    print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds on "
-          f"{prov['device']} in {prov['wall_seconds']:.0f} s{reused} -> {path}")
+    print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds "
+          f"in {prov['wall_seconds']:.0f} s{reused} -> {path}")
+    print(format_provenance(prov))
     samples = collect_samples(out, results)
     if samples:
         save_samples(path.with_suffix(".samples.npz"), samples)

@@ -1,21 +1,16 @@
 """Progressive training of :class:`cogpe.model.VideoDiT` on :mod:`cogpe.data` videos (chapter 7).
 
 CogVideoX trains at a low resolution first and then at a high one; this module does the same at toy
-scale. A :class:`TrainConfig` is a list of :class:`Stage` s — (frames, height, width, steps, batch, lr) —
-run one after the other with the same model and AdamW state; only the token grid (and with it what the
-position encoding sees) changes at a stage boundary.
-
-Objective (CogVideoX's family, chapter 7): for a clean video ``x0``, noise ``ε`` and a level ``t ∈ [0, 1]``
-
-- ``"flow"`` (rectified flow / flow matching): ``x_t = (1 − t)·x0 + t·ε``, target velocity ``ε − x0``;
-- ``"v"`` (v-prediction on the trigonometric schedule): ``x_t = cos(πt/2)·x0 + sin(πt/2)·ε``,
-  target ``cos(πt/2)·ε − sin(πt/2)·x0``;
-
-loss = mean squared error, ``t ~ U(0, 1)``.
+scale. :func:`train` runs the stages of a :class:`cogpe.trainconfig.TrainConfig` — (frames, height,
+width, steps, batch, lr) each — one after the other with the same model and AdamW state; only the token
+grid (and with it what the position encoding sees) changes at a stage boundary. The loss is
+:mod:`cogpe.objective`'s (flow matching or v-prediction, ``t ~ U(0, 1)``); the files a run writes are
+:mod:`cogpe.runfiles`'.
 
 Determinism: nothing draws from a global random stream. Training video ``i`` (counting every video the
 run has consumed) is scene ``i`` of the ``"train"`` split under ``seed``, and its noise and level come
-from a generator keyed on ``(seed, i)``; the model is initialised from ``seed``. Hence
+from the ``"train"`` stream of :func:`cogpe.objective.noise_and_levels` keyed on ``(seed, i)``; the model
+is initialised from ``seed``. Hence
 
 - ``resume`` from a checkpoint continues bit for bit on CPU (model, AdamW moments, counters and the
   metrics so far are all in the checkpoint);
@@ -23,7 +18,7 @@ from a generator keyed on ``(seed, i)``; the model is initialised from ``seed``.
   batch; DDP averages gradients, so the updates equal single-process training with that batch (up to
   float summation order).
 
-Files in ``out_dir`` (written by rank 0, each atomically: temp file, fsync, ``os.replace``):
+Files in ``out_dir`` (written by rank 0, each atomically: :func:`cogpe.runfiles.atomic_write`):
 
 - ``ckpt.pt`` — the latest state, every ``ckpt_every`` steps and at every stage boundary; at the end,
   the final state;
@@ -31,7 +26,8 @@ Files in ``out_dir`` (written by rank 0, each atomically: temp file, fsync, ``os
   branching point;
 - ``metrics.jsonl`` and ``metrics.csv`` — one row per training step (``kind="train"``) and per
   evaluation (``kind="eval"``, one per probe), rewritten at every checkpoint;
-- ``run.json`` — config, device, world size, versions and wall time, at the end.
+- ``run.json`` — at the end: ``provenance`` (:func:`cogpe.runfiles.provenance` with the strategy, seed,
+  world size, steps and training seconds) and ``config``.
 
 Branching (what ``cogpe.lab`` does to share stage 1 between strategies of one family):
 ``train(config_b, out_b, init_from="out_a/stage1.pt")`` continues run ``a``'s state after stage 1
@@ -49,564 +45,37 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import io
-import json
 import math
-import numbers
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_choice, check_factor, check_size
-from .data import DataConfig, VideoDataset
-from .model import STRATEGIES, ModelConfig, VideoDiT, strategy_family
-
-__all__ = [
-    "OBJECTIVES",
-    "PRESET_SEEDS",
-    "Probe",
-    "Stage",
-    "TRAIN_PRESETS",
-    "TrainConfig",
-    "corrupt",
-    "evaluate",
-    "load_checkpoint",
-    "load_model",
-    "main",
-    "parse_stages",
-    "sample",
-    "train",
-    "train_preset",
-]
-
-OBJECTIVES = ("flow", "v")
-CKPT_FORMAT = 1
-_TRAIN_TAG, _EVAL_TAG, _SAMPLE_TAG = 1, 2, 3
-METRIC_COLUMNS = (
-    "kind", "step", "stage", "stage_step", "strategy", "probe", "frames", "height", "width", "tokens",
-    "batch", "lr", "loss", "grad_norm", "samples", "time",
+from ._checks import check_choice
+from .data import VideoDataset
+from .model import STRATEGIES, VideoDiT, strategy_family
+from .objective import corrupt, evaluate, noise_and_levels
+from .runfiles import (
+    autocast,
+    load_checkpoint,
+    provenance,
+    resolve_device,
+    save_checkpoint,
+    write_json,
+    write_metrics,
 )
+from .trainconfig import TRAIN_PRESETS, Probe, Stage, TrainConfig, parse_stages, train_preset
 
+__all__ = ["load_model", "main", "train"]
 
-# --- configuration ---------------------------------------------------------------------------------
 
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One training stage: ``steps`` AdamW steps on ``frames × height × width`` videos.
-
-    ``batch`` is the *global* batch (split over DDP processes); ``lr`` rises linearly over the first
-    ``warmup`` steps of the stage and is constant after; ``eval_every`` adds evaluations every that
-    many steps. Without it a stage is evaluated at its start (zero-shot; stages after the first) and,
-    for the last stage, at its end — the end of an earlier stage is the next one's start.
-
-    >>> Stage(8, 16, 16, steps=300, batch=8, lr=1e-3).resolution
-    (8, 16, 16)
-    """
-
-    frames: int
-    height: int
-    width: int
-    steps: int
-    batch: int
-    lr: float
-    warmup: int = 0
-    eval_every: int = 0
-
-    def __post_init__(self):
-        for name in ("frames", "height", "width", "steps", "batch"):
-            _check_int(name, getattr(self, name), 1)
-        for name in ("warmup", "eval_every"):
-            _check_int(name, getattr(self, name), 0)
-        object.__setattr__(self, "lr", check_factor("lr", self.lr))
-
-    @property
-    def resolution(self) -> tuple[int, int, int]:
-        """``(frames, height, width)`` in pixels."""
-        return (self.frames, self.height, self.width)
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A held-out evaluation: the loss on ``frames × height × width`` videos of the ``"val"`` split.
-
-    >>> Probe("long", 16, 32, 32).resolution
-    (16, 32, 32)
-    """
-
-    name: str
-    frames: int
-    height: int
-    width: int
-
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"Probe name must be a non-empty string, got {self.name!r}")
-        for name in ("frames", "height", "width"):
-            _check_int(name, getattr(self, name), 1)
-
-    @property
-    def resolution(self) -> tuple[int, int, int]:
-        """``(frames, height, width)`` in pixels."""
-        return (self.frames, self.height, self.width)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (the device and output directory do not).
-
-    - ``model``: :class:`cogpe.model.ModelConfig`; its ``base_grid`` may stay ``None`` — then the token
-      grid of ``stages[0]`` is used (:meth:`model_config`);
-    - ``stages``: non-empty sequence of :class:`Stage`, every resolution divisible by ``model.patch``;
-    - ``data``: :class:`cogpe.data.DataConfig`; ``seed``: model init, training videos and noise;
-    - ``objective``: ``"flow"`` or ``"v"``; AdamW ``betas``, ``weight_decay`` (not on biases, norms or
-      the position table), ``grad_clip`` (global norm, 0 for none);
-    - ``probes``: evaluations on the held-out set (``eval_videos`` videos of split ``"val"`` under
-      ``eval_seed``, fixed noise and levels — the same for every training seed);
-    - ``ckpt_every``: steps between checkpoints (0: only at stage boundaries).
-    """
-
-    model: ModelConfig
-    stages: tuple[Stage, ...]
-    data: DataConfig = field(default_factory=DataConfig)
-    seed: int = 0
-    objective: str = "flow"
-    betas: tuple[float, float] = (0.9, 0.99)
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    probes: tuple[Probe, ...] = ()
-    eval_videos: int = 16
-    eval_seed: int = 0
-    ckpt_every: int = 100
-
-    def __post_init__(self):
-        if not isinstance(self.model, ModelConfig):
-            raise TypeError(f"model must be a ModelConfig, got {type(self.model).__name__}")
-        if not isinstance(self.data, DataConfig):
-            raise TypeError(f"data must be a DataConfig, got {type(self.data).__name__}")
-        if isinstance(self.stages, Stage) or not isinstance(self.stages, Sequence):
-            raise TypeError(f"stages must be a sequence of Stage, got {type(self.stages).__name__}")
-        stages = tuple(self.stages)
-        if not stages:
-            raise ValueError(
-                "stages is empty; give at least one Stage(frames, height, width, steps, batch, lr), "
-                "e.g. Stage(8, 16, 16, steps=300, batch=8, lr=1e-3)"
-            )
-        for i, stage in enumerate(stages):
-            if not isinstance(stage, Stage):
-                raise TypeError(f"stages[{i}] must be a Stage, got {type(stage).__name__}")
-            try:
-                self.model.token_grid(*stage.resolution)
-            except ValueError as err:
-                raise ValueError(f"stages[{i}]: {err}") from None
-        object.__setattr__(self, "stages", stages)
-        probes = tuple(self.probes)
-        for i, probe in enumerate(probes):
-            if not isinstance(probe, Probe):
-                raise TypeError(f"probes[{i}] must be a Probe, got {type(probe).__name__}")
-            try:
-                self.model.token_grid(*probe.resolution)
-            except ValueError as err:
-                raise ValueError(f"probes[{i}] ({probe.name!r}): {err}") from None
-        names = [p.name for p in probes]
-        if len(set(names)) != len(names):
-            raise ValueError(f"probe names must be unique, got {names}")
-        object.__setattr__(self, "probes", probes)
-        _check_int("seed", self.seed, 0)
-        _check_int("eval_seed", self.eval_seed, 0)
-        _check_int("eval_videos", self.eval_videos, 1)
-        _check_int("ckpt_every", self.ckpt_every, 0)
-        check_choice("objective", self.objective, OBJECTIVES)
-        betas = tuple(self.betas)
-        if len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        object.__setattr__(self, "betas", tuple(float(b) for b in betas))
-        for name in ("weight_decay", "grad_clip"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < math.inf:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-
-    def model_config(self) -> ModelConfig:
-        """``model`` with ``base_grid`` filled in from ``stages[0]`` when it is ``None``."""
-        if self.model.base_grid is not None:
-            return self.model
-        return dataclasses.replace(self.model, base_grid=self.model.token_grid(*self.stages[0].resolution))
-
-    @property
-    def strategy(self) -> str:
-        """The position-encoding strategy (``model.strategy``)."""
-        return self.model.strategy
-
-    def with_strategy(self, strategy: str) -> "TrainConfig":
-        """The same run with another PE strategy."""
-        return dataclasses.replace(self, model=dataclasses.replace(self.model, strategy=strategy))
-
-    def to_dict(self) -> dict:
-        """Plain-data form (JSON- and checkpoint-safe)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`."""
-        d = dict(d)
-        d["model"] = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["model"].items()})
-        d["data"] = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()})
-        d["stages"] = tuple(Stage(**s) for s in d["stages"])
-        d["probes"] = tuple(Probe(**p) for p in d["probes"])
-        d["betas"] = tuple(d["betas"])
-        return cls(**d)
-
-
-_TINY = TrainConfig(
-    model=ModelConfig(patch=(1, 4, 4), width=32, depth=2, heads=2),
-    stages=(
-        Stage(4, 8, 8, steps=6, batch=4, lr=3e-3, warmup=2),
-        Stage(4, 16, 16, steps=4, batch=4, lr=2e-3, eval_every=2),
-    ),
-    data=DataConfig(max_objects=2),
-    probes=(Probe("low", 4, 8, 8), Probe("high", 4, 16, 16)),
-    eval_videos=4,
-    ckpt_every=3,
-)
-
-_QUICK = TrainConfig(
-    model=ModelConfig(patch=(1, 4, 4), width=128, depth=4, heads=4),
-    stages=(
-        Stage(8, 16, 16, steps=300, batch=8, lr=2e-3, warmup=30),
-        Stage(8, 32, 32, steps=30, batch=4, lr=1e-3, eval_every=15),
-    ),
-    probes=(Probe("low", 8, 16, 16), Probe("high", 8, 32, 32), Probe("long", 16, 32, 32)),
-    eval_videos=16,
-    ckpt_every=100,
-)
-
-_FULL = TrainConfig(
-    model=ModelConfig(patch=(1, 4, 4), width=256, depth=6, heads=4),
-    stages=(
-        Stage(8, 32, 32, steps=1500, batch=32, lr=1e-3, warmup=100),
-        Stage(8, 64, 64, steps=200, batch=16, lr=5e-4, eval_every=25),
-    ),
-    probes=(Probe("low", 8, 32, 32), Probe("high", 8, 64, 64), Probe("long", 16, 64, 64)),
-    eval_videos=32,
-    ckpt_every=500,
-)
-
-#: Named configurations. ``tiny``: tests and doc examples (seconds); ``quick``: the CPU lab (chapter 7;
-#: 4 layers, width 128, 8×16×16 → 8×32×32 pixels, 128 → 512 tokens, 300 + 30 steps); ``full``: a GPU run
-#: (6 layers, width 256, 8×32×32 → 8×64×64 pixels, 512 → 2048 tokens, 1500 + 200 steps; its whole
-#: comparison is about 40 PFLOP, :func:`cogpe.lab.lab_flops`: ~15 minutes at 50 TFLOP/s sustained).
-TRAIN_PRESETS = {"tiny": _TINY, "quick": _QUICK, "full": _FULL}
-#: Seeds each preset's comparison uses (the lab reports mean ± std over them).
-PRESET_SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
-
-
-def train_preset(name: str, *, strategy: str | None = None, seed: int | None = None) -> TrainConfig:
-    """The :data:`TRAIN_PRESETS` entry ``name``, with ``strategy`` and ``seed`` replaced when given.
-
-    >>> cfg = train_preset("quick", strategy="rope-ntk", seed=2)
-    >>> cfg.strategy, cfg.seed, cfg.model_config().base_grid
-    ('rope-ntk', 2, (8, 4, 4))
-    """
-    check_choice("preset", name, tuple(TRAIN_PRESETS))
-    config = TRAIN_PRESETS[name]
-    if strategy is not None:
-        check_choice("strategy", strategy, STRATEGIES)
-        config = config.with_strategy(strategy)
-    if seed is not None:
-        config = dataclasses.replace(config, seed=seed)
-    return config
-
-
-# --- objective, randomness ---------------------------------------------------------------------------
-
-
-def corrupt(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, objective: str = "flow"):
-    """Noisy input and regression target: ``(x_t, target)``, both shaped like ``x0 (B, ...)``; ``t (B,)``.
-
-    ``"flow"``: ``x_t = (1−t)·x0 + t·ε``, target ``ε − x0``. ``"v"``: ``x_t = α·x0 + σ·ε``, target
-    ``α·ε − σ·x0`` with ``α = cos(πt/2)``, ``σ = sin(πt/2)``.
-
-    >>> x_t, target = corrupt(torch.ones(1, 2), torch.zeros(1, 2), torch.tensor([0.25]))
-    >>> x_t, target
-    (tensor([[0.7500, 0.7500]]), tensor([[-1., -1.]]))
-    """
-    check_choice("objective", objective, OBJECTIVES)
-    tt = t.to(x0.dtype).reshape(-1, *([1] * (x0.ndim - 1)))  # (B, 1, ...)
-    if objective == "flow":
-        return (1 - tt) * x0 + tt * noise, noise - x0
-    alpha, sigma = torch.cos(tt * math.pi / 2), torch.sin(tt * math.pi / 2)
-    return alpha * x0 + sigma * noise, alpha * noise - sigma * x0
-
-
-def _generator(*key: int) -> torch.Generator:
-    """A CPU generator seeded from ``key`` through numpy's SeedSequence (well-mixed, platform-independent)."""
-    state = np.random.SeedSequence(list(key)).generate_state(2, np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
-
-
-def _noise_and_levels(tag: int, seed: int, indices: Sequence[int], shape):
-    """Per-video noise ``(B, *shape)`` and levels ``(B,)`` from generators keyed on ``(tag, seed, index)``.
-
-    Video ``i``'s draw does not depend on the other indices: a DDP process drawing only its slice of a
-    global batch gets exactly the single-process values.
-    """
-    noise, t = [], []
-    for i in indices:
-        g = _generator(tag, seed, i)
-        t.append(torch.rand((), generator=g, dtype=torch.float64))
-        noise.append(torch.randn(tuple(shape), generator=g))
-    return torch.stack(noise), torch.stack(t).float()
-
-
-# --- devices and distribution --------------------------------------------------------------------------
-
-
-def _resolve_device(device) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for, but torch.cuda.is_available() is False; use 'cpu' or 'auto'")
-    return device
-
-
-def _autocast(device: torch.device):
-    """bf16 autocast on CUDA GPUs with native bf16 (compute capability 8.0+: A100, L4, H100, …); float32
-    elsewhere — on the CPU (bit-exact resume) and on older GPUs such as the T4, where bf16 is emulated."""
-    if device.type == "cuda" and _native_bf16(device):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
-
-
-def _native_bf16(device: torch.device) -> bool:
-    return torch.cuda.get_device_capability(device)[0] >= 8
-
-
-def _distributed_env() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _setup_distributed(device):
-    """Initialise torch.distributed if launched by torchrun (WORLD_SIZE > 1); returns (rank, world, device, owned)."""
-    import torch.distributed as dist
-
-    if not _distributed_env():
-        return 0, 1, _resolve_device(device), False
-    owned = False
-    device = _resolve_device(device)
-    if device.type == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-        owned = True
-    return dist.get_rank(), dist.get_world_size(), device, owned
-
-
-# --- evaluation and sampling ----------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def evaluate(
-    model: torch.nn.Module,
-    data: DataConfig,
-    resolution,
-    *,
-    n_videos: int = 16,
-    seed: int = 0,
-    objective: str = "flow",
-    timesteps: Sequence[float] | None = None,
-    batch_size: int = 16,
-    split: str = "val",
-    frame_step: float = 1.0,
-) -> float:
-    """Denoising loss on a fixed held-out set: videos ``0 … n_videos−1`` of ``split`` at ``resolution``.
-
-    ``resolution = (frames, height, width)`` in pixels. Video ``i`` gets noise from a generator keyed
-    on ``(seed, i)`` and the level ``t_i = (i + ½)/n_videos`` (a midpoint rule over ``t``), or every
-    level in ``timesteps`` when given. Deterministic; the same number for every batch size up to
-    float rounding. Returns the mean squared error (a float).
-
-    >>> from cogpe.model import ModelConfig, VideoDiT
-    >>> model = VideoDiT(ModelConfig(width=32, depth=1, heads=2, base_grid=(2, 2, 2)))
-    >>> loss = evaluate(model, DataConfig(), (2, 8, 8), n_videos=2)
-    >>> loss == evaluate(model, DataConfig(), (2, 8, 8), n_videos=2, batch_size=1)
-    True
-    """
-    n_videos = check_size("n_videos", n_videos)
-    batch_size = check_size("batch_size", batch_size)
-    check_choice("objective", objective, OBJECTIVES)
-    frames, height, width = resolution
-    dataset = VideoDataset(data, frames, height, width, length=n_videos, split=split, seed=seed,
-                           frame_step=frame_step)
-    if timesteps is None:
-        levels = (torch.arange(n_videos, dtype=torch.float64) + 0.5).div(n_videos).float()  # (i + ½)/n
-        jobs = [(i, levels[i]) for i in range(n_videos)]
-    else:
-        levels = [torch.tensor(_check_level(t)) for t in timesteps]
-        jobs = [(i, t) for i in range(n_videos) for t in levels]
-    module = getattr(model, "module", model)
-    was_training = module.training
-    module.eval()
-    device = next(module.parameters()).device
-    total, count = 0.0, 0
-    try:
-        for start in range(0, len(jobs), batch_size):
-            chunk = jobs[start:start + batch_size]
-            idx = [i for i, _ in chunk]
-            x0 = dataset.batch(idx, device=device)  # (b, C, T, H, W)
-            noise, _ = _noise_and_levels(_EVAL_TAG, seed, idx, x0.shape[1:])
-            t = torch.stack([lv for _, lv in chunk]).float().to(device)  # (b,)
-            x_t, target = corrupt(x0, noise.to(device), t, objective)
-            with _autocast(device):
-                pred = module(x_t, t)
-            err = (pred.float() - target).pow(2).flatten(1).mean(1)  # (b,)
-            total += err.double().sum().item()
-            count += len(chunk)
-    finally:
-        module.train(was_training)
-    return total / count
-
-
-def _check_level(t) -> float:
-    """A noise level in ``[0, 1]``."""
-    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= t <= 1:
-        raise ValueError(f"timesteps must be numbers in [0, 1], got {t!r}")
-    return float(t)
-
-
-@torch.no_grad()
-def sample(
-    model: torch.nn.Module,
-    n: int,
-    resolution,
-    *,
-    steps: int = 20,
-    seed: int = 0,
-    objective: str = "flow",
-    channels: int | None = None,
-) -> torch.Tensor:
-    """Generate ``n`` videos ``(n, C, T, H, W)`` at ``resolution = (frames, height, width)``, on CPU.
-
-    Integrates from pure noise at ``t = 1`` to ``t = 0`` over ``steps`` equal steps: Euler on the
-    flow-matching ODE ``dx/dt = v`` (``"flow"``), DDIM with the predicted ``x0, ε`` (``"v"``). The
-    initial noise of video ``i`` comes from a generator keyed on ``(seed, i)``. Output clamped to [-1, 1].
-
-    >>> from cogpe.model import ModelConfig, VideoDiT
-    >>> model = VideoDiT(ModelConfig(width=32, depth=1, heads=2, base_grid=(2, 2, 2)))
-    >>> sample(model, 2, (2, 8, 8), steps=2).shape
-    torch.Size([2, 3, 2, 8, 8])
-    """
-    n = check_size("n", n)
-    steps = check_size("steps", steps)
-    check_choice("objective", objective, OBJECTIVES)
-    module = getattr(model, "module", model)
-    c = module.config.in_channels if channels is None else channels
-    module.config.token_grid(*resolution)
-    device = next(module.parameters()).device
-    x, _ = _noise_and_levels(_SAMPLE_TAG, seed, range(n), (c, *resolution))
-    x = x.to(device)
-    grid = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
-    was_training = module.training
-    module.eval()
-    try:
-        for t_now, t_next in zip(grid[:-1].tolist(), grid[1:].tolist()):
-            t = torch.full((n,), t_now, device=device)
-            with _autocast(device):
-                v = module(x, t).float()
-            if objective == "flow":
-                x = x + (t_next - t_now) * v
-            else:
-                a, s = math.cos(t_now * math.pi / 2), math.sin(t_now * math.pi / 2)
-                x0, eps = a * x - s * v, s * x + a * v
-                a2, s2 = math.cos(t_next * math.pi / 2), math.sin(t_next * math.pi / 2)
-                x = a2 * x0 + s2 * eps
-    finally:
-        module.train(was_training)
-    return x.clamp(-1.0, 1.0).cpu()
-
-
-# --- checkpoints ---------------------------------------------------------------------------------------
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write ``path`` via a temp file in the same directory, fsync, then ``os.replace``.
-
-    A crash (or an exception in ``write``) at any point leaves the previous ``path`` untouched.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _save(obj, path: Path) -> None:
-    _atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def _write_metrics(out: Path, rows: list[dict]) -> None:
-    text = "".join(json.dumps(r) + "\n" for r in rows)
-    _atomic_write(out / "metrics.jsonl", lambda f: f.write(text.encode()))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    _atomic_write(out / "metrics.csv", lambda f: f.write(buf.getvalue().encode()))
-
-
-def load_checkpoint(path) -> dict:
-    """A checkpoint written by :func:`train` (plain data and tensors; loaded with ``weights_only=True``).
-
-    Keys: ``format``, ``config`` (:meth:`TrainConfig.to_dict`), ``model``, ``optimizer``, ``step``,
-    ``stage`` (0-based index of the stage to run next), ``stage_step``, ``samples``, ``metrics``, ``elapsed``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
-        raise ValueError(f"{path} is not a cogpe.train checkpoint (format {CKPT_FORMAT})")
-    return ckpt
+# --- checkpoints: loading a model, resuming, branching -------------------------------------------------
 
 
 def load_model(path, *, strategy: str | None = None, device=None) -> VideoDiT:
@@ -619,7 +88,7 @@ def load_model(path, *, strategy: str | None = None, device=None) -> VideoDiT:
         config = config.with_strategy(strategy)
     model = VideoDiT(config.model_config())
     model.load_state_dict(ckpt["model"])
-    return model.to(_resolve_device(device)).eval()
+    return model.to(resolve_device(device)).eval()
 
 
 def _check_same_family(old: str, new: str, path) -> None:
@@ -658,6 +127,31 @@ def _check_compatible(saved: TrainConfig, config: TrainConfig, ckpt: dict, path,
         raise ValueError(f"{path} is at the end of stage {ckpt['stage']}; the new config has only {len(config.stages)} stage(s)")
 
 
+# --- distribution ---------------------------------------------------------------------------------------
+
+
+def _distributed_env() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _setup_distributed(device):
+    """Initialise torch.distributed if launched by torchrun (WORLD_SIZE > 1); returns (rank, world, device, owned)."""
+    import torch.distributed as dist
+
+    if not _distributed_env():
+        return 0, 1, resolve_device(device), False
+    owned = False
+    device = resolve_device(device)
+    if device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        owned = True
+    return dist.get_rank(), dist.get_world_size(), device, owned
+
+
 # --- the training loop -----------------------------------------------------------------------------------
 
 
@@ -683,6 +177,50 @@ def _progress(total: int, initial: int, enabled: bool):
     except ImportError:  # tqdm is optional (the viz extra)
         return None
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
+
+
+@dataclass
+class _RunState:
+    """How far a run has come: saved in every checkpoint, restored on resume and when branching."""
+
+    step: int = 0  # training steps so far, every stage
+    stage: int = 0  # 0-based index of the stage running (at the end: the number of stages)
+    stage_step: int = 0  # steps done in that stage
+    samples: int = 0  # training videos consumed: the index of the next step's first video
+    elapsed: float = 0.0  # training seconds, over every invocation
+    metrics: list[dict] = field(default_factory=list)  # every row so far (train and eval)
+
+    def to_checkpoint(self) -> dict:
+        return {"step": self.step, "stage": self.stage, "stage_step": self.stage_step, "samples": self.samples,
+                "elapsed": self.elapsed, "metrics": self.metrics}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> "_RunState":
+        return cls(ckpt["step"], ckpt["stage"], ckpt["stage_step"], ckpt["samples"], ckpt["elapsed"],
+                   list(ckpt["metrics"]))
+
+
+@dataclass
+class _Run:
+    """A run in progress: its config, the model (and its DDP wrapper), the optimizer, where it writes."""
+
+    config: TrainConfig
+    model: VideoDiT
+    ddp_model: torch.nn.Module  # what the training step calls: ``model`` itself, or ``model`` under DDP
+    optimizer: torch.optim.Optimizer
+    out: Path
+    device: torch.device
+    rank: int
+    world: int
+    state: _RunState
+    start: float = 0.0  # perf_counter() when ``state.elapsed`` was 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def tokens(self, resolution) -> int:
+        return math.prod(self.model.config.token_grid(*resolution))
 
 
 def train(
@@ -731,140 +269,169 @@ def train(
 
 
 def _train(config, out, resume, init_from, device, progress, rank, world) -> list[dict]:
+    _check_batches(config, world)
+    model, optimizer = _build(config, device)
+    state = _restore(config, out, resume, init_from, model, optimizer)
+    run = _Run(config, model, _distribute(model, device, world), optimizer, out, device, rank, world, state)
+    if run.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    bar = _progress(sum(s.steps for s in config.stages), state.step, progress and run.is_main)
+    run.start = time.perf_counter() - state.elapsed
+    try:
+        while state.stage < len(config.stages):
+            _run_stage(run, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if run.is_main:
+        _write_run_info(run)
+    return list(state.metrics)
+
+
+def _check_batches(config: TrainConfig, world: int) -> None:
     for i, stage in enumerate(config.stages):
         if stage.batch % world:
             raise ValueError(
                 f"stages[{i}].batch={stage.batch} is not divisible by the {world} processes; "
                 f"use a multiple of {world}"
             )
-    model_cfg = config.model_config()
+
+
+def _build(config: TrainConfig, device) -> tuple[VideoDiT, torch.optim.Optimizer]:
+    """The model, initialised from ``config.seed`` (the global random state is left alone), and its AdamW."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = VideoDiT(model_cfg)
+        model = VideoDiT(config.model_config())
     model.to(device)
     optimizer = torch.optim.AdamW(
         _param_groups(model, config.weight_decay), lr=config.stages[0].lr, betas=config.betas,
     )
-    state = {"step": 0, "stage": 0, "stage_step": 0, "samples": 0, "metrics": [], "elapsed": 0.0}
+    return model, optimizer
 
+
+def _restore(config: TrainConfig, out: Path, resume: bool, init_from, model, optimizer) -> _RunState:
+    """Load the state to continue from into ``model`` and ``optimizer``: ``out/ckpt.pt`` when resuming,
+    else ``init_from`` when branching; a fresh state when there is neither."""
     ckpt_path = out / "ckpt.pt"
-    source, branch = None, False
     if ckpt_path.exists():
         if not resume:
             raise FileExistsError(
                 f"{ckpt_path} exists; pass resume=True (--resume) to continue that run, or use a new out_dir"
             )
-        source = ckpt_path
+        source, branch = ckpt_path, False
     elif init_from is not None:
         source, branch = Path(init_from), True
-    if source is not None:
-        ckpt = load_checkpoint(source)
-        saved = TrainConfig.from_dict(ckpt["config"])
-        _check_compatible(saved, config, ckpt, source, branch=branch)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        for key in state:
-            state[key] = ckpt[key]
-        state["metrics"] = list(state["metrics"])
+    else:
+        return _RunState()
+    ckpt = load_checkpoint(source)
+    _check_compatible(TrainConfig.from_dict(ckpt["config"]), config, ckpt, source, branch=branch)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    return _RunState.from_checkpoint(ckpt)
 
-    ddp_model = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
 
-        ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
-                        broadcast_buffers=False)
-    is_main = rank == 0
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
+def _distribute(model: VideoDiT, device: torch.device, world: int) -> torch.nn.Module:
+    if world == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
 
-    def checkpoint(*names: str) -> None:
-        if not is_main:
-            return
-        blob = {
-            "format": CKPT_FORMAT,
-            "config": config.to_dict(),
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            **{k: state[k] for k in ("step", "stage", "stage_step", "samples", "elapsed")},
-            "metrics": state["metrics"],
-        }
-        for name in names:
-            _save(blob, out / name)
-        _write_metrics(out, state["metrics"])
+    return DDP(model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
 
-    def run_probes(stage_idx: int, stage_step: int) -> None:
-        for probe in config.probes:
-            loss = evaluate(model, config.data, probe.resolution, n_videos=config.eval_videos,
-                            seed=config.eval_seed, objective=config.objective)
-            state["metrics"].append({
-                "kind": "eval", "step": state["step"], "stage": stage_idx + 1, "stage_step": stage_step,
-                "strategy": config.strategy, "probe": probe.name, "frames": probe.frames,
-                "height": probe.height, "width": probe.width,
-                "tokens": math.prod(model_cfg.token_grid(*probe.resolution)), "loss": loss,
-                "time": round(state["elapsed"], 3),
-            })
 
-    total_steps = sum(s.steps for s in config.stages)
-    bar = _progress(total_steps, state["step"], progress and is_main)
-    t_start = time.perf_counter() - state["elapsed"]
-    try:
-        while state["stage"] < len(config.stages):
-            stage_idx = state["stage"]
-            stage = config.stages[stage_idx]
-            dataset = VideoDataset(config.data, *stage.resolution, length=2**62, split="train", seed=config.seed)
-            local = stage.batch // world
-            tokens = math.prod(model_cfg.token_grid(*stage.resolution))
-            last = stage_idx == len(config.stages) - 1
-            if state["stage_step"] == 0 and stage_idx > 0:
-                run_probes(stage_idx, 0)  # zero-shot: the new grid, before any step on it
-            while state["stage_step"] < stage.steps:
-                lr = _lr(stage, state["stage_step"])
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                first = state["samples"] + rank * local
-                loss, grad_norm = _train_step(
-                    ddp_model, optimizer, dataset, range(first, first + local), config, device, world,
-                )
-                state["step"] += 1
-                state["stage_step"] += 1
-                state["samples"] += stage.batch
-                state["elapsed"] = time.perf_counter() - t_start
-                state["metrics"].append({
-                    "kind": "train", "step": state["step"], "stage": stage_idx + 1,
-                    "stage_step": state["stage_step"], "strategy": config.strategy, "frames": stage.frames,
-                    "height": stage.height, "width": stage.width, "tokens": tokens, "batch": stage.batch,
-                    "lr": lr, "loss": loss, "grad_norm": grad_norm, "samples": state["samples"],
-                    "time": round(state["elapsed"], 3),
-                })
-                s = state["stage_step"]
-                # The end of a non-final stage is measured by the next stage's zero-shot evaluation
-                # (same parameters), under the strategy that continues from it.
-                if (s == stage.steps and last) or (stage.eval_every and s % stage.eval_every == 0 and s < stage.steps):
-                    run_probes(stage_idx, s)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(stage=stage_idx + 1, loss=f"{loss:.4f}", refresh=False)
-                if s < stage.steps and config.ckpt_every and state["step"] % config.ckpt_every == 0:
-                    checkpoint("ckpt.pt")
-            state["stage"] += 1
-            state["stage_step"] = 0
-            checkpoint(*([] if last else [f"stage{stage_idx + 1}.pt"]), "ckpt.pt")
-    finally:
+def _run_stage(run: _Run, bar) -> None:
+    """The rest of the current stage with its evaluations and checkpoints; then the checkpoint at its end."""
+    config, state = run.config, run.state
+    index = state.stage
+    stage = config.stages[index]
+    last = index == len(config.stages) - 1
+    dataset = VideoDataset(config.data, *stage.resolution, length=2**62, split="train", seed=config.seed)
+    if state.stage_step == 0 and index > 0:
+        _evaluate_probes(run, 0)  # zero-shot: the new grid, before any step on it
+    while state.stage_step < stage.steps:
+        loss = _step(run, stage, dataset)
+        s = state.stage_step
+        if _evaluates_after(stage, s, last):
+            _evaluate_probes(run, s)
         if bar is not None:
-            bar.close()
-    if is_main:
-        _write_run_info(out, config, device, world, state)
-    return list(state["metrics"])
+            bar.update(1)
+            bar.set_postfix(stage=index + 1, loss=f"{loss:.4f}", refresh=False)
+        if s < stage.steps and config.ckpt_every and state.step % config.ckpt_every == 0:
+            _checkpoint(run, "ckpt.pt")
+    state.stage += 1
+    state.stage_step = 0
+    _checkpoint(run, *([] if last else [f"stage{index + 1}.pt"]), "ckpt.pt")
+
+
+def _evaluates_after(stage: Stage, stage_step: int, last: bool) -> bool:
+    """Whether the probes run after step ``stage_step`` of ``stage``: every ``eval_every`` steps, and at the
+    end of the last stage. The end of an earlier stage is measured by the next stage's zero-shot
+    evaluation (same parameters), under the strategy that continues from it."""
+    if stage_step == stage.steps:
+        return last
+    return bool(stage.eval_every) and stage_step % stage.eval_every == 0
+
+
+def _step(run: _Run, stage: Stage, dataset: VideoDataset) -> float:
+    """One step of ``stage`` on this process's slice of the global batch, and its metric row; the loss."""
+    state = run.state
+    lr = _lr(stage, state.stage_step)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    local = stage.batch // run.world
+    first = state.samples + run.rank * local
+    loss, grad_norm = _train_step(
+        run.ddp_model, run.optimizer, dataset, range(first, first + local), run.config, run.device, run.world,
+    )
+    state.step += 1
+    state.stage_step += 1
+    state.samples += stage.batch
+    state.elapsed = time.perf_counter() - run.start
+    state.metrics.append({
+        "kind": "train", "step": state.step, "stage": state.stage + 1, "stage_step": state.stage_step,
+        "strategy": run.config.strategy, "frames": stage.frames, "height": stage.height, "width": stage.width,
+        "tokens": run.tokens(stage.resolution), "batch": stage.batch, "lr": lr, "loss": loss,
+        "grad_norm": grad_norm, "samples": state.samples, "time": round(state.elapsed, 3),
+    })
+    return loss
+
+
+def _evaluate_probes(run: _Run, stage_step: int) -> None:
+    """Every probe's held-out loss (:func:`cogpe.objective.evaluate`), one metric row each."""
+    config, state = run.config, run.state
+    for probe in config.probes:
+        loss = evaluate(run.model, config.data, probe.resolution, n_videos=config.eval_videos,
+                        seed=config.eval_seed, objective=config.objective)
+        state.metrics.append({
+            "kind": "eval", "step": state.step, "stage": state.stage + 1, "stage_step": stage_step,
+            "strategy": config.strategy, "probe": probe.name, "frames": probe.frames,
+            "height": probe.height, "width": probe.width, "tokens": run.tokens(probe.resolution), "loss": loss,
+            "time": round(state.elapsed, 3),
+        })
+
+
+def _checkpoint(run: _Run, *names: str) -> None:
+    """Rank 0: the state as ``out/<name>`` for every name, and the metrics files."""
+    if not run.is_main:
+        return
+    blob = {
+        "config": run.config.to_dict(),
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        **run.state.to_checkpoint(),
+    }
+    for name in names:
+        save_checkpoint(run.out / name, blob)
+    write_metrics(run.out, run.state.metrics)
 
 
 def _train_step(model, optimizer, dataset, indices, config: TrainConfig, device, world) -> tuple[float, float]:
     """One AdamW step on videos ``indices`` (this process's slice): returns (global mean loss, grad norm)."""
     indices = list(indices)
     x0 = dataset.batch(indices, device=device)  # (b, C, T, H, W), rendered where the model runs
-    noise, t = _noise_and_levels(_TRAIN_TAG, config.seed, indices, x0.shape[1:])
+    noise, t = noise_and_levels("train", config.seed, indices, x0.shape[1:])
     x_t, target = corrupt(x0, noise.to(device), t.to(device), config.objective)
     t = t.to(device)
-    with _autocast(device):
+    with autocast(device):
         pred = model(x_t, t)
     loss = F.mse_loss(pred.float(), target)
     optimizer.zero_grad(set_to_none=True)
@@ -884,56 +451,14 @@ def _train_step(model, optimizer, dataset, indices, config: TrainConfig, device,
     return value.item(), float(grad_norm)
 
 
-def _write_run_info(out: Path, config: TrainConfig, device, world: int, state: dict) -> None:
-    info = {
-        "config": config.to_dict(),
-        "strategy": config.strategy,
-        "seed": config.seed,
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "world_size": world,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "steps": state["step"],
-        "train_seconds": round(state["elapsed"], 3),
-    }
-    text = json.dumps(info, indent=1)
-    _atomic_write(out / "run.json", lambda f: f.write(text.encode()))
+def _write_run_info(run: _Run) -> None:
+    state = run.state
+    prov = provenance(run.device, strategy=run.config.strategy, seed=run.config.seed, world_size=run.world,
+                      steps=state.step, train_seconds=round(state.elapsed, 3))
+    write_json(run.out / "run.json", {"provenance": prov, "config": run.config.to_dict()})
 
 
 # --- command line ------------------------------------------------------------------------------------------
-
-
-def parse_stages(spec: str) -> tuple[Stage, ...]:
-    """Stages from ``"FxHxW:steps:batch:lr[:warmup[:eval_every]]"``, comma-separated.
-
-    >>> parse_stages("8x16x16:300:8:1e-3:30, 8x32x32:30:4:5e-4")[1]
-    Stage(frames=8, height=32, width=32, steps=30, batch=4, lr=0.0005, warmup=0, eval_every=0)
-    """
-    parts = [p.strip() for p in spec.split(",") if p.strip()]
-    if not parts:
-        raise ValueError(
-            f"stage list {spec!r} is empty; give e.g. '8x16x16:300:8:1e-3,8x32x32:30:4:5e-4' "
-            "(FRAMESxHEIGHTxWIDTH:steps:batch:lr[:warmup[:eval_every]])"
-        )
-    stages = []
-    for i, part in enumerate(parts):
-        fields_ = part.split(":")
-        try:
-            if not 4 <= len(fields_) <= 6:
-                raise ValueError("expected 4 to 6 ':'-separated fields")
-            res = [int(v) for v in fields_[0].lower().split("x")]
-            if len(res) != 3:
-                raise ValueError("resolution must be FRAMESxHEIGHTxWIDTH")
-            extra = [int(v) for v in fields_[4:]]
-            stages.append(Stage(res[0], res[1], res[2], steps=int(fields_[1]), batch=int(fields_[2]),
-                                lr=float(fields_[3]), **dict(zip(("warmup", "eval_every"), extra))))
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"stage {i + 1} {part!r}: {err} (format FRAMESxHEIGHTxWIDTH:steps:batch:lr[:warmup[:eval_every]])"
-            ) from None
-    return tuple(stages)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -968,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             resolutions = list(dict.fromkeys(st.resolution for st in stages))
             probes = tuple(Probe("x".join(map(str, r)), *r) for r in resolutions)
             config = dataclasses.replace(config, stages=stages, probes=probes)
-        device = _resolve_device(args.device)
+        device = resolve_device(args.device)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     try:

@@ -39,13 +39,21 @@ def test_quick_run_writes_the_json_it_returns(quick_run):
 
 
 def test_provenance(quick_run):
-    prov = quick_run[0]["provenance"]
-    for key in ("date_utc", "git_commit", "git_dirty", "torch", "diffusers", "python", "cpu_model", "cpu_cores",
+    from cogpe.runfiles import PROVENANCE_KEYS, format_provenance
+
+    doc, out, printed = quick_run
+    prov = doc["provenance"]
+    for key in ("date", "commit", "dirty", "torch", "diffusers", "python", "cpu_model", "cpu_cores",
                 "threads", "device", "device_name", "quick", "rounds", "min_run_time_s",
                 "load_average_start", "load_average_end"):
         assert key in prov, key
+    assert list(prov)[:len(PROVENANCE_KEYS)] == list(PROVENANCE_KEYS)  # cogpe.runfiles.provenance's schema
     assert prov["device"] == "cpu" and prov["quick"] is True and prov["threads"] == prov["cpu_cores"] >= 1
     assert isinstance(prov["torch"], str) and isinstance(prov["cpu_model"], str)
+    assert prov["device_name"] == prov["cpu_model"]
+    (path,) = out.glob("*.json")
+    assert path.name == f"cpu-{prov['date'][:10]}-quick.json"
+    assert format_provenance(prov) in printed
 
 
 def test_every_case_reports_its_ratios_against_their_goals(quick_run):

@@ -21,7 +21,8 @@ from cogpe.lab import (
     summarize,
 )
 from cogpe.model import VideoDiT
-from cogpe.train import TRAIN_PRESETS, Stage
+from cogpe.runfiles import PROVENANCE_KEYS, format_provenance
+from cogpe.trainconfig import TRAIN_PRESETS, Stage
 
 STRATEGIES = ["sincos-extrapolate", "sincos-interpolate", "rope-extrapolate"]
 
@@ -38,6 +39,8 @@ def test_results_have_provenance_runs_and_summary(tiny_results):
     assert prov["preset"] == "tiny" and prov["seeds"] == [0, 1] and prov["strategies"] == STRATEGIES
     for key in ("commit", "device", "torch", "wall_seconds", "date", "threads"):
         assert key in prov
+    assert list(prov)[:len(PROVENANCE_KEYS)] == list(PROVENANCE_KEYS)  # cogpe.runfiles.provenance's schema
+    assert prov["device"] == "cpu" and prov["baseline_strategy"] == "rope-extrapolate"
     assert set(results["runs"]) == set(STRATEGIES) | {"baseline"}
     summary = results["summary"]
     for strategy in STRATEGIES:
@@ -131,6 +134,8 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
                  "--strategies", "rope-extrapolate", "--seeds", "3", "--no-baseline", "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "rope-extrapolate" in text and "mean ± std" in text
+    prov = json.loads(path.read_text())["provenance"]
+    assert format_provenance(prov) in text  # the provenance line every report prints
     assert json.loads(path.read_text())["provenance"]["seeds"] == [3]
     assert set(load_samples(tmp_path / "r.samples.npz")) == {"rope-extrapolate/final", "rope-extrapolate/zero_shot"}
 

@@ -1,9 +1,13 @@
 """cogpe.results: the stored results ship with the package and carry their provenance."""
 
+import datetime
+import re
+
 import pytest
 
 from cogpe import results as stored
 from cogpe.lab import load_samples
+from cogpe.runfiles import PROVENANCE_KEYS, format_provenance
 
 
 def test_lab_results_are_stored_with_provenance():
@@ -11,9 +15,22 @@ def test_lab_results_are_stored_with_provenance():
         prov = stored.load(name)["provenance"]
         assert prov["commit"] and prov["wall_seconds"] > 0 and prov["torch"]
     quick = stored.load("lab-quick.json")
-    assert not quick["provenance"]["commit"].endswith("+dirty")
+    assert quick["provenance"]["dirty"] is False
     samples = load_samples(stored.path("lab-quick.samples.npz"))
     assert set(samples) >= {f"{s}/final" for s in quick["samples"]["strategies"]}
+
+
+def test_every_stored_result_has_the_one_provenance_schema():
+    """cogpe.runfiles.provenance's keys first, in order: a commit of 40 hex digits, ``dirty`` a bool, a UTC date."""
+    names = [n for n in stored.available() if n.endswith(".json")]
+    assert {"lab-quick.json", "lab-cpu-long.json"} < set(names) and any(n.startswith("benchmarks/") for n in names)
+    for name in names:
+        prov = stored.load(name)["provenance"]
+        assert list(prov)[:len(PROVENANCE_KEYS)] == list(PROVENANCE_KEYS), name
+        assert re.fullmatch(r"[0-9a-f]{40}", prov["commit"]) and isinstance(prov["dirty"], bool), name
+        assert datetime.datetime.fromisoformat(prov["date"]).utcoffset() == datetime.timedelta(0), name
+        assert not {"git_commit", "git_dirty", "date_utc"} & set(prov), name
+        format_provenance(prov)  # every report can print it
 
 
 def test_benchmark_results_are_listed():

@@ -1,5 +1,8 @@
 """Chapter 7's trainer: every strategy learns; resume, branching and DDP reproduce an uninterrupted
-single-process run; checkpoints are atomic; the command line rejects bad input with a clear message."""
+single-process run; checkpoints are atomic; the command line rejects bad input with a clear message.
+
+The configurations are tested in test_trainconfig.py, the objective, evaluation and sampling in
+test_objective.py, the run files in test_runfiles.py."""
 
 from __future__ import annotations
 
@@ -16,21 +19,11 @@ import torch
 
 import cogpe.train as train_mod
 from cogpe.data import DataConfig
-from cogpe.model import STRATEGIES, ModelConfig, VideoDiT
-from cogpe.train import (
-    Probe,
-    Stage,
-    TrainConfig,
-    corrupt,
-    evaluate,
-    load_checkpoint,
-    load_model,
-    main,
-    parse_stages,
-    sample,
-    train,
-    train_preset,
-)
+from cogpe.model import STRATEGIES, VideoDiT
+from cogpe.objective import evaluate
+from cogpe.runfiles import PROVENANCE_KEYS, load_checkpoint
+from cogpe.train import load_model, main, train
+from cogpe.trainconfig import TrainConfig, train_preset
 
 REPO = Path(__file__).resolve().parents[1]
 PROBES = tuple(p.name for p in train_preset("tiny").probes)
@@ -104,7 +97,10 @@ def test_metrics_files_hold_every_row(runs):
     # zero-shot at the start of stage 2, every 2 steps, and at the end
     assert evals == {(2, s, p) for s in (0, 2, 4) for p in ("low", "high")}
     info = json.loads((out / "run.json").read_text())
-    assert info["strategy"] == "rope-ntk" and info["world_size"] == 1 and info["steps"] == 10
+    prov = info["provenance"]
+    assert prov["strategy"] == "rope-ntk" and prov["world_size"] == 1 and prov["steps"] == 10
+    assert list(prov)[:len(PROVENANCE_KEYS)] == list(PROVENANCE_KEYS) and prov["device"] == "cpu"
+    assert TrainConfig.from_dict(info["config"]) == train_preset("tiny", strategy="rope-ntk")
 
 
 def test_v_objective_trains(tmp_path):
@@ -113,31 +109,6 @@ def test_v_objective_trains(tmp_path):
     untrained = VideoDiT(config.model_config())
     before = evaluate(untrained, config.data, (4, 16, 16), n_videos=4, objective="v")
     assert rows[-1]["loss"] < 0.97 * before
-
-
-def test_corrupt_is_the_stated_interpolation():
-    x0, eps, t = torch.randn(3, 5), torch.randn(3, 5), torch.tensor([0.0, 0.5, 1.0])
-    x_t, v = corrupt(x0, eps, t, "flow")
-    torch.testing.assert_close(x_t[0], x0[0])
-    torch.testing.assert_close(x_t[2], eps[2])
-    torch.testing.assert_close(x_t + (0.0 - t[:, None]) * v, x0)  # one exact Euler step to t = 0
-    x_t, v = corrupt(x0, eps, t, "v")
-    a, s = torch.cos(t * torch.pi / 2)[:, None], torch.sin(t * torch.pi / 2)[:, None]
-    torch.testing.assert_close(a * x_t - s * v, x0, atol=1e-6, rtol=0)  # x0 and ε are recoverable
-    torch.testing.assert_close(s * x_t + a * v, eps, atol=1e-6, rtol=0)
-
-
-def test_evaluate_and_sample_are_deterministic(runs):
-    model = load_model(runs["sincos-interpolate"][0] / "ckpt.pt")
-    data = DataConfig(max_objects=2)
-    a = evaluate(model, data, (4, 16, 16), n_videos=5, seed=3, batch_size=2)
-    assert a == pytest.approx(evaluate(model, data, (4, 16, 16), n_videos=5, seed=3, batch_size=5), rel=1e-6)
-    assert a != evaluate(model, data, (4, 16, 16), n_videos=5, seed=4)
-    two = evaluate(model, data, (4, 16, 16), n_videos=2, timesteps=[0.25, 0.75])
-    assert two > 0
-    s1 = sample(model, 2, (4, 16, 16), steps=3, seed=1)
-    assert s1.shape == (2, 3, 4, 16, 16) and torch.equal(s1, sample(model, 2, (4, 16, 16), steps=3, seed=1))
-    assert s1.abs().max() <= 1
 
 
 # --- resume, atomic checkpoints, branching -----------------------------------------------------------------
@@ -223,6 +194,15 @@ def test_branching_after_stage_1_equals_training_the_branch_from_scratch(runs, t
     assert {r["strategy"] for r in rows if r["stage"] == 2} == {target}
 
 
+def test_load_model_switches_strategy_within_the_family(runs):
+    stage1 = runs["rope-extrapolate"][0] / "stage1.pt"
+    model = load_model(stage1, strategy="rope-yarn")
+    assert model.config.strategy == "rope-yarn" and not model.training
+    _assert_same_state(model.state_dict(), _state(stage1), tol=0)
+    with pytest.raises(ValueError, match="cannot continue as 'sincos-interpolate' .*Branch within a family"):
+        load_model(stage1, strategy="sincos-interpolate")
+
+
 def test_branching_and_resuming_refuse_what_cannot_continue(runs, tmp_path):
     stage1 = runs["rope-extrapolate"][0] / "stage1.pt"
     with pytest.raises(ValueError, match="cannot continue as 'sincos-interpolate' .*Branch within a family"):
@@ -257,7 +237,7 @@ def test_ddp_two_gloo_processes_equal_one_process(runs, tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert _train_rows(rows) == pytest.approx(_train_rows(runs["rope-yarn"][1]), rel=1e-5, abs=1e-6)
     assert _eval_rows(rows) == pytest.approx(_eval_rows(runs["rope-yarn"][1]), rel=1e-5)
-    assert json.loads((tmp_path / "run.json").read_text())["world_size"] == 2
+    assert json.loads((tmp_path / "run.json").read_text())["provenance"]["world_size"] == 2
 
 
 # --- configuration and command line --------------------------------------------------------------------------
@@ -301,44 +281,7 @@ def test_bad_cli_input_gets_a_clear_error(argv, message, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-def test_bad_config_gets_a_clear_error():
-    model = ModelConfig(width=32, depth=1, heads=2)
-    with pytest.raises(ValueError, match="stages is empty; give at least one Stage"):
-        TrainConfig(model=model, stages=())
-    with pytest.raises(ValueError, match=r"stages\[1\]: width=30 is not divisible by the patch size 4"):
-        TrainConfig(model=model, stages=(Stage(2, 8, 8, 1, 1, 1e-3), Stage(2, 8, 30, 1, 1, 1e-3)))
-    with pytest.raises(ValueError, match=r"probes\[0\] \('odd'\): frames"):
-        TrainConfig(model=dataclasses.replace(model, patch=(2, 4, 4)), stages=(Stage(2, 8, 8, 1, 1, 1e-3),),
-                    probes=(Probe("odd", 3, 8, 8),))
-    with pytest.raises(ValueError, match="unknown objective 'eps'"):
-        TrainConfig(model=model, stages=(Stage(2, 8, 8, 1, 1, 1e-3),), objective="eps")
-    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
-        Stage(2, 8, 8, steps=1, batch=1, lr=0.0)
-    with pytest.raises(ValueError, match="unknown preset 'nope'"):
-        train_preset("nope")
-
-
-def test_config_round_trip_and_presets():
-    for name in ("tiny", "quick", "full"):
-        config = train_preset(name, strategy="rope-riflex", seed=3)
-        assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    quick = train_preset("quick")
-    assert quick.model_config().base_grid == (8, 4, 4)  # 128 tokens -> 512 at 8 x 32 x 32
-    assert [s.resolution for s in quick.stages] == [(8, 16, 16), (8, 32, 32)]
-    assert [s.steps for s in quick.stages] == [300, 30]
-    assert (quick.model.width, quick.model.depth) == (128, 4)
-    assert parse_stages("1x4x4:1:1:1e-3:0:1") == (Stage(1, 4, 4, 1, 1, 1e-3, 0, 1),)
-
-
 def test_batch_must_split_over_processes(monkeypatch, tmp_path):
     monkeypatch.setattr(train_mod, "_setup_distributed", lambda device: (0, 3, torch.device("cpu"), False))
     with pytest.raises(ValueError, match=r"stages\[0\].batch=4 is not divisible by the 3 processes"):
         train(train_preset("tiny"), tmp_path, progress=False)
-
-
-@pytest.mark.parametrize("capability, native", [((7, 5), False), ((8, 0), True), ((9, 0), True)])
-def test_bf16_autocast_only_where_the_gpu_has_it(monkeypatch, capability, native):
-    from cogpe import train as train_module
-
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-    assert train_module._native_bf16(torch.device("cuda")) is native

@@ -1,0 +1,301 @@
+"""What a progressive training run is (chapter 7): its stages, held-out probes and settings, and presets.
+
+A :class:`TrainConfig` is a sequence of :class:`Stage` s — (frames, height, width, steps, batch, lr) —
+that :func:`cogpe.train.train` runs one after the other with the same model and AdamW state, and the
+held-out :class:`Probe` s it evaluates along the way. Configurations are frozen and convert to plain
+data (:meth:`TrainConfig.to_dict`), so every checkpoint and result carries its own. :data:`TRAIN_PRESETS`
+names the sizes the book uses (:func:`train_preset`); :func:`parse_stages` reads a stage list from the
+command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ._checks import check_choice, check_factor
+from .data import DataConfig
+from .model import STRATEGIES, ModelConfig
+from .objective import OBJECTIVES
+
+__all__ = [
+    "PRESET_SEEDS",
+    "Probe",
+    "Stage",
+    "TRAIN_PRESETS",
+    "TrainConfig",
+    "parse_stages",
+    "train_preset",
+]
+
+# --- configuration ----------------------------------------------------------------------------------------
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: ``steps`` AdamW steps on ``frames × height × width`` videos.
+
+    ``batch`` is the *global* batch (split over DDP processes); ``lr`` rises linearly over the first
+    ``warmup`` steps of the stage and is constant after; ``eval_every`` adds evaluations every that
+    many steps. Without it a stage is evaluated at its start (zero-shot; stages after the first) and,
+    for the last stage, at its end — the end of an earlier stage is the next one's start.
+
+    >>> Stage(8, 16, 16, steps=300, batch=8, lr=1e-3).resolution
+    (8, 16, 16)
+    """
+
+    frames: int
+    height: int
+    width: int
+    steps: int
+    batch: int
+    lr: float
+    warmup: int = 0
+    eval_every: int = 0
+
+    def __post_init__(self):
+        for name in ("frames", "height", "width", "steps", "batch"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("warmup", "eval_every"):
+            _check_int(name, getattr(self, name), 0)
+        object.__setattr__(self, "lr", check_factor("lr", self.lr))
+
+    @property
+    def resolution(self) -> tuple[int, int, int]:
+        """``(frames, height, width)`` in pixels."""
+        return (self.frames, self.height, self.width)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A held-out evaluation: the loss on ``frames × height × width`` videos of the ``"val"`` split.
+
+    >>> Probe("long", 16, 32, 32).resolution
+    (16, 32, 32)
+    """
+
+    name: str
+    frames: int
+    height: int
+    width: int
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Probe name must be a non-empty string, got {self.name!r}")
+        for name in ("frames", "height", "width"):
+            _check_int(name, getattr(self, name), 1)
+
+    @property
+    def resolution(self) -> tuple[int, int, int]:
+        """``(frames, height, width)`` in pixels."""
+        return (self.frames, self.height, self.width)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (the device and output directory do not).
+
+    - ``model``: :class:`cogpe.model.ModelConfig`; its ``base_grid`` may stay ``None`` — then the token
+      grid of ``stages[0]`` is used (:meth:`model_config`);
+    - ``stages``: non-empty sequence of :class:`Stage`, every resolution divisible by ``model.patch``;
+    - ``data``: :class:`cogpe.data.DataConfig`; ``seed``: model init, training videos and noise;
+    - ``objective``: ``"flow"`` or ``"v"``; AdamW ``betas``, ``weight_decay`` (not on biases, norms or
+      the position table), ``grad_clip`` (global norm, 0 for none);
+    - ``probes``: evaluations on the held-out set (``eval_videos`` videos of split ``"val"`` under
+      ``eval_seed``, fixed noise and levels — the same for every training seed);
+    - ``ckpt_every``: steps between checkpoints (0: only at stage boundaries).
+    """
+
+    model: ModelConfig
+    stages: tuple[Stage, ...]
+    data: DataConfig = field(default_factory=DataConfig)
+    seed: int = 0
+    objective: str = "flow"
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    probes: tuple[Probe, ...] = ()
+    eval_videos: int = 16
+    eval_seed: int = 0
+    ckpt_every: int = 100
+
+    def __post_init__(self):
+        if not isinstance(self.model, ModelConfig):
+            raise TypeError(f"model must be a ModelConfig, got {type(self.model).__name__}")
+        if not isinstance(self.data, DataConfig):
+            raise TypeError(f"data must be a DataConfig, got {type(self.data).__name__}")
+        if isinstance(self.stages, Stage) or not isinstance(self.stages, Sequence):
+            raise TypeError(f"stages must be a sequence of Stage, got {type(self.stages).__name__}")
+        stages = tuple(self.stages)
+        if not stages:
+            raise ValueError(
+                "stages is empty; give at least one Stage(frames, height, width, steps, batch, lr), "
+                "e.g. Stage(8, 16, 16, steps=300, batch=8, lr=1e-3)"
+            )
+        for i, stage in enumerate(stages):
+            if not isinstance(stage, Stage):
+                raise TypeError(f"stages[{i}] must be a Stage, got {type(stage).__name__}")
+            try:
+                self.model.token_grid(*stage.resolution)
+            except ValueError as err:
+                raise ValueError(f"stages[{i}]: {err}") from None
+        object.__setattr__(self, "stages", stages)
+        probes = tuple(self.probes)
+        for i, probe in enumerate(probes):
+            if not isinstance(probe, Probe):
+                raise TypeError(f"probes[{i}] must be a Probe, got {type(probe).__name__}")
+            try:
+                self.model.token_grid(*probe.resolution)
+            except ValueError as err:
+                raise ValueError(f"probes[{i}] ({probe.name!r}): {err}") from None
+        names = [p.name for p in probes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"probe names must be unique, got {names}")
+        object.__setattr__(self, "probes", probes)
+        _check_int("seed", self.seed, 0)
+        _check_int("eval_seed", self.eval_seed, 0)
+        _check_int("eval_videos", self.eval_videos, 1)
+        _check_int("ckpt_every", self.ckpt_every, 0)
+        check_choice("objective", self.objective, OBJECTIVES)
+        betas = tuple(self.betas)
+        if len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in betas))
+        for name in ("weight_decay", "grad_clip"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+
+    def model_config(self) -> ModelConfig:
+        """``model`` with ``base_grid`` filled in from ``stages[0]`` when it is ``None``."""
+        if self.model.base_grid is not None:
+            return self.model
+        return dataclasses.replace(self.model, base_grid=self.model.token_grid(*self.stages[0].resolution))
+
+    @property
+    def strategy(self) -> str:
+        """The position-encoding strategy (``model.strategy``)."""
+        return self.model.strategy
+
+    def with_strategy(self, strategy: str) -> "TrainConfig":
+        """The same run with another PE strategy."""
+        return dataclasses.replace(self, model=dataclasses.replace(self.model, strategy=strategy))
+
+    def to_dict(self) -> dict:
+        """Plain-data form (JSON- and checkpoint-safe)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["model"] = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["model"].items()})
+        d["data"] = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()})
+        d["stages"] = tuple(Stage(**s) for s in d["stages"])
+        d["probes"] = tuple(Probe(**p) for p in d["probes"])
+        d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+_TINY = TrainConfig(
+    model=ModelConfig(patch=(1, 4, 4), width=32, depth=2, heads=2),
+    stages=(
+        Stage(4, 8, 8, steps=6, batch=4, lr=3e-3, warmup=2),
+        Stage(4, 16, 16, steps=4, batch=4, lr=2e-3, eval_every=2),
+    ),
+    data=DataConfig(max_objects=2),
+    probes=(Probe("low", 4, 8, 8), Probe("high", 4, 16, 16)),
+    eval_videos=4,
+    ckpt_every=3,
+)
+
+_QUICK = TrainConfig(
+    model=ModelConfig(patch=(1, 4, 4), width=128, depth=4, heads=4),
+    stages=(
+        Stage(8, 16, 16, steps=300, batch=8, lr=2e-3, warmup=30),
+        Stage(8, 32, 32, steps=30, batch=4, lr=1e-3, eval_every=15),
+    ),
+    probes=(Probe("low", 8, 16, 16), Probe("high", 8, 32, 32), Probe("long", 16, 32, 32)),
+    eval_videos=16,
+    ckpt_every=100,
+)
+
+_FULL = TrainConfig(
+    model=ModelConfig(patch=(1, 4, 4), width=256, depth=6, heads=4),
+    stages=(
+        Stage(8, 32, 32, steps=1500, batch=32, lr=1e-3, warmup=100),
+        Stage(8, 64, 64, steps=200, batch=16, lr=5e-4, eval_every=25),
+    ),
+    probes=(Probe("low", 8, 32, 32), Probe("high", 8, 64, 64), Probe("long", 16, 64, 64)),
+    eval_videos=32,
+    ckpt_every=500,
+)
+
+#: Named configurations. ``tiny``: tests and doc examples (seconds); ``quick``: the CPU lab (chapter 7;
+#: 4 layers, width 128, 8×16×16 → 8×32×32 pixels, 128 → 512 tokens, 300 + 30 steps); ``full``: a GPU run
+#: (6 layers, width 256, 8×32×32 → 8×64×64 pixels, 512 → 2048 tokens, 1500 + 200 steps; its whole
+#: comparison is about 40 PFLOP, :func:`cogpe.lab.lab_flops`: ~15 minutes at 50 TFLOP/s sustained).
+TRAIN_PRESETS = {"tiny": _TINY, "quick": _QUICK, "full": _FULL}
+#: Seeds each preset's comparison uses (the lab reports mean ± std over them).
+PRESET_SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
+
+
+def train_preset(name: str, *, strategy: str | None = None, seed: int | None = None) -> TrainConfig:
+    """The :data:`TRAIN_PRESETS` entry ``name``, with ``strategy`` and ``seed`` replaced when given.
+
+    >>> cfg = train_preset("quick", strategy="rope-ntk", seed=2)
+    >>> cfg.strategy, cfg.seed, cfg.model_config().base_grid
+    ('rope-ntk', 2, (8, 4, 4))
+    """
+    check_choice("preset", name, tuple(TRAIN_PRESETS))
+    config = TRAIN_PRESETS[name]
+    if strategy is not None:
+        check_choice("strategy", strategy, STRATEGIES)
+        config = config.with_strategy(strategy)
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    return config
+
+
+def parse_stages(spec: str) -> tuple[Stage, ...]:
+    """Stages from ``"FxHxW:steps:batch:lr[:warmup[:eval_every]]"``, comma-separated.
+
+    >>> parse_stages("8x16x16:300:8:1e-3:30, 8x32x32:30:4:5e-4")[1]
+    Stage(frames=8, height=32, width=32, steps=30, batch=4, lr=0.0005, warmup=0, eval_every=0)
+    """
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise ValueError(
+            f"stage list {spec!r} is empty; give e.g. '8x16x16:300:8:1e-3,8x32x32:30:4:5e-4' "
+            "(FRAMESxHEIGHTxWIDTH:steps:batch:lr[:warmup[:eval_every]])"
+        )
+    stages = []
+    for i, part in enumerate(parts):
+        fields_ = part.split(":")
+        try:
+            if not 4 <= len(fields_) <= 6:
+                raise ValueError("expected 4 to 6 ':'-separated fields")
+            res = [int(v) for v in fields_[0].lower().split("x")]
+            if len(res) != 3:
+                raise ValueError("resolution must be FRAMESxHEIGHTxWIDTH")
+            extra = [int(v) for v in fields_[4:]]
+            stages.append(Stage(res[0], res[1], res[2], steps=int(fields_[1]), batch=int(fields_[2]),
+                                lr=float(fields_[3]), **dict(zip(("warmup", "eval_every"), extra))))
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"stage {i + 1} {part!r}: {err} (format FRAMESxHEIGHTxWIDTH:steps:batch:lr[:warmup[:eval_every]])"
+            ) from None
+    return tuple(stages)
+
+

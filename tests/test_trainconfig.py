@@ -1,0 +1,39 @@
+"""cogpe.trainconfig: configurations round-trip through plain data, the presets are the sizes the book
+states, and a bad configuration gets a message that names the fix."""
+
+import dataclasses
+import json
+
+import pytest
+
+from cogpe.model import ModelConfig
+from cogpe.trainconfig import Probe, Stage, TrainConfig, parse_stages, train_preset
+
+
+def test_bad_config_gets_a_clear_error():
+    model = ModelConfig(width=32, depth=1, heads=2)
+    with pytest.raises(ValueError, match="stages is empty; give at least one Stage"):
+        TrainConfig(model=model, stages=())
+    with pytest.raises(ValueError, match=r"stages\[1\]: width=30 is not divisible by the patch size 4"):
+        TrainConfig(model=model, stages=(Stage(2, 8, 8, 1, 1, 1e-3), Stage(2, 8, 30, 1, 1, 1e-3)))
+    with pytest.raises(ValueError, match=r"probes\[0\] \('odd'\): frames"):
+        TrainConfig(model=dataclasses.replace(model, patch=(2, 4, 4)), stages=(Stage(2, 8, 8, 1, 1, 1e-3),),
+                    probes=(Probe("odd", 3, 8, 8),))
+    with pytest.raises(ValueError, match="unknown objective 'eps'"):
+        TrainConfig(model=model, stages=(Stage(2, 8, 8, 1, 1, 1e-3),), objective="eps")
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        Stage(2, 8, 8, steps=1, batch=1, lr=0.0)
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        train_preset("nope")
+
+
+def test_config_round_trip_and_presets():
+    for name in ("tiny", "quick", "full"):
+        config = train_preset(name, strategy="rope-riflex", seed=3)
+        assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    quick = train_preset("quick")
+    assert quick.model_config().base_grid == (8, 4, 4)  # 128 tokens -> 512 at 8 x 32 x 32
+    assert [s.resolution for s in quick.stages] == [(8, 16, 16), (8, 32, 32)]
+    assert [s.steps for s in quick.stages] == [300, 30]
+    assert (quick.model.width, quick.model.depth) == (128, 4)
+    assert parse_stages("1x4x4:1:1:1e-3:0:1") == (Stage(1, 4, 4, 1, 1, 1e-3, 0, 1),)
