@@ -52,9 +52,11 @@ chromium:
 			|| echo "make: could not install chromium; the rendered-book tests will be skipped"; \
 	else echo "make: chromium is missing and cannot be installed here (needs root and apt-get); the rendered-book tests will be skipped"; fi
 
-# Every test: the book build (warnings are errors), then unit, property and parity tests, docstring
-# examples, nbval over every notebook (strict) and the headless-Chromium checks of the built pages.
+# Every test: the type check (mypy over cogpe/, pyproject.toml [tool.mypy]), the book build (warnings are
+# errors), then unit, property and parity tests, docstring examples, nbval over every notebook (strict)
+# and the headless-Chromium checks of the built pages.
 test: install
+	$(BIN)/python -m mypy
 	$(MAKE) book
 	$(MAKE) chromium
 	$(BIN)/python -m pytest

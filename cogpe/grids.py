@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from typing import Sequence
-
 import torch
 from torch.types import Device
 

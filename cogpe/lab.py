@@ -2,7 +2,7 @@
 
 Protocol (chapter 7, section 7.2), per seed:
 
-1. **Stage 1 once per family.** Every strategy of a family (:data:`cogpe.model.FAMILIES`) computes the
+1. **Stage 1 once per family.** Every strategy of a family (:data:`cogpe.model.FAMILIES`: one encoding, :func:`cogpe.strategy.parse_model_strategy`) computes the
    same function at the stage-1 grid, so stage 1 is trained once — under the family's first strategy —
    and every other strategy of the family *branches* from its ``stage1.pt``
    (:func:`cogpe.train.train` with ``init_from``). The comparison then isolates what each strategy does
@@ -42,13 +42,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from ._checks import check_choice, check_size
-from .model import FAMILIES, STRATEGIES, VideoDiT, strategy_family
+from .model import VideoDiT, strategy_family
+from .strategy import MODEL_STRATEGIES, parse_model_strategy
 from .objective import sample
 from .runfiles import atomic_write, format_provenance, provenance, read_metrics, resolve_device, write_json
 from .train import load_model, train
@@ -82,7 +83,7 @@ class LabConfig:
     ``strategies`` and ``seeds`` to compare, and the strategy of the from-scratch baseline (or None)."""
 
     train: TrainConfig
-    strategies: tuple[str, ...] = STRATEGIES
+    strategies: tuple[str, ...] = MODEL_STRATEGIES
     seeds: tuple[int, ...] = (0, 1, 2)
     baseline_strategy: str | None = "rope-extrapolate"
 
@@ -96,9 +97,9 @@ class LabConfig:
             )
         strategies = tuple(self.strategies)
         if not strategies:
-            raise ValueError(f"strategies is empty; choose from {', '.join(STRATEGIES)}")
+            raise ValueError(f"strategies is empty; choose from {', '.join(MODEL_STRATEGIES)}")
         for s in strategies:
-            check_choice("strategy", s, STRATEGIES)
+            parse_model_strategy(s)  # ValueError naming the valid names
         if len(set(strategies)) != len(strategies):
             raise ValueError(f"strategies has duplicates: {strategies}")
         seeds = tuple(self.seeds)
@@ -107,7 +108,7 @@ class LabConfig:
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds has duplicates: {seeds}")
         if self.baseline_strategy is not None:
-            check_choice("baseline_strategy", self.baseline_strategy, STRATEGIES)
+            check_choice("baseline_strategy", self.baseline_strategy, MODEL_STRATEGIES)
         object.__setattr__(self, "strategies", strategies)
         object.__setattr__(self, "seeds", seeds)
 
@@ -141,7 +142,7 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
     >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
     Stage(frames=8, height=32, width=32, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
     """
-    check_choice("strategy", strategy, STRATEGIES)
+    parse_model_strategy(strategy)  # ValueError naming the valid names
     model_config = config.model_config()
     model = VideoDiT(model_config)  # built once: only its FLOP count is used
 
@@ -268,7 +269,8 @@ def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
 
 def save_samples(path, samples: dict[str, np.ndarray]) -> None:
     """Write :func:`collect_samples`' dict to ``path`` (a compressed ``.npz``), atomically."""
-    atomic_write(Path(path), lambda f: np.savez_compressed(f, **samples))
+    savez: Any = np.savez_compressed  # typed for its keyword flags; the keys here are video names
+    atomic_write(Path(path), lambda f: savez(f, **samples))
 
 
 def load_samples(path) -> dict[str, torch.Tensor]:
@@ -486,7 +488,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="quick", choices=tuple(LAB_PRESETS), help="configuration (default: quick)")
     p.add_argument("--out", default=None, help="run directory (default: runs/lab-PRESET)")
     p.add_argument("--results", default=None, help="write the results JSON here (default: OUT/results.json)")
-    p.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=None, help="subset of strategies")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="STRATEGY",
+                   help=f"subset of strategies, from {', '.join(MODEL_STRATEGIES)}")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="seeds (default: the preset's)")
     p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch high-resolution baseline")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")

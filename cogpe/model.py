@@ -83,7 +83,7 @@ class ModelConfig:
 
     ``patch = (pt, ph, pw)`` pixels per token along (T, H, W); ``width`` is D, split over ``heads``
     heads of ``head_dim = width/heads`` channels; ``base_grid = (T0, H0, W0)`` the token grid of the
-    first training stage (``None`` until :class:`cogpe.train.TrainConfig` fills it from its first
+    first training stage (``None`` until :class:`cogpe.trainconfig.TrainConfig` fills it from its first
     stage; a model needs it); ``theta`` the base of every sincos and RoPE frequency.
 
     >>> ModelConfig(base_grid=(8, 4, 4)).head_dim

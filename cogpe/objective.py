@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence, cast
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ import torch
 from ._checks import check_choice, check_size
 from .data import DataConfig, VideoDataset
 from .runfiles import autocast
+
+if TYPE_CHECKING:  # the model only types arguments here; running needs no import of it
+    from .model import VideoDiT
 
 __all__ = [
     "NOISE_STREAMS",
@@ -125,8 +128,8 @@ def evaluate(
     frames, height, width = resolution
     dataset = VideoDataset(data, frames, height, width, length=n_videos, split="val", seed=seed)
     if timesteps is None:
-        levels = (torch.arange(n_videos, dtype=torch.float64) + 0.5).div(n_videos).float()  # (i + ½)/n
-        jobs = [(i, levels[i]) for i in range(n_videos)]
+        spread = (torch.arange(n_videos, dtype=torch.float64) + 0.5).div(n_videos).float()  # (i + ½)/n
+        jobs = [(i, spread[i]) for i in range(n_videos)]
     else:
         levels = [torch.tensor(_check_level(t)) for t in timesteps]
         jobs = [(i, t) for i in range(n_videos) for t in levels]
@@ -153,9 +156,9 @@ def evaluate(
     return total / count
 
 
-def _check_level(t) -> float:
+def _check_level(t: object) -> float:
     """A noise level in ``[0, 1]``."""
-    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= t <= 1:
+    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= float(t) <= 1:
         raise ValueError(f"timesteps must be numbers in [0, 1], got {t!r}")
     return float(t)
 
@@ -186,7 +189,7 @@ def sample(
     n = check_size("n", n)
     steps = check_size("steps", steps)
     check_choice("objective", objective, OBJECTIVES)
-    module = getattr(model, "module", model)
+    module: VideoDiT = cast("VideoDiT", getattr(model, "module", model))  # a VideoDiT, or DDP around one
     c = module.config.in_channels if channels is None else channels
     module.config.token_grid(*resolution)
     device = next(module.parameters()).device

@@ -82,7 +82,7 @@ from .grids import (
     linspace_positions,
 )
 from .rope import default_split, rope_3d, rope_frequencies
-from .scaling import intrinsic_component, ntk_frequencies, riflex_frequencies, yarn_attention_factor, yarn_frequencies
+from .scaling import ntk_frequencies, riflex_frequencies, yarn_attention_factor, yarn_frequencies
 from .sincos import sincos_3d
 
 __all__ = [

@@ -57,9 +57,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_choice
 from .data import VideoDataset
-from .model import STRATEGIES, VideoDiT, strategy_family
+from .model import VideoDiT
+from .strategy import MODEL_STRATEGIES, parse_model_strategy
 from .objective import corrupt, evaluate, noise_and_levels
 from .runfiles import (
     autocast,
@@ -92,11 +92,11 @@ def load_model(path, *, strategy: str | None = None, device=None) -> VideoDiT:
 
 
 def _check_same_family(old: str, new: str, path) -> None:
-    check_choice("strategy", new, STRATEGIES)
-    if strategy_family(old) != strategy_family(new):
+    (old_family, _), (new_family, _) = parse_model_strategy(old), parse_model_strategy(new)
+    if old_family != new_family:
         raise ValueError(
-            f"{path} was trained with {old!r} ({strategy_family(old)} family) and cannot continue as {new!r} "
-            f"({strategy_family(new)} family): their parameters differ. Branch within a family "
+            f"{path} was trained with {old!r} ({old_family} family) and cannot continue as {new!r} "
+            f"({new_family} family): their parameters differ. Branch within a family "
             "(cogpe.model.FAMILIES)."
         )
 
@@ -155,8 +155,9 @@ def _setup_distributed(device):
 # --- the training loop -----------------------------------------------------------------------------------
 
 
-def _param_groups(model: VideoDiT, weight_decay: float):
-    decay, no_decay = [], []
+def _param_groups(model: VideoDiT, weight_decay: float) -> list[dict]:
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
         (decay if p.ndim >= 2 and not name.startswith("pos.") else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -467,7 +468,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Progressive training of a tiny video DiT with a chosen position-encoding strategy.",
     )
     p.add_argument("--preset", default="quick", choices=tuple(TRAIN_PRESETS), help="configuration (default: quick)")
-    p.add_argument("--strategy", choices=STRATEGIES, default=None, help="PE strategy (default: the preset's)")
+    p.add_argument("--strategy", default=None,
+                   help=f"PE strategy, one of {', '.join(MODEL_STRATEGIES)} (default: the preset's)")
     p.add_argument("--seed", type=int, default=None, help="seed of model init, data and noise (default: the preset's)")
     p.add_argument("--out", required=True, help="output directory (checkpoints, metrics)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt if it exists")

@@ -14,11 +14,11 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Sequence, Any
 
 from ._checks import check_choice, check_factor
 from .data import DataConfig
-from .model import STRATEGIES, ModelConfig
+from .model import ModelConfig
 from .objective import OBJECTIVES
 
 __all__ = [
@@ -200,8 +200,8 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
-        d["model"] = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["model"].items()})
-        d["data"] = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()})
+        d["model"] = ModelConfig(**_tuples(d["model"]))
+        d["data"] = DataConfig(**_tuples(d["data"]))
         d["stages"] = tuple(Stage(**s) for s in d["stages"])
         d["probes"] = tuple(Probe(**p) for p in d["probes"])
         d["betas"] = tuple(d["betas"])
@@ -261,8 +261,7 @@ def train_preset(name: str, *, strategy: str | None = None, seed: int | None = N
     check_choice("preset", name, tuple(TRAIN_PRESETS))
     config = TRAIN_PRESETS[name]
     if strategy is not None:
-        check_choice("strategy", strategy, STRATEGIES)
-        config = config.with_strategy(strategy)
+        config = config.with_strategy(strategy)  # ModelConfig reads (and checks) the name
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
     return config
@@ -299,3 +298,6 @@ def parse_stages(spec: str) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
+def _tuples(fields: dict) -> dict[str, Any]:
+    """A config dict read back from JSON, lists turned back into tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}

@@ -163,8 +163,6 @@ def plot_strategy(strategy: str, n_train: int, n_new: int, dim: int = 24, theta:
                   **options):
     """What a strategy does to one axis: frequency ratio ``θ'_j/θ_j`` per pair, and the turns each pair
     makes over the new positions against the trained ones."""
-    import math
-
     import matplotlib.pyplot as plt
 
     from .coverage import angle_coverage

@@ -161,7 +161,7 @@ def test_bad_input(make, error, match):
 def test_cli_rejects_unknown_strategy(capsys):
     with pytest.raises(SystemExit):
         main(["--strategies", "rope-bogus"])
-    assert "invalid choice: 'rope-bogus'" in capsys.readouterr().err
+    assert "unknown strategy 'rope-bogus'; valid: 'sincos-extrapolate'" in capsys.readouterr().err
 
 
 def test_presets():

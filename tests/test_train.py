@@ -263,7 +263,7 @@ def test_cli_smoke(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--strategy", "rope-pi"], "argument --strategy: invalid choice: 'rope-pi'"),
+        (["--strategy", "rope-pi"], "unknown strategy 'rope-pi'; valid: 'sincos-extrapolate'"),
         (["--preset", "huge"], "argument --preset: invalid choice: 'huge'"),
         (["--stages", "8x15x16:10:4:1e-3"], "stages[0]: height=15 is not divisible by the patch size 4"),
         (["--stages", ""], "stage list '' is empty"),
