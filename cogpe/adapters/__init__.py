@@ -1,4 +1,4 @@
-"""Adapters: a strategy of :mod:`cogpe.strategy` run inside a diffusers video model, removably (chapter 6).
+"""Adapters: a strategy of :mod:`cogpe.strategy` run inside a diffusers video model, removably (chapters 6 and 9).
 
 .. code-block:: python
 
@@ -9,14 +9,14 @@
 
 - :mod:`cogpe.adapters.tables` — the ``(cos, sin)`` a strategy gives at a grid, in the model's layout
   and arithmetic, and their cache (no diffusers needed);
-- :mod:`cogpe.adapters.models` — :class:`RopeModel`, what the adapters know of one transformer, and its
+- :mod:`cogpe.adapters.models` — :class:`~cogpe.adapters.models.RopeModel`, what the adapters know of one transformer, and its
   grid arithmetic (latents and videos → tokens, and what is refused);
-- :mod:`cogpe.adapters.presets` — named training grids (:data:`BASE_GRIDS`), the default ``base_grid``
+- :mod:`cogpe.adapters.presets` — named training grids (:data:`~cogpe.adapters.presets.BASE_GRIDS`), the default ``base_grid``
   of models whose config does not hold one (Wan, HunyuanVideo);
 - :mod:`cogpe.adapters.families` — which diffusers models are supported (CogVideoX with RoPE: 1.0 5B,
   5B-I2V, 1.5; Wan 2.1/2.2; HunyuanVideo) and what is read from their configs;
 - :mod:`cogpe.adapters.calls` — pipeline calls checked before they run, removably;
-- :mod:`cogpe.adapters.hooks` — :func:`use_strategy` and its :class:`StrategyHandle`: the hooks that
+- :mod:`cogpe.adapters.hooks` — :func:`~cogpe.adapters.hooks.use_strategy` and its :class:`~cogpe.adapters.hooks.StrategyHandle`: the hooks that
   set the tables, put YaRN's temperature on q, check pipeline calls, and come off again.
 
 diffusers is imported only when a model is adapted; ``import cogpe.adapters`` does not load it.

@@ -125,7 +125,7 @@ def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], obje
 
 
 def read_model(transformer: torch.nn.Module) -> RopeModel:
-    """The :class:`RopeModel` of a supported transformer (module docstring); ValueError for CogVideoX-2B."""
+    """The :class:`~cogpe.adapters.models.RopeModel` of a supported transformer (module docstring); ValueError for CogVideoX-2B."""
     family = _family(transformer, _classes())
     config: Mapping[str, Any] = getattr(transformer, "config")
     if family == "CogVideoX":

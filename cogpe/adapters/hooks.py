@@ -96,7 +96,7 @@ def use_strategy(
     (:func:`cogpe.adapters.families.trained_grid`: 13×30×45 for 1.0; for 1.5 the 150×150 slice table —
     pass ``"cogvideox1.5-5b"`` to scale from its 768×1360 training size), and the largest training video
     for Wan (``"wan-720p"``, or ``"wan2.2-5b-720p"`` for TI2V-5B) and HunyuanVideo
-    (``"hunyuanvideo-720p"``); :attr:`StrategyHandle.base_grid` says which grid was used.
+    (``"hunyuanvideo-720p"``); ``StrategyHandle.base_grid`` says which grid was used.
 
     Everything is checked here, before any computation: TypeError for a ``target`` that is not a
     supported transformer or a pipeline holding one, ValueError for a model without RoPE, a strategy
