@@ -43,8 +43,14 @@ def test_packaged_with_the_wheel():
     import tomllib
     from pathlib import Path
 
-    config = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
-    assert "cogpe.results" in config["tool"]["setuptools"]["packages"]
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = set(find_packages(where=str(root), include=include))
+    on_disk = {".".join(p.parent.relative_to(root).parts) for p in (root / "cogpe").rglob("__init__.py")}
+    assert {"cogpe", "cogpe.results", "cogpe.adapters"} <= shipped and shipped == on_disk
     globs = config["tool"]["setuptools"]["package-data"]["cogpe.results"]
     assert {"*.json", "*.npz", "benchmarks/*.json"} <= set(globs)
 
