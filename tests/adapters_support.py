@@ -125,13 +125,13 @@ def latent_frames(version: str, t: int) -> int:
     return t if version == "1.0" else 2 * t
 
 
-def inputs(version: str, grid, seed: int = 1, channels: int = 4):
-    """``(hidden_states (1, F, C, 2H, 2W), encoder_hidden_states (1, 3, 8), timestep)`` for token ``grid``."""
+def inputs(version: str, grid, seed: int = 1, channels: int = 4, step: int = 500):
+    """``(hidden_states (1, F, C, 2H, 2W), encoder_hidden_states (1, 3, 8), timestep (1,))`` for token ``grid``."""
     t, h, w = grid
     g = torch.Generator().manual_seed(seed)
     hidden = torch.randn(1, latent_frames(version, t), channels, 2 * h, 2 * w, generator=g)
     text = torch.randn(1, TEXT, 8, generator=g)
-    return hidden, text, torch.tensor([500])
+    return hidden, text, torch.tensor([step])
 
 
 def tiny_vae():
@@ -191,8 +191,8 @@ def count_prompt_encodings(pipeline) -> list[int]:
     return count
 
 
-def run(model, version: str, grid, tables=None, *, seed: int = 1) -> torch.Tensor:
-    """``model``'s output ``(1, F, 4, 2H, 2W)`` at token ``grid``, fed ``tables`` as ``image_rotary_emb``."""
-    hidden, text, step = inputs(version, grid, seed, model.config.in_channels)
+def run(model, version: str, grid, tables=None, *, seed: int = 1, step: int = 500) -> torch.Tensor:
+    """``model``'s output ``(1, F, 4, 2H, 2W)`` at token ``grid`` and timestep ``step``, fed ``tables`` as ``image_rotary_emb``."""
+    hidden, text, step = inputs(version, grid, seed, model.config.in_channels, step)
     with torch.no_grad():
         return model(hidden, text, step, image_rotary_emb=tables).sample
