@@ -12,8 +12,9 @@ video token. In diffusers 0.42:
   positions continued (chapter 4).
 - **CogVideoX 1.0 5B-I2V** (``use_learned_positional_embeddings=True``) adds a learned table on top of
   RoPE (CogVideo #367), stored for the config's grid only. At another height or width diffusers raises
-  ``ValueError: It is currently not possible to generate videos at a different resolution…``; at
-  another frame count it adds a freshly built sincos table instead of the learned one.
+  ``ValueError: It is currently not possible to generate videos at a different resolution…`` (CogVideo
+  #732, ComfyUI #5199); at another frame count it adds a freshly built sincos table instead of the
+  learned one.
 
 Under a strategy (:func:`cogpe.adapters.use_strategy`):
 
