@@ -258,12 +258,14 @@ class StrategyHandle:
         self.schedule = schedule
         self.learned_table = learned_table
         strategies = (strategy,) if schedule is None else (schedule.early, schedule.late)
-        # per phase ("early", "late"): RoPE tables, and the patch embedding's table (a learned one is shared)
+        # per phase ("early", "late"): the RoPE tables, and the table the patch embedding adds
         self._caches = {phase: TableCache(s, base_grid, model.split, model.theta, kept_dtype=model.kept_dtype)
                         for phase, s in zip(PHASES, strategies)}
-        learned = self._patch_tables(strategy) if model.encoding == "rope" else None
-        self._patches = {phase: learned if model.encoding == "rope" else self._patch_tables(s)
-                         for phase, s in zip(PHASES, strategies)}
+        if model.encoding == "rope":  # a learned table (5B-I2V) or none: the same in every phase
+            shared = self._patch_tables(strategy)
+            self._patches = {phase: shared for phase in self._caches}
+        else:  # the 2B's sincos table follows each phase's strategy
+            self._patches = {phase: self._patch_tables(s) for phase, s in zip(PHASES, strategies)}
         self._phase = PHASES[0]  # set by a hook from the timestep of the current forward (schedules)
         self._q_scale = 1.0  # set by a hook for the grid of the current forward
         self._removers: list[Callable[[], None]] = []
