@@ -6,6 +6,9 @@ Item 2 — building tables: ``sincos_3d`` / ``rope_3d`` against diffusers at the
 ``RotaryEmbedding3D`` returning its cached tables.
 Item 3 — a training step (forward, backward, AdamW) of the lab's tiny model: its FLOP/s against a plain
 matmul's, and its time against diffusers' ``CogVideoXTransformer3DModel`` of the same size.
+Item 5 — the adapters' hooks: the forward of a diffusers CogVideoX transformer under
+``cogpe.adapters.use_strategy`` (one strategy, and a timestep schedule) against the same transformer,
+unpatched, fed the same precomputed tables.
 
 A case's ``build()`` creates its tensors only when it is measured, so the large ones of one case are
 freed before the next.
@@ -13,8 +16,10 @@ freed before the next.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib.util
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -378,3 +383,89 @@ def _diffusers_model(config, frames):
         num_layers=config.depth, sample_frames=frames, patch_size=ph, temporal_compression_ratio=1,
         max_text_seq_length=0, use_rotary_positional_embeddings=True,
     )
+
+
+# --- item 5: the adapters' hooks ------------------------------------------------------------------
+
+# (label, layers, heads, head_dim, text tokens, text_dim, token grid): CogVideoX-5B's layer — width 3072 in
+# 48 heads of 64, its 226 text tokens of 4096 channels — once, at a small grid (a forward takes seconds on
+# a CPU); and a smoke shape.
+ADAPTER_SHAPES = {
+    "full": [("CogVideoX-5B layer", 1, 48, 64, 226, 4096, (2, 8, 12))],
+    "quick": [("smoke", 1, 2, 16, 3, 8, (2, 4, 6))],
+}
+
+ADAPTER_RATIOS = (
+    Ratio("use_strategy", "fed tables", ("<=", 1.02)),
+    Ratio("timestep schedule", "fed tables", ("<=", 1.02)),
+)
+
+
+def adapter_cases(mode: str, device: str) -> list[Case]:
+    """Item 5 for every shape of ``mode``: an adapted forward over the unpatched one fed the same tables.
+
+    Tables are cached in the handle, so the ratio is the hooks' overhead. Without diffusers there is
+    nothing to adapt and the item has no case.
+    """
+    if importlib.util.find_spec("diffusers") is None:
+        return []
+    cases = []
+    for label, layers, heads, head_dim, text, text_dim, grid in ADAPTER_SHAPES[mode]:
+        params = {"layers": layers, "heads": heads, "head_dim": head_dim, "text_tokens": text,
+                  "text_dim": text_dim, "grid": list(grid), "base_grid": [grid[0], grid[1] // 2, grid[2] // 2],
+                  "strategy": "ntk", "schedule": "interpolate, then ntk from progress 0.3", "timestep": 500,
+                  "device": device}
+        cases.append(Case(
+            item=5,
+            name=f"use_strategy {label} {grid}",
+            dtype="float32",
+            params=params,
+            build=lambda p=params: _adapter_variants(p, device),
+            ratios=ADAPTER_RATIOS,
+            notes="the same weights in three module trees: adapted (NTK at twice the trained H, W), adapted with "
+                  "a schedule (NTK at this timestep), unpatched and fed the handle's tables; outputs checked equal",
+        ))
+    return cases
+
+
+def _adapter_variants(params: dict, device: str) -> Variants:
+    from diffusers import CogVideoXTransformer3DModel
+
+    from cogpe.adapters import use_strategy
+
+    t, h, w = params["grid"]
+    bt, bh, bw = params["base_grid"]
+    torch.manual_seed(0)
+    model = CogVideoXTransformer3DModel(
+        num_attention_heads=params["heads"], attention_head_dim=params["head_dim"], in_channels=16, out_channels=16,
+        text_embed_dim=params["text_dim"], num_layers=params["layers"], max_text_seq_length=params["text_tokens"],
+        sample_frames=(bt - 1) * 4 + 1, sample_height=2 * bh, sample_width=2 * bw,  # trained grid: base_grid
+        use_rotary_positional_embeddings=True,
+    ).to(device).eval()
+    shared = {id(x): x for x in itertools.chain(model.parameters(), model.buffers())}
+    fed, scheduled = copy.deepcopy(model, dict(shared)), copy.deepcopy(model, dict(shared))  # same weights
+    use_strategy(scheduled, "interpolate", late=params["strategy"], watershed=0.3)
+    handle = use_strategy(model, params["strategy"])
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(1, t, 16, 2 * h, 2 * w, generator=gen).to(device)  # (B, F, C, H, W)
+    text = torch.randn(1, params["text_tokens"], params["text_dim"], generator=gen).to(device)
+    step = torch.tensor([params["timestep"]], device=device)
+    tables = handle.tables((t, h, w), device)
+
+    def forward(module, **kw):
+        def call():
+            with torch.no_grad():
+                return module(x, text, step, return_dict=False, **kw)[0]
+        return call
+
+    variants = {
+        "use_strategy": forward(model),
+        "timestep schedule": forward(scheduled),
+        "fed tables": forward(fed, image_rotary_emb=tables),
+    }
+    reference = variants["fed tables"]()
+    for name in ("use_strategy", "timestep schedule"):
+        if not torch.equal(variants[name](), reference):
+            raise RuntimeError(f"item 5: {name} does not compute what the fed model does; the ratio would compare "
+                               "different work")
+    return variants  # the handles live as long as their hooks, on the modules the variants call

@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--items 1,2] [--device cpu|cuda]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--items 1,2,5] [--device cpu|cuda]``.
 
 Each case's variants are timed with ``torch.utils.benchmark.Timer`` (median of its blocked
 auto-range, threads = all cores), in a new order each round; a ratio is computed within each round,
@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch.utils.benchmark import Timer
 
-from benchmarks.cases import Case, Ratio, apply_cases, format_seconds, step_cases, table_cases
+from benchmarks.cases import Case, Ratio, adapter_cases, apply_cases, format_seconds, step_cases, table_cases
 from cogpe.runfiles import device_name, format_provenance, provenance, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,7 +256,7 @@ def output_path(args, prov: dict) -> Path:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small shapes only, one short round (a smoke run)")
-    parser.add_argument("--items", default="1,2,3,4", help="comma-separated items to run (default: 1,2,3,4)")
+    parser.add_argument("--items", default="1,2,3,4,5", help="comma-separated items to run (default: 1,2,3,4,5)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--rounds", type=int, default=None, help="rounds per case (default 5; 1 with --quick)")
     parser.add_argument("--min-run-time", type=float, default=None,
@@ -273,9 +273,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     try:
         args.items = sorted({int(i) for i in args.items.split(",") if i.strip()})
     except ValueError:
-        parser.error(f"--items must be numbers from 1 to 4 separated by commas, got {args.items!r}")
-    if not set(args.items) <= {1, 2, 3, 4} or args.rounds < 1 or args.min_run_time <= 0:
-        parser.error("--items takes 1 to 4; --rounds and --min-run-time must be positive")
+        parser.error(f"--items must be numbers from 1 to 5 separated by commas, got {args.items!r}")
+    if not set(args.items) <= {1, 2, 3, 4, 5} or args.rounds < 1 or args.min_run_time <= 0:
+        parser.error("--items takes 1 to 5; --rounds and --min-run-time must be positive")
     if args.threads is None:
         args.threads = all_cores()
     elif args.threads < 1:
@@ -295,6 +295,8 @@ def cases_for(args) -> list[Case]:
         cases += table_cases(mode, args.device)
     if 3 in args.items:
         cases += step_cases(mode, args.device)
+    if 5 in args.items:
+        cases += adapter_cases(mode, args.device)
     return cases
 
 

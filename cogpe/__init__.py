@@ -61,6 +61,7 @@ from .resample import (
     kernel_gain,
     resample_table,
     resample_table_3d,
+    resample_video_table,
     source_coordinates,
 )
 from .rope_complex import apply_rope_complex, rope_complex_table
@@ -113,6 +114,7 @@ __all__ = [
     "render",
     "resample_table",
     "resample_table_3d",
+    "resample_video_table",
     "rope_1d",
     "rope_3d",
     "rope_complex_table",

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_dim, check_factor, check_grid, check_split
-from .resample import resample_table, resample_table_3d
+from .resample import resample_video_table
 from .rope import default_split
 from .rope_complex import to_complex_table
 from .sincos import sincos_3d
@@ -180,12 +180,4 @@ class PositionTable(nn.Module):
         return self._cache
 
     def _resampled(self, grid) -> torch.Tensor:
-        (t0, h0, w0), (t, h, w), d = self.base_grid, grid, self.dim
-        table: torch.Tensor = self.table  # (T0*H0*W0, D)
-        if (h, w) != (h0, w0):
-            frames = table.reshape(t0, h0, w0, d).permute(1, 2, 0, 3).reshape(h0, w0, t0 * d)  # (H0, W0, T0*D)
-            frames = resample_table(frames, (h0, w0), (h, w), "bicubic")  # (H, W, T0*D)
-            table = frames.reshape(h, w, t0, d).permute(2, 0, 1, 3).reshape(t0 * h * w, d)  # (T0*H*W, D)
-        if t != t0:
-            table = resample_table_3d(table, (t0, h, w), (t, h, w), "trilinear")  # linear along T only
-        return table
+        return resample_video_table(self.table, self.base_grid, grid)  # (T*H*W, D): bicubic in (H, W), linear in T

@@ -39,6 +39,7 @@ __all__ = [
     "kernel_gain",
     "resample_table",
     "resample_table_3d",
+    "resample_video_table",
     "source_coordinates",
 ]
 
@@ -102,6 +103,34 @@ def resample_table_3d(
     align_corners = _check_flag("align_corners", align_corners)
     _check_nearest(mode, align_corners=align_corners, antialias=False)
     return _resample(table, old, new, mode, align_corners, False, "old_thw")
+
+
+def resample_video_table(table: torch.Tensor, old_thw: Sequence[int], new_thw: Sequence[int]) -> torch.Tensor:
+    """A learned video table ``(T*H*W, D)`` or ``(T, H, W, D)`` resampled to ``new_thw``; same form, dtype, device.
+
+    How a learned table follows a new grid (strategy ``"resample"``; EVA-style, fang2023eva02, as timm's
+    ``resample_abs_pos_embed``): each frame bicubic over (H, W), then linear over T, ``align_corners=False``,
+    no antialias (chapter 5). Half-precision tables are resampled in float32 and rounded once. At
+    ``new_thw == old_thw`` the table comes back unchanged (a view of it).
+
+    >>> table = torch.arange(2.0).reshape(2, 1)        # (T*H*W, D) = (2*1*1, 1): one value per frame
+    >>> resample_video_table(table, (2, 1, 1), (4, 1, 1)).flatten()
+    tensor([0.0000, 0.2500, 0.7500, 1.0000])
+    """
+    old = check_grid("old_thw", old_thw, 3)
+    new = check_grid("new_thw", new_thw, 3)
+    flat = _check_table(table, old, "old_thw")
+    (t0, h0, w0), (t, h, w), d = old, new, table.shape[-1]
+    work = table.float() if table.dtype in (torch.float16, torch.bfloat16) else table
+    out = work.reshape(t0, h0, w0, d)  # (T0, H0, W0, D)
+    if (h, w) != (h0, w0):
+        frames = out.permute(1, 2, 0, 3).reshape(h0, w0, t0 * d)  # (H0, W0, T0*D): the frames side by side
+        frames = resample_table(frames, (h0, w0), (h, w), "bicubic")  # (H, W, T0*D)
+        out = frames.reshape(h, w, t0, d).permute(2, 0, 1, 3)  # (T0, H, W, D)
+    if t != t0:
+        out = resample_table_3d(out, (t0, h, w), (t, h, w), "trilinear")  # (T, H, W, D): H, W kept, so linear in T
+    out = out.to(table.dtype)
+    return out.reshape(t * h * w, d) if flat else out
 
 
 def _resample(

@@ -9,6 +9,8 @@ never copied.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -69,18 +71,67 @@ def tiny_transformer(version: str = "1.0", *, rope: bool = True, learned: bool =
     return model.eval()
 
 
+# CogVideoX-2B's layout: no RoPE, a sincos table in the patch embedding on positions arange(n)/1.875 (h, w).
+# Trained grid 2×15×15 tokens (5 frames, 30×30 latent): 15/1.875 = 8, so the stage it was "interpolated"
+# from is a whole grid, 2×8×8, as 16×24 is for the real 2B's 30×45.
+BASE_2B = (2, 15, 15)
+STAGE_2B = (2, 8, 8)
+SCALE_2B = (1.0, 1.875, 1.875)
+
+
+def tiny_2b(layers: int = 2, seed: int = 0):
+    """A CogVideoX-2B-layout transformer (2 heads of 16: a 32-channel sincos table), random weights, trained on BASE_2B."""
+    torch.manual_seed(seed)
+    model = CogVideoXTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=HEAD_DIM, in_channels=4, out_channels=4, time_embed_dim=8,
+        text_embed_dim=8, num_layers=layers, sample_width=30, sample_height=30, sample_frames=5, patch_size=2,
+        max_text_seq_length=TEXT, use_rotary_positional_embeddings=False,
+    )
+    return model.eval()
+
+
+@contextlib.contextmanager
+def feeding_table(model, table, grid):
+    """``model``'s patch embedding adds ``table`` ``(1, text + T*H*W, D)`` (None: nothing) at token ``grid``.
+
+    diffusers' own path: the ``pos_embedding`` buffer and the ``sample_*`` sizes it is used for are set
+    to ``table`` and ``grid``, so ``CogVideoXPatchEmbed.forward`` adds it as its own table; all restored
+    afterwards. An oracle independent of the adapter's hooks.
+    """
+    embed = model.patch_embed
+    t, h, w = grid
+    saved = {k: getattr(embed, k) for k in ("pos_embedding", "sample_frames", "sample_height", "sample_width",
+                                            "use_positional_embeddings", "use_learned_positional_embeddings")}
+    frames = (latent_frames("1.0" if embed.patch_size_t is None else "1.5", t) - 1) * embed.temporal_compression_ratio + 1
+    embed.sample_frames, embed.sample_height, embed.sample_width = frames, h * embed.patch_size, w * embed.patch_size
+    if table is None:
+        embed.use_positional_embeddings = embed.use_learned_positional_embeddings = False
+    else:
+        embed.pos_embedding = table
+    try:
+        yield model
+    finally:
+        for k, v in saved.items():
+            setattr(embed, k, v)
+
+
+def joint(video, text_rows: int = TEXT):
+    """``(1, text_rows + N, D)``: zero text rows, then the video rows ``video (N, D)``."""
+    return torch.cat([video.new_zeros(1, text_rows, video.shape[-1]), video[None]], dim=1)
+
+
 def latent_frames(version: str, t: int) -> int:
     """Latent frames F the transformer takes for ``t`` temporal tokens."""
     return t if version == "1.0" else 2 * t
 
 
-def inputs(version: str, grid, seed: int = 1, channels: int = 4):
-    """``(hidden_states (1, F, C, 2H, 2W), encoder_hidden_states (1, 3, 8), timestep)`` for token ``grid``."""
+def inputs(version: str, grid, seed: int = 1, channels: int = 4, step: int = 500):
+    """``(hidden_states (1, F, C, 2H, 2W), encoder_hidden_states (1, 3, 8), timestep (1,))`` for token ``grid``."""
     t, h, w = grid
     g = torch.Generator().manual_seed(seed)
     hidden = torch.randn(1, latent_frames(version, t), channels, 2 * h, 2 * w, generator=g)
     text = torch.randn(1, TEXT, 8, generator=g)
-    return hidden, text, torch.tensor([500])
+    return hidden, text, torch.tensor([step])
 
 
 def tiny_vae():
@@ -140,8 +191,8 @@ def count_prompt_encodings(pipeline) -> list[int]:
     return count
 
 
-def run(model, version: str, grid, tables=None, *, seed: int = 1) -> torch.Tensor:
-    """``model``'s output ``(1, F, 4, 2H, 2W)`` at token ``grid``, fed ``tables`` as ``image_rotary_emb``."""
-    hidden, text, step = inputs(version, grid, seed, model.config.in_channels)
+def run(model, version: str, grid, tables=None, *, seed: int = 1, step: int = 500) -> torch.Tensor:
+    """``model``'s output ``(1, F, 4, 2H, 2W)`` at token ``grid`` and timestep ``step``, fed ``tables`` as ``image_rotary_emb``."""
+    hidden, text, step = inputs(version, grid, seed, model.config.in_channels, step)
     with torch.no_grad():
         return model(hidden, text, step, image_rotary_emb=tables).sample

@@ -63,13 +63,13 @@ def tiny(family: str, **kw):
     return tiny_wan(**kw) if family == "wan" else tiny_hunyuan(**kw)
 
 
-def run(model, grid, *, seed: int = 1) -> torch.Tensor:
-    """``model``'s output ``(1, 4, T, 2H, 2W)`` on seeded latents at token ``grid`` (text tokens seeded too)."""
+def run(model, grid, *, seed: int = 1, step: int = 500) -> torch.Tensor:
+    """``model``'s output ``(1, 4, T, 2H, 2W)`` on seeded latents at token ``grid`` and timestep ``step`` (text seeded too)."""
     t, h, w = grid
     g = torch.Generator().manual_seed(seed)
     hidden = torch.randn(1, 4, t, 2 * h, 2 * w, generator=g)  # (B, C, F, H, W)
     text = torch.randn(1, TEXT, TEXT_DIM, generator=g)
-    step = torch.tensor([500])
+    step = torch.tensor([step])
     with torch.no_grad():
         if isinstance(model, diffusers.WanTransformer3DModel):
             return model(hidden, step, text).sample

@@ -56,12 +56,13 @@ def test_training_grid_is_bit_identical_for_every_strategy(model, name):
 
 
 @pytest.mark.parametrize("grid", [BASE, (5, 4, 6)])
-def test_5b_i2v_layout_changes_rope_only(grid):
-    """CogVideoX-5B-I2V (1.0): a learned table on top of RoPE. Only the RoPE tables change — at the
-    training grid nothing, at more frames the strategy's tables (the learned table is diffusers' affair)."""
+def test_5b_i2v_layout_with_its_learned_table_kept_changes_rope_only(grid):
+    """CogVideoX-5B-I2V (1.0): a learned table on top of RoPE. With ``learned_table="keep"`` only the RoPE
+    tables change — at the training grid nothing, at more frames the strategy's tables (the learned table
+    is diffusers' affair; tests/test_adapters_patch.py covers resampling and dropping it)."""
     transformer = tiny_transformer("1.0", learned=True)
     for name in ROPE:
-        with use_strategy(transformer, name) as handle:
+        with use_strategy(transformer, name, learned_table="keep") as handle:
             given = run(transformer, "1.0", grid, None)
             tables, q_scale = handle.tables(grid), handle.q_scale(grid)
         if q_scale == 1.0:

@@ -88,12 +88,6 @@ def test_unknown_targets_are_refused(target, message):
         use_strategy(target, "ntk")
 
 
-def test_a_model_without_rope_is_refused_for_now():
-    """CogVideoX-2B's positions are a sincos table in the patch embedding: a later slice."""
-    with pytest.raises(ValueError, match=r"use_rotary_positional_embeddings=False \(CogVideoX-2B\).*sincos.*later"):
-        use_strategy(tiny_transformer("1.0", rope=False, layers=1), "extrapolate")
-
-
 # --- bad strategies and base grids ---------------------------------------------------------------------------
 
 VALID = ", ".join(map(repr, ENCODINGS["rope"]))

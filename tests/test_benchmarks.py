@@ -58,7 +58,7 @@ def test_provenance(quick_run):
 
 def test_every_case_reports_its_ratios_against_their_goals(quick_run):
     results = quick_run[0]["results"]
-    assert {r["item"] for r in results} == {1, 2, 3, 4}
+    assert {r["item"] for r in results} == {1, 2, 3, 4, 5}
     assert {r["dtype"] for r in results if r["item"] == 1} == {"float32", "bfloat16"}
     for res in results:
         assert res["other_cpu_share"] is None or 0 <= res["other_cpu_share"] <= 1
@@ -88,6 +88,20 @@ def test_training_step_flops_against_matmul_and_diffusers(quick_run):
     assert ratios["diffusers step / cogpe step"]["value"] == pytest.approx(t["diffusers step"] / t["cogpe step"])
 
 
+def test_adapter_overhead_against_the_model_fed_its_tables(quick_run):
+    """Item 5: use_strategy's forward (one strategy; a timestep schedule) over the unpatched model's fed the
+    same tables — the hooks' overhead, goal <= 1.02 each (the variants are checked to compute the same)."""
+    (case,) = [r for r in quick_run[0]["results"] if r["item"] == 5]
+    assert set(case["median_s"]) == {"use_strategy", "timestep schedule", "fed tables"}
+    ratios = {r["ratio"]: r for r in case["ratios"]}
+    assert set(ratios) == {"use_strategy / fed tables", "timestep schedule / fed tables"}
+    t = case["median_s"]  # one round: each ratio is the quotient of the two times
+    for name, ratio in ratios.items():
+        assert ratio["goal"] == "<= 1.02x" and ratio["unit"] == "x" and ratio["status"] in ("PASS", "MISS")
+        assert ratio["value"] == pytest.approx(t[name.split(" / ")[0]] / t["fed tables"])
+    assert case["params"]["grid"] == [2, 4, 6] and case["params"]["base_grid"] == [2, 2, 3]
+
+
 def test_quick_wall_times_execute_the_first_notebook_only(quick_run):
     (record,) = [r for r in quick_run[0]["results"] if r["item"] == 4]
     assert record["case"] == "notebook 01_why_positions.ipynb"
@@ -108,7 +122,7 @@ def test_printed_table_has_goal_and_result_columns(quick_run):
     assert "apply_rope / clone" in printed and "<= 1.5x" in printed and ">= 4x" in printed
 
 
-@pytest.mark.parametrize("argv", [["--items", "5"], ["--items", "x"], ["--rounds", "0", "--quick"], ["--threads", "0"]])
+@pytest.mark.parametrize("argv", [["--items", "6"], ["--items", "x"], ["--rounds", "0", "--quick"], ["--threads", "0"]])
 def test_bad_arguments_are_refused(bench, argv, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(argv)

@@ -23,6 +23,7 @@ from cogpe.resample import (
     kernel_gain,
     resample_table,
     resample_table_3d,
+    resample_video_table,
     source_coordinates,
 )
 
@@ -321,6 +322,35 @@ def test_same_form_dtype_and_device(dtype):
     cube = torch.randn(2, 3, 4, 6, dtype=dtype)
     assert resample_table_3d(cube, (2, 3, 4), (3, 5, 2)).shape == (3, 5, 2, 6)
     assert resample_table_3d(cube.reshape(24, 6), (2, 3, 4), (3, 5, 2)).shape == (30, 6)
+
+
+@pytest.mark.parametrize("old, new", [((3, 4, 6), (5, 7, 9)), ((2, 3, 5), (2, 6, 4)), ((4, 3, 3), (2, 3, 3)),
+                                      ((1, 2, 2), (3, 1, 5))])
+def test_video_table_is_bicubic_per_frame_then_linear_in_time(old, new):
+    """A learned table's resample, against F.interpolate called literally: each frame bicubic over (H, W),
+    then every (h, w) row linear over T, align_corners=False (EVA's and timm's choice)."""
+    t0, h0, w0 = old
+    table = torch.randn(t0 * h0 * w0, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    frames = table.reshape(t0, h0, w0, 8).permute(0, 3, 1, 2)  # (T0, D, H0, W0)
+    if (h0, w0) != new[1:]:
+        frames = F.interpolate(frames, size=new[1:], mode="bicubic", align_corners=False)  # (T0, D, H, W)
+    rows = frames.permute(2, 3, 1, 0).reshape(-1, 8, t0)  # (H*W, D, T0)
+    if t0 != new[0]:
+        rows = F.interpolate(rows, size=new[0], mode="linear", align_corners=False)  # (H*W, D, T)
+    expected = rows.reshape(new[1], new[2], 8, new[0]).permute(3, 0, 1, 2)  # (T, H, W, D)
+    got = resample_video_table(table, old, new)
+    assert got.shape == (math.prod(new), 8) and got.dtype == torch.float64
+    _close(got, expected.reshape(-1, 8), atol=1e-12)
+    _close(resample_video_table(table.reshape(*old, 8), old, new), expected, atol=1e-12)
+
+
+def test_video_table_keeps_its_grid_and_rounds_half_precision_once():
+    table = torch.randn(2 * 3 * 4, 6, generator=torch.Generator().manual_seed(1))
+    same = resample_video_table(table, (2, 3, 4), (2, 3, 4))
+    assert torch.equal(same, table) and same.data_ptr() == table.data_ptr()  # a view: gradients reach the table
+    half = table.to(torch.bfloat16)
+    once = resample_video_table(half.float(), (2, 3, 4), (3, 5, 7)).to(torch.bfloat16)
+    assert torch.equal(resample_video_table(half, (2, 3, 4), (3, 5, 7)), once)  # float32 inside, rounded at the end
 
 
 def test_flat_rows_are_token_major():

@@ -13,8 +13,12 @@
   grid arithmetic (latents and videos → tokens, and what is refused);
 - :mod:`cogpe.adapters.presets` — named training grids (:data:`~cogpe.adapters.presets.BASE_GRIDS`), the default ``base_grid``
   of models whose config does not hold one (Wan, HunyuanVideo);
-- :mod:`cogpe.adapters.families` — which diffusers models are supported (CogVideoX with RoPE: 1.0 5B,
-  5B-I2V, 1.5; Wan 2.1/2.2; HunyuanVideo) and what is read from their configs;
+- :mod:`cogpe.adapters.patch_tables` — the table CogVideoX's patch embedding adds under a strategy
+  (2B's sincos table, 5B-I2V's learned table resampled or dropped), and the hooks that add it;
+- :mod:`cogpe.adapters.families` — which diffusers models are supported (CogVideoX 1.0 2B, 5B, 5B-I2V,
+  1.5; Wan 2.1/2.2; HunyuanVideo) and what is read from their configs;
+- :mod:`cogpe.adapters.schedule` — :class:`~cogpe.adapters.schedule.TimestepSchedule`: two strategies
+  switched by the diffusion timestep (Lumina-Next's time-aware scaling);
 - :mod:`cogpe.adapters.calls` — pipeline calls checked before they run, removably;
 - :mod:`cogpe.adapters.hooks` — :func:`~cogpe.adapters.hooks.use_strategy` and its :class:`~cogpe.adapters.hooks.StrategyHandle`: the hooks that
   set the tables, put YaRN's temperature on q, check pipeline calls, and come off again.
@@ -24,17 +28,22 @@ diffusers is imported only when a model is adapted; ``import cogpe.adapters`` do
 
 from .families import SUPPORTED_TRANSFORMERS, trained_grid
 from .hooks import StrategyHandle, use_strategy
-from .models import RopeModel
+from .models import PatchTable, RopeModel
+from .patch_tables import LEARNED_TABLE
 from .presets import BASE_GRIDS, GridPreset
+from .schedule import TimestepSchedule
 from .tables import TableCache, strategy_tables
 
 __all__ = [
     "BASE_GRIDS",
     "SUPPORTED_TRANSFORMERS",
     "GridPreset",
+    "LEARNED_TABLE",
+    "PatchTable",
     "RopeModel",
     "StrategyHandle",
     "TableCache",
+    "TimestepSchedule",
     "strategy_tables",
     "trained_grid",
     "use_strategy",

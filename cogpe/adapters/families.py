@@ -12,9 +12,15 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   **1.5**: ``patch_size_t`` 2; ``16N+1`` frames (CogVideo #517); its config's 300×300 latent is the
   table its pipeline slices integer positions from (``grid_type="slice"``), not its 768×1360 training
   size (CogVideo #681), so by default a strategy keeps the pipeline's positions up to 150 tokens per
-  axis; pass ``base_grid="cogvideox1.5-5b"`` (11×48×85) to scale from the training size. CogVideoX-2B
-  (a sincos table in its patch embedding, chapter 2) is refused; on 5B-I2V only RoPE changes, not its
-  learned table (chapter 5).
+  axis; pass ``base_grid="cogvideox1.5-5b"`` (11×48×85) to scale from the training size. 5B-I2V
+  (``use_learned_positional_embeddings=True``) adds a learned table in its patch embedding on top of
+  RoPE: a :class:`~cogpe.adapters.models.PatchTable` of kind ``"learned"`` (:mod:`cogpe.adapters.patch_tables`).
+- **CogVideoX-2B** — the same class with ``use_rotary_positional_embeddings=False``: no RoPE; its patch
+  embedding adds a sincos table (chapter 2) on positions ``arange(n) / scale``, ``scale`` the config's
+  ``temporal_interpolation_scale`` (1) and ``spatial_interpolation_scale`` (1.875), ``(t, w, h)``
+  channels ``(D/4, 3D/8, 3D/8)`` of the width ``D = heads × head_dim``. ``tables_at="patch_embed"``;
+  the default ``base_grid`` is the config's sample grid as for 1.0 (13×30×45), where the model sees its
+  own positions.
 - **Wan 2.x** — ``WanTransformer3DModel``. ``WanRotaryPosEmbed`` splits a head of ``d`` channels into
   ``t = d − 4⌊d/6⌋``, ``h = w = 2⌊d/6⌋`` (128 → 44, 42, 42), θ 10000 (its default; the transformer
   passes none); float64 angles (float32 where the MPS backend is available) of integer positions
@@ -49,7 +55,7 @@ import torch
 
 from .._checks import check_size, check_split
 from ..rope import default_split
-from .models import RopeModel
+from .models import PatchTable, RopeModel
 from .presets import default_preset, preset_grid
 from .tables import Grid
 
@@ -125,7 +131,7 @@ def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], obje
 
 
 def read_model(transformer: torch.nn.Module) -> RopeModel:
-    """The :class:`~cogpe.adapters.models.RopeModel` of a supported transformer (module docstring); ValueError for CogVideoX-2B."""
+    """The :class:`~cogpe.adapters.models.RopeModel` of a supported transformer (module docstring)."""
     family = _family(transformer, _classes())
     config: Mapping[str, Any] = getattr(transformer, "config")
     if family == "CogVideoX":
@@ -161,21 +167,27 @@ def trained_grid(config: Mapping[str, Any]) -> Grid:
 
 
 def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel:
-    if not config["use_rotary_positional_embeddings"]:
-        raise ValueError(
-            f"this {type(transformer).__name__} has use_rotary_positional_embeddings=False (CogVideoX-2B): its "
-            "positions are a sincos table added in the patch embedding, not RoPE tables; use_strategy supports "
-            "the RoPE models (CogVideoX 1.0 5B, 5B-I2V, 1.5) so far — the sincos table comes in a later release"
-        )
     head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
     pt, p = config["patch_size_t"], int(config["patch_size"])
     name = "CogVideoX 1.0" if pt is None else "CogVideoX 1.5"
+    rope = bool(config["use_rotary_positional_embeddings"])
+    learned = bool(config.get("use_learned_positional_embeddings", False))  # only with RoPE: diffusers refuses others
+    grid = trained_grid(config)
+    table = None
+    if learned or not rope:
+        spatial = float(config.get("spatial_interpolation_scale", 1.875))
+        table = PatchTable(
+            kind="learned" if learned else "sincos",
+            dim=check_size("num_attention_heads", config["num_attention_heads"], what="heads") * head_dim,
+            text_rows=int(config["max_text_seq_length"]),
+            scale=(float(config.get("temporal_interpolation_scale", 1.0)), spatial, spatial), grid=grid,
+        )
     return RopeModel(
         family="CogVideoX", name=name, head_dim=head_dim, split=default_split(head_dim), theta=_COGVIDEOX_THETA,
         patch=(1 if pt is None else int(pt), p, p), temporal_compression=int(config["temporal_compression_ratio"]),
-        base_grid=trained_grid(config), frame_step=_COGVIDEOX_FRAME_STEPS[name], latents="BFCHW",
-        tables_at="argument", sample_frames=int(config["sample_frames"]),
-        sample_hw=(int(config["sample_height"]), int(config["sample_width"])),
+        base_grid=grid, frame_step=_COGVIDEOX_FRAME_STEPS[name], latents="BFCHW",
+        tables_at="argument" if rope else "patch_embed", sample_frames=int(config["sample_frames"]),
+        sample_hw=(int(config["sample_height"]), int(config["sample_width"])), patch_table=table,
     )
 
 

@@ -7,6 +7,7 @@
     with use_strategy(pipe, "yarn"):          # or a Strategy, or {"rope_type": "yarn", "factor": 2.0}
         video = pipe(prompt, num_frames=97, height=960, width=1440).frames
     handle = use_strategy(pipe, "riflex", base_grid="wan-480p")     # a named preset, or (T0, H0, W0)
+    handle = use_strategy(pipe, "interpolate", late="ntk", watershed=0.3)   # PI while noisy, then NTK
     ...
     handle.remove()
 
@@ -21,6 +22,14 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   forward hook replaces its output with the strategy's tables in the model's shape. Tables
   (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` and kept in the
   handle.
+- **The patch embedding's table** (CogVideoX-2B's sincos table, its only position encoding;
+  5B-I2V's learned table, on top of RoPE): hooks on ``transformer.patch_embed`` replace the table it
+  adds where the strategy changes it — the 2B's positions ``g(m)/1.875``, the learned table resampled
+  or dropped (``learned_table``) — and leave the module alone where it does not
+  (:mod:`cogpe.adapters.patch_tables`).
+- **A timestep schedule** (``late=``, ``watershed=``; Lumina-Next's time-aware scaling,
+  :mod:`cogpe.adapters.schedule`): a forward pre-hook on the transformer, registered first, reads the
+  ``timestep`` it receives and picks the strategy of the call; each strategy keeps its own tables.
 - **YaRN's temperature** (peng2024yarn) is put on q, not on cos and sin: a forward hook on each module
   giving the queries of a RoPE attention after qk-norm and before RoPE
   (:func:`cogpe.adapters.families.query_modules`: ``norm_q``, and HunyuanVideo's text-stream
@@ -39,9 +48,11 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   transformer hooks for the latent grid. A pipeline with two transformers (Wan 2.2 A14B) has both
   adapted by one handle.
 
-Nothing else is touched: no weights, buffers or attention processors. At the training grid every
-strategy of ``ENCODINGS["rope"]`` gives the unpatched model's output bit for bit (tables in the model's
-own arithmetic, :mod:`cogpe.adapters.tables`). ``"linspace-crop-diffusers"`` is what the CogVideoX 1.0
+Nothing else is touched: no weights, buffers or attention processors (the patch embedding's two
+switches, ``use_positional_embeddings`` and ``use_learned_positional_embeddings``, are off only while a
+call whose table is replaced runs). At the training grid every strategy of ``ENCODINGS["rope"]`` — and
+of ``ENCODINGS["sincos"]`` on the 2B — gives the unpatched model's output bit for bit (tables in the
+model's own arithmetic, :mod:`cogpe.adapters.tables`). ``"linspace-crop-diffusers"`` is what the CogVideoX 1.0
 pipeline feeds at every size; ``"extrapolate"`` the integer positions of SAT, the official CogVideoX
 LoRA trainers (CogVideo #663), CogVideoX 1.5, Wan and HunyuanVideo; ``"interpolate"`` positions
 ``i/s`` (chapter 6).
@@ -64,12 +75,14 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from .._checks import check_grid
+from .._checks import check_choice, check_grid
 from ..strategy import ENCODINGS, STRATEGIES, Strategy, StrategyLike, as_strategy
 from .calls import call_grid, check_calls
 from .families import find_transformers, query_modules, read_model
 from .models import RopeModel
+from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
 from .presets import preset_grid
+from .schedule import PHASES, TimestepSchedule
 from .tables import Grid, TableCache, Tables
 
 __all__ = ["StrategyHandle", "use_strategy"]
@@ -80,15 +93,34 @@ _ACTIVE: weakref.WeakKeyDictionary[torch.nn.Module, weakref.ref[StrategyHandle]]
 
 
 def use_strategy(
-    target: object, strategy: StrategyLike, *, base_grid: tuple[int, int, int] | str | None = None, **options: Any
+    target: object,
+    strategy: StrategyLike,
+    *,
+    base_grid: tuple[int, int, int] | str | None = None,
+    late: StrategyLike | None = None,
+    watershed: float | None = None,
+    learned_table: str | None = None,
+    **options: Any,
 ) -> StrategyHandle:
     """Run ``target`` with ``strategy``'s RoPE positions and frequencies; returns a removable :class:`StrategyHandle`.
 
     ``target`` is a diffusers pipeline (anything with a ``.transformer``) or the transformer itself:
-    ``CogVideoXTransformer3DModel`` with RoPE (CogVideoX 1.0 5B and 5B-I2V, 1.5),
+    ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5),
     ``WanTransformer3DModel`` (Wan 2.1, 2.2) or ``HunyuanVideoTransformer3DModel``. ``strategy`` is a
-    name of ``ENCODINGS["rope"]`` with its ``options``, a :class:`cogpe.strategy.Strategy` or a
-    transformers-style ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).
+    name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B: ``"extrapolate"``,
+    ``"interpolate"``) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
+    ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).
+
+    ``late`` and ``watershed`` (together) make it a timestep schedule, Lumina-Next's time-aware scaling
+    (:mod:`cogpe.adapters.schedule`): ``strategy`` while the denoising progress ``1 − t/1000`` of the
+    timestep the transformer receives is below ``watershed``, ``late`` (a name, Strategy or dict; its
+    options inside it) from then on — e.g. ``use_strategy(pipe, "interpolate", late="ntk",
+    watershed=0.3)``. ``1000`` is the pipeline scheduler's ``num_train_timesteps`` where it has one.
+
+    ``learned_table`` — for a model with a learned position table (CogVideoX 1.0 5B-I2V) only — is what
+    becomes of it: ``"resample"`` (default; bicubic over (H, W), linear over T, so that the model runs
+    at any size), ``"drop"`` (no table) or ``"keep"`` (diffusers' behaviour: a ValueError at another
+    size); :mod:`cogpe.adapters.patch_tables` says why resample is the default.
 
     ``base_grid`` is the grid the strategy scales from: ``(T0, H0, W0)`` in tokens, or the name of a
     preset of :data:`cogpe.adapters.presets.BASE_GRIDS` for the model's family (``"wan-480p"``,
@@ -99,10 +131,12 @@ def use_strategy(
     (``"hunyuanvideo-720p"``); ``StrategyHandle.base_grid`` says which grid was used.
 
     Everything is checked here, before any computation: TypeError for a ``target`` that is not a
-    supported transformer or a pipeline holding one, ValueError for a model without RoPE, a strategy
-    the model cannot use, a ``base_grid`` that is not three positive ints or a preset of the model's
-    family, or one beyond Wan's ``rope_max_seq_len``; RuntimeError if a transformer already runs a
-    strategy. The handle is a context manager; see the module docstring for what it changes.
+    supported transformer or a pipeline holding one, ValueError for a strategy the model cannot use
+    (naming those it can), a ``base_grid`` that is not three positive ints or a preset of the model's
+    family, one beyond Wan's ``rope_max_seq_len``, a ``watershed`` outside ``[0, 1]``, or a
+    ``learned_table`` that is not one of ``"resample"``, ``"drop"``, ``"keep"`` or is given for a model
+    without a learned table; TypeError for ``late`` without ``watershed`` or the reverse; RuntimeError
+    if a transformer already runs a strategy. The handle is a context manager; see the module docstring for what it changes.
     """
     transformers, pipeline = find_transformers(target)
     model = read_model(transformers[0])
@@ -112,7 +146,9 @@ def use_strategy(
                 f"the transformers of {type(pipeline).__name__} differ in their RoPE ({model} vs "
                 f"{read_model(other)}); adapt each transformer on its own"
             )
-    chosen = _rope_strategy(strategy, options, model)
+    chosen = _model_strategy(strategy, options, model)
+    schedule = _schedule(chosen, late, watershed, model, pipeline)
+    learned = _learned_option(learned_table, model)
     base = model.check_reach(_base_grid(base_grid, model), "base_grid")
     chosen.check_split(model.split)
     for transformer in transformers:
@@ -123,7 +159,7 @@ def use_strategy(
                 f"through use_strategy; call .remove() on that handle or leave its with-block before applying "
                 f"{chosen!r}"
             )
-    return StrategyHandle(transformers, pipeline, model, chosen, base)
+    return StrategyHandle(transformers, pipeline, model, chosen, base, schedule=schedule, learned_table=learned)
 
 
 def _lookup(transformer: torch.nn.Module) -> StrategyHandle | None:
@@ -140,28 +176,66 @@ def _base_grid(base_grid: object, model: RopeModel) -> Grid:
     return t, h, w
 
 
-def _rope_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: RopeModel) -> Strategy:
-    """``strategy`` as a :class:`Strategy` a RoPE model can use; ValueError naming the valid ones otherwise."""
-    valid = ", ".join(map(repr, ENCODINGS["rope"]))
+def _model_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: RopeModel) -> Strategy:
+    """``strategy`` as a :class:`Strategy` the model's encoding can use; ValueError naming the valid ones otherwise."""
+    encoding = model.encoding
+    valid = ", ".join(map(repr, ENCODINGS[encoding]))
+    what = (f"CogVideoX-2B ({model.name}), whose positions are a sincos table added in its patch embedding"
+            if encoding == "sincos" else f"{model.name}, whose positions are RoPE tables")
     name = strategy if isinstance(strategy, str) else getattr(strategy, "name", None)
-    if isinstance(name, str) and name not in ENCODINGS["rope"]:
-        why = " (it resamples a learned table; RoPE has none)" if name in STRATEGIES else ""
-        raise ValueError(
-            f"strategy={name!r} cannot be used by {model.name}, whose positions are RoPE tables{why}; "
-            f"valid strategies: {valid}"
-        )
+    if isinstance(name, str) and name not in ENCODINGS[encoding]:
+        why = ""
+        if name == "resample":
+            why = f" (it resamples a learned table; {'a sincos table is computed' if encoding == 'sincos' else 'RoPE has none'})"
+        elif name in STRATEGIES:
+            why = " (it acts on RoPE's frequencies or crop region, which a sincos table does not have)"
+        raise ValueError(f"strategy={name!r} cannot be used by {what}{why}; valid strategies: {valid}")
     chosen = as_strategy(strategy, **options)
-    if chosen.name not in ENCODINGS["rope"]:  # a rope_scaling dict naming one
-        raise ValueError(f"strategy={chosen!r} cannot be used by {model.name} (RoPE); valid strategies: {valid}")
+    if chosen.name not in ENCODINGS[encoding]:  # a rope_scaling dict naming one
+        raise ValueError(f"strategy={chosen!r} cannot be used by {what}; valid strategies: {valid}")
     return chosen
+
+
+def _schedule(
+    early: Strategy, late: StrategyLike | None, watershed: float | None, model: RopeModel, pipeline: object | None
+) -> TimestepSchedule | None:
+    """The :class:`~cogpe.adapters.schedule.TimestepSchedule` of ``late`` and ``watershed``, None without them."""
+    if late is None and watershed is None:
+        return None
+    if late is None or watershed is None:
+        given, missing = ("late", "watershed") if watershed is None else ("watershed", "late")
+        raise TypeError(
+            f"{given}= needs {missing}=: a timestep schedule runs the strategy until the denoising progress "
+            "1 − t/1000 reaches watershed and `late` from then on (Lumina-Next); give both, or neither"
+        )
+    later = _model_strategy(late, {}, model)
+    later.check_split(model.split)
+    config = getattr(getattr(pipeline, "scheduler", None), "config", None)
+    steps = config.get("num_train_timesteps") if isinstance(config, Mapping) else None
+    return TimestepSchedule(early, later, watershed, 1000 if steps is None else int(steps))
+
+
+def _learned_option(value: object, model: RopeModel) -> str | None:
+    """``learned_table`` checked against the model: the option for a learned table (default ``"resample"``), else None."""
+    table = model.patch_table
+    if table is None or table.kind != "learned":
+        if value is not None:
+            raise ValueError(
+                f"learned_table={value!r} applies to a model with a learned position table (CogVideoX 1.0 5B-I2V); "
+                f"this {model.name} has {'a sincos table' if table is not None else 'none'}: leave learned_table unset"
+            )
+        return None
+    return LEARNED_TABLE[0] if value is None else check_choice("learned_table", value, LEARNED_TABLE)
 
 
 class StrategyHandle:
     """A strategy applied to a model's transformers by :func:`use_strategy`: a context manager with :meth:`remove`.
 
-    ``strategy`` (a :class:`cogpe.strategy.Strategy`), ``base_grid`` (tokens), ``model``
-    (:class:`cogpe.adapters.models.RopeModel`), ``transformers`` (``transformer`` is the first) and
-    ``active`` say what runs; :meth:`tables` and :meth:`q_scale` what the transformers get at a grid.
+    ``strategy`` (a :class:`cogpe.strategy.Strategy`; the early one of a schedule), ``schedule`` (a
+    :class:`~cogpe.adapters.schedule.TimestepSchedule`, else None), ``base_grid`` (tokens),
+    ``learned_table`` (5B-I2V's option, else None), ``model`` (:class:`cogpe.adapters.models.RopeModel`),
+    ``transformers`` (``transformer`` is the first) and ``active`` say what runs; :meth:`tables`,
+    :meth:`q_scale` and :meth:`patch_table` what the transformers get at a grid (and timestep).
     """
 
     def __init__(
@@ -171,6 +245,9 @@ class StrategyHandle:
         model: RopeModel,
         strategy: Strategy,
         base_grid: Grid,
+        *,
+        schedule: TimestepSchedule | None = None,
+        learned_table: str | None = None,
     ) -> None:
         self.transformers = transformers
         self.transformer = transformers[0]
@@ -178,7 +255,18 @@ class StrategyHandle:
         self.model = model
         self.strategy = strategy
         self.base_grid = base_grid
-        self._cache = TableCache(strategy, base_grid, model.split, model.theta, kept_dtype=model.kept_dtype)
+        self.schedule = schedule
+        self.learned_table = learned_table
+        strategies = (strategy,) if schedule is None else (schedule.early, schedule.late)
+        # per phase ("early", "late"): the RoPE tables, and the table the patch embedding adds
+        self._caches = {phase: TableCache(s, base_grid, model.split, model.theta, kept_dtype=model.kept_dtype)
+                        for phase, s in zip(PHASES, strategies)}
+        if model.encoding == "rope":  # a learned table (5B-I2V) or none: the same in every phase
+            shared = self._patch_tables(strategy)
+            self._patches = {phase: shared for phase in self._caches}
+        else:  # the 2B's sincos table follows each phase's strategy
+            self._patches = {phase: self._patch_tables(s) for phase, s in zip(PHASES, strategies)}
+        self._phase = PHASES[0]  # set by a hook from the timestep of the current forward (schedules)
         self._q_scale = 1.0  # set by a hook for the grid of the current forward
         self._removers: list[Callable[[], None]] = []
         self.active = True
@@ -186,9 +274,15 @@ class StrategyHandle:
             for transformer in transformers:
                 _ACTIVE[transformer] = weakref.ref(self)
                 self._removers.append(self._release(transformer))
+                if schedule is not None:  # first: the hooks below read the phase it sets
+                    self._hook_timestep(transformer, schedule)
                 self._hook_tables(transformer)
-                for module in query_modules(transformer, model.family):
-                    self._removers.append(module.register_forward_hook(self._scale_q).remove)
+                if self._patches[PHASES[0]] is not None:
+                    embed = getattr(transformer, "patch_embed")
+                    self._removers.append(hook_patch_embed(embed, model, self._current_patch))
+                if model.encoding == "rope":  # a sincos model has no RoPE, so no YaRN: q is never scaled
+                    for module in query_modules(transformer, model.family):
+                        self._removers.append(module.register_forward_hook(self._scale_q).remove)
             if pipeline is not None:
                 self._removers.append(check_calls(pipeline, self._check_call))
         except BaseException:
@@ -197,8 +291,10 @@ class StrategyHandle:
 
     def __repr__(self) -> str:
         state = "active" if self.active else "removed"
+        run = repr(self.strategy) if self.schedule is None else (
+            f"{self.schedule.early!r} then {self.schedule.late!r} from progress {self.schedule.watershed:g}")
         return (
-            f"StrategyHandle({self.strategy!r}, base_grid={self.base_grid}, "
+            f"StrategyHandle({run}, base_grid={self.base_grid}, "
             f"{type(self.transformer).__name__} ({self.model.name}), {state})"
         )
 
@@ -214,21 +310,71 @@ class StrategyHandle:
         """Restore the transformers (and pipeline) exactly as they were; calling it again does nothing."""
         while self._removers:
             self._removers.pop()()
-        self._cache.clear()
+        for cache in self._caches.values():
+            cache.clear()
+        for patch in self._patches.values():
+            if patch is not None:
+                patch.clear()
         self.active = False
 
-    def tables(self, grid: tuple[int, int, int], device: torch.device | str = "cpu") -> Tables:
+    def tables(self, grid: tuple[int, int, int], device: torch.device | str = "cpu", *, timestep: object = None) -> Tables:
         """The ``(cos, sin)`` the transformers get at token ``grid``, each ``(T*H*W, head_dim)`` float32 (cached).
 
+        Under a schedule: those of the strategy ``timestep`` runs (the first where no timestep is given).
         Wan takes them as ``(1, T*H*W, 1, head_dim)`` views (:meth:`cogpe.adapters.models.RopeModel.shaped`).
+        ValueError for CogVideoX-2B, which has no RoPE (:meth:`patch_table`).
         """
-        return self._cache.get(self.model.check_reach(_grid(check_grid("grid", grid, 3))), device)
+        if self.model.encoding != "rope":
+            raise ValueError("CogVideoX-2B has no RoPE tables: its positions are the table its patch embedding "
+                             "adds; use handle.patch_table(grid)")
+        cache = self._caches[self._phase_at(timestep)]
+        return cache.get(self.model.check_reach(_grid(check_grid("grid", grid, 3))), device)
 
-    def q_scale(self, grid: tuple[int, int, int]) -> float:
-        """The factor q is multiplied by at ``grid``: YaRN's ``m²``, else 1.0."""
-        return self._cache.q_scale(_grid(check_grid("grid", grid, 3)))
+    def patch_table(
+        self, grid: tuple[int, int, int], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+        *, timestep: object = None,
+    ) -> torch.Tensor | None:
+        """The table the patch embedding adds at ``grid``, ``(1, text + T*H*W, D)`` in ``dtype``; None where it
+        keeps its own (the strategy's positions are the model's, or ``learned_table="keep"``), and for
+        models whose patch embedding adds no table (:mod:`cogpe.adapters.patch_tables`)."""
+        grid = _grid(check_grid("grid", grid, 3))
+        patch = self._patches[self._phase_at(timestep)]
+        if patch is None or not patch.changes(grid):
+            return None
+        stored = getattr(getattr(self.transformer, "patch_embed"), "pos_embedding", None)
+        return patch.get(grid, device, dtype, stored if patch.strategy is None else None)
+
+    def q_scale(self, grid: tuple[int, int, int], *, timestep: object = None) -> float:
+        """The factor q is multiplied by at ``grid`` (and ``timestep``, under a schedule): YaRN's ``m²``, else 1.0."""
+        return self._caches[self._phase_at(timestep)].q_scale(_grid(check_grid("grid", grid, 3)))
+
+    def _phase_at(self, timestep: object) -> str:
+        return PHASES[0] if self.schedule is None or timestep is None else self.schedule.phase(timestep)
 
     # --- hooks ------------------------------------------------------------------------------------------
+
+    @property
+    def _cache(self) -> TableCache:
+        """The RoPE tables of the phase the current forward runs."""
+        return self._caches[self._phase]
+
+    def _current_patch(self) -> PatchTables:
+        patch = self._patches[self._phase]
+        if patch is None:  # never: the patch hooks are registered only where every phase has a table
+            raise RuntimeError("no patch table for this phase")
+        return patch
+
+    def _hook_timestep(self, transformer: torch.nn.Module, schedule: TimestepSchedule) -> None:
+        """A forward pre-hook setting the phase from the ``timestep`` the transformer receives."""
+        names = list(inspect.signature(transformer.forward).parameters)
+        if "timestep" not in names:
+            raise TypeError(f"{type(transformer).__name__}.forward takes no timestep; a timestep schedule cannot run it")
+        at = names.index("timestep")
+
+        def read_timestep(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            self._phase = schedule.phase(args[at] if len(args) > at else kwargs.get("timestep"))
+
+        self._removers.append(transformer.register_forward_pre_hook(read_timestep, with_kwargs=True).remove)
 
     def _release(self, transformer: torch.nn.Module) -> Callable[[], None]:
         def release() -> None:
@@ -237,8 +383,19 @@ class StrategyHandle:
 
         return release
 
+    def _patch_tables(self, strategy: Strategy) -> PatchTables | None:
+        """What the patch embedding adds under ``strategy``: 2B's sincos table, or a learned table unless kept."""
+        table = self.model.patch_table
+        if table is None or (table.kind == "learned" and self.learned_table in (None, "keep")):
+            return None
+        if table.kind == "sincos":
+            return PatchTables(table, self.base_grid, strategy=strategy)
+        return PatchTables(table, self.base_grid, learned=self.learned_table or LEARNED_TABLE[0])
+
     def _hook_tables(self, transformer: torch.nn.Module) -> None:
-        """Register the hooks that give ``transformer`` the strategy's tables (module docstring)."""
+        """Register the hooks that give ``transformer`` the strategy's RoPE tables (module docstring)."""
+        if self.model.tables_at == "patch_embed":
+            return  # no RoPE: the patch embedding's hooks carry the positions
         if self.model.tables_at == "argument":
             positions = _forward_positions(transformer)
 
@@ -289,7 +446,8 @@ class StrategyHandle:
         """Refuse a pipeline call whose frames, size or grid the model or strategy cannot take (before it runs)."""
         grid = call_grid(self.model, pipeline, arguments)
         if grid is not None:
-            self.strategy.axes(grid, self.base_grid, self.model.split, self.model.theta)
+            for cache in self._caches.values():
+                cache.strategy.axes(grid, self.base_grid, self.model.split, self.model.theta)
 
 
 def _grid(values: tuple[int, ...]) -> Grid:

@@ -3,7 +3,9 @@
 A :class:`RopeModel` is read from a transformer's config by :mod:`cogpe.adapters.families`; it says
 how the head's channels split over ``(t, h, w)``, RoPE's θ, the patch, which latent shapes and pixel
 videos the model takes and how they become a token grid, where the tables go and in which arithmetic
-they are computed. Nothing here imports diffusers.
+they are computed, and — a :class:`PatchTable` — the table CogVideoX's patch embedding adds, where it
+adds one (2B's sincos table, which is its only position encoding; 5B-I2V's learned table). Nothing here
+imports diffusers.
 
 Token grids (``T, H, W`` = tokens along time, height, width):
 
@@ -25,21 +27,43 @@ import torch
 from .._checks import check_size
 from .tables import Grid, Tables
 
-__all__ = ["RopeModel"]
+__all__ = ["PatchTable", "RopeModel"]
 
 _AXES = ("T", "H", "W")
 
 
 @dataclass(frozen=True)
+class PatchTable:
+    """The additive table of a CogVideoX patch embedding (diffusers' ``CogVideoXPatchEmbed.pos_embedding``).
+
+    ``kind`` is ``"sincos"`` (CogVideoX-2B: the 3-D sincos table on positions ``arange(n) / scale``,
+    chapter 2) or ``"learned"`` (CogVideoX 1.0 5B-I2V: a stored table for ``grid`` only). The table is
+    ``(1, text_rows + T*H*W, dim)``: ``text_rows`` rows for the text tokens (``max_text_seq_length``;
+    zeros when diffusers builds it), then one row per video token, ``t*H*W + h*W + w``. ``scale`` is
+    ``(temporal_interpolation_scale, spatial_interpolation_scale, spatial_interpolation_scale)``,
+    ``grid`` the token grid the stored table was built for (the config's ``sample_*``).
+    """
+
+    kind: str  # "sincos" or "learned"
+    dim: int
+    text_rows: int
+    scale: tuple[float, float, float]
+    grid: Grid
+
+
+@dataclass(frozen=True)
 class RopeModel:
-    """One transformer's RoPE as the adapters use it (module docstring).
+    """One transformer's positions as the adapters use them: RoPE, and the patch embedding's table (module docstring).
 
     ``family`` is ``"CogVideoX"``, ``"Wan"`` or ``"HunyuanVideo"``, ``name`` the version (``"CogVideoX
     1.0"``, ``"CogVideoX 1.5"``, or the family). ``split`` is the head's ``(t, h, w)`` channels, ``patch``
     the ``(pt, ph, pw)`` patch, ``base_grid`` the default grid a strategy scales from (``preset`` names
     it where it is a named preset rather than the config's). ``latents`` is the layout of the tensor the
     grid is read from; ``tables_at`` where the tables go — ``"argument"`` (``image_rotary_emb`` of the
-    transformer's forward) or ``"rope"`` (the output of ``transformer.rope``); ``kept_dtype`` the
+    transformer's forward), ``"rope"`` (the output of ``transformer.rope``) or ``"patch_embed"``
+    (CogVideoX-2B, which has no RoPE: the sincos table its patch embedding adds, :attr:`encoding`
+    ``"sincos"``); ``patch_table`` that table where the patch embedding has one (2B's sincos, 5B-I2V's
+    learned table on top of RoPE), else None; ``kept_dtype`` the
     arithmetic of axes keeping RoPE's frequencies (:mod:`cogpe.adapters.tables`); ``max_positions``
     the longest axis the model's own tables reach (Wan's ``rope_max_seq_len``), None for no limit.
     ``sample_frames`` and ``sample_hw`` (latent) are what CogVideoX pipelines substitute for None.
@@ -61,6 +85,12 @@ class RopeModel:
     preset: str | None = None
     sample_frames: int | None = None
     sample_hw: tuple[int, int] | None = None
+    patch_table: PatchTable | None = None
+
+    @property
+    def encoding(self) -> str:
+        """``"sincos"`` for a model whose positions are its patch embedding's sincos table (CogVideoX-2B), else ``"rope"``."""
+        return "sincos" if self.tables_at == "patch_embed" else "rope"
 
     def token_grid(self, shape: torch.Size | tuple[int, ...]) -> Grid:
         """Token grid ``(T, H, W)`` of latents of ``shape`` (layout :attr:`latents`); ValueError naming the fix."""
