@@ -25,6 +25,7 @@ __all__ = [
     "check_choice",
     "check_dim",
     "check_factor",
+    "check_flag",
     "check_grid",
     "check_positions",
     "check_factors",
@@ -50,6 +51,13 @@ def check_size(name: str, value: object, *, minimum: int = 1, what: str = "numbe
     if size < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {size}")
     return size
+
+
+def check_flag(name: str, value: object) -> bool:
+    """Return ``value`` if it is ``True`` or ``False`` (not merely truthy)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
 
 
 def check_factor(name: str, value: object) -> float:

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.types import Device
 
-from ._checks import check_choice, check_grid, check_size
+from ._checks import check_choice, check_flag, check_grid, check_size
 
 __all__ = [
     "align_corners_coordinates",
@@ -75,8 +75,8 @@ def resample_table(
     old = check_grid("old_hw", old_hw, 2)
     new = check_grid("new_hw", new_hw, 2)
     mode = check_choice("mode", mode, MODES_2D)
-    align_corners = _check_flag("align_corners", align_corners)
-    antialias = _check_flag("antialias", antialias)
+    align_corners = check_flag("align_corners", align_corners)
+    antialias = check_flag("antialias", antialias)
     _check_nearest(mode, align_corners=align_corners, antialias=antialias)
     return _resample(table, old, new, mode, align_corners, antialias, "old_hw")
 
@@ -100,7 +100,7 @@ def resample_table_3d(
     old = check_grid("old_thw", old_thw, 3)
     new = check_grid("new_thw", new_thw, 3)
     mode = check_choice("mode", mode, MODES_3D)
-    align_corners = _check_flag("align_corners", align_corners)
+    align_corners = check_flag("align_corners", align_corners)
     _check_nearest(mode, align_corners=align_corners, antialias=False)
     return _resample(table, old, new, mode, align_corners, False, "old_thw")
 
@@ -183,12 +183,6 @@ def _check_table(table: object, old: tuple[int, ...], old_name: str) -> bool:
             "pass the grid the table was built on"
         )
     return False
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
-    return value
 
 
 def _check_nearest(mode: str, *, align_corners: bool, antialias: bool) -> None:

@@ -16,7 +16,7 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Sequence, Any
 
-from ._checks import check_choice, check_factor
+from ._checks import check_choice, check_factor, check_size
 from .data import DataConfig
 from .model import ModelConfig
 from .objective import OBJECTIVES
@@ -32,14 +32,6 @@ __all__ = [
 ]
 
 # --- configuration ----------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -65,10 +57,11 @@ class Stage:
     eval_every: int = 0
 
     def __post_init__(self):
-        for name in ("frames", "height", "width", "steps", "batch"):
-            _check_int(name, getattr(self, name), 1)
+        for name, what in (("frames", "frames"), ("height", "pixels"), ("width", "pixels"), ("steps", "steps"),
+                           ("batch", "videos")):
+            check_size(name, getattr(self, name), what=what)
         for name in ("warmup", "eval_every"):
-            _check_int(name, getattr(self, name), 0)
+            check_size(name, getattr(self, name), minimum=0, what="steps")
         object.__setattr__(self, "lr", check_factor("lr", self.lr))
 
     @property
@@ -93,8 +86,8 @@ class Probe:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"Probe name must be a non-empty string, got {self.name!r}")
-        for name in ("frames", "height", "width"):
-            _check_int(name, getattr(self, name), 1)
+        for name, what in (("frames", "frames"), ("height", "pixels"), ("width", "pixels")):
+            check_size(name, getattr(self, name), what=what)
 
     @property
     def resolution(self) -> tuple[int, int, int]:
@@ -163,10 +156,10 @@ class TrainConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"probe names must be unique, got {names}")
         object.__setattr__(self, "probes", probes)
-        _check_int("seed", self.seed, 0)
-        _check_int("eval_seed", self.eval_seed, 0)
-        _check_int("eval_videos", self.eval_videos, 1)
-        _check_int("ckpt_every", self.ckpt_every, 0)
+        check_size("seed", self.seed, minimum=0, what="a seed")
+        check_size("eval_seed", self.eval_seed, minimum=0, what="a seed")
+        check_size("eval_videos", self.eval_videos, what="videos")
+        check_size("ckpt_every", self.ckpt_every, minimum=0, what="steps")
         check_choice("objective", self.objective, OBJECTIVES)
         betas = tuple(self.betas)
         if len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas):
