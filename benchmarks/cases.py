@@ -37,6 +37,7 @@ from cogpe import (
     to_half_layout,
     token_grid,
 )
+from cogpe.results.report import format_seconds
 
 Variants = dict[str, Callable[[], object]]
 
@@ -91,13 +92,6 @@ class Ratio:
         if self.kind == "s":
             return f"{op} {format_seconds(value)}"
         return f"{op} {value:g}{'x' if self.kind == 'x' else ' ' + (self.unit or '')}".rstrip()
-
-
-def format_seconds(value: float) -> str:
-    """``1.5e-05`` -> ``"15.0 µs"``, ``0.02`` -> ``"20.0 ms"``, ``75`` -> ``"75.0 s"``."""
-    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if abs(value) >= factor or unit == "µs":
-            return f"{value / factor:.1f} {unit}"
 
 
 @dataclass(frozen=True)
@@ -289,7 +283,7 @@ STEP_SHAPES = {
 def step_cases(mode: str, device: str) -> list[Case]:
     """Item 3: one AdamW step of :class:`cogpe.model.VideoDiT` (the ``quick`` preset's size, RoPE) at each
     shape of ``mode``, against a matmul of the model's largest linear layer and diffusers' model."""
-    from cogpe.model import ModelConfig, VideoDiT
+    from cogpe.model import VideoDiT
     from cogpe.trainconfig import TRAIN_PRESETS
 
     cases = []

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 from torch.utils.benchmark import Timer
 
-from benchmarks.cases import Case, Ratio, adapter_cases, apply_cases, format_seconds, step_cases, table_cases
+from benchmarks.cases import Case, Ratio, adapter_cases, apply_cases, step_cases, table_cases
+from cogpe.results.report import table_lines
 from cogpe.runfiles import device_name, format_provenance, provenance, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,31 +217,6 @@ def benchmark_provenance(args, threads: int) -> dict:
 
 
 # --- the report ----------------------------------------------------------------------------------
-
-
-def format_value(record: dict) -> str:
-    value = record.get("value")
-    if value is None:
-        return "—"
-    if record["unit"] == "s":
-        return format_seconds(value)
-    return f"{value:.2f}x" if record["unit"] == "x" else f"{value:.3g} {record['unit']}"
-
-
-def format_share(share) -> str:
-    return "?" if share is None else f"{share:.0%}"
-
-
-def table_lines(results: list[dict]) -> list[str]:
-    """One line per ratio: item, case, dtype, ratio, value, goal, PASS / MISS / info, other processes' CPU share."""
-    rows = [("item", "case", "dtype", "ratio", "value", "goal", "result", "other-cpu")]
-    for res in results:
-        for r in res["ratios"]:
-            rows.append((str(res["item"]), res["case"], res["dtype"], r["ratio"], format_value(r), r["goal"],
-                         r["status"], format_share(res.get("other_cpu_share"))))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    return [lines[0], "-" * len(lines[0]), *lines[1:]]
 
 
 def output_path(args, prov: dict) -> Path:

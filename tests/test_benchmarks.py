@@ -110,7 +110,7 @@ def test_quick_wall_times_execute_the_first_notebook_only(quick_run):
 
 
 def test_seconds_are_printed_in_readable_units(bench):
-    from benchmarks.cases import format_seconds
+    from cogpe.results.report import format_seconds
 
     assert [format_seconds(v) for v in (15e-6, 0.02, 75.0)] == ["15.0 µs", "20.0 ms", "75.0 s"]
 
