@@ -273,9 +273,15 @@ def _cached_variants(head_dim, grid, device) -> Variants:
 
 # --- item 3: a training step of the tiny model -------------------------------------------------------
 
+def _quick_stages() -> list[tuple]:
+    from cogpe.trainconfig import TRAIN_PRESETS
+
+    return [(f"quick stage {i + 1}", s.batch, *s.resolution) for i, s in enumerate(TRAIN_PRESETS["quick"].stages)]
+
+
 # (label, batch, frames, height, width): the lab's quick stages, and a smoke shape.
 STEP_SHAPES = {
-    "full": [("quick stage 1", 8, 8, 16, 16), ("quick stage 2", 4, 8, 32, 32)],
+    "full": _quick_stages(),
     "quick": [("smoke", 2, 4, 8, 8)],
 }
 

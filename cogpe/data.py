@@ -10,15 +10,21 @@ of time (a reflected straight line), so a scene can be rendered
 - at **any number of frames** ``T``: frame ``k`` shows time ``start + k·frame_step`` (in units of the
   base frame interval). More frames with ``frame_step=1`` is a longer clip at the same fps (a temporal
   *canvas*: its first frames equal the shorter clip), ``frame_step=1/2`` the same clip at twice the fps
-  (a temporal *zoom*).
+  (a temporal *zoom*);
+- over a **wider field of view** (a spatial *canvas*): a scene of ``extent`` e lives on the square
+  ``[0, e]²`` instead of the unit square, with objects of the same sizes and speeds (in units of the
+  base frame) at the same density (e² times as many), and fills the whole frame. Rendered at e times
+  the pixels it has the pixels per object and per frame of motion of the ``extent=1`` rendering — more
+  of the same kind of world, not a magnified one (the background's gentle colour ramp still spans the
+  frame, so no colour leaves the range).
 
 Scenes are sampled deterministically from ``(seed, split, index)`` (numpy ``SeedSequence``), so video
 ``i`` of a split is the same at every size, on every machine, in every process of a distributed run.
 
-Coordinates: ``y`` down the frame, ``x`` across, both in ``[0, 1]``; pixel ``(i, j)`` of an ``H × W``
-frame samples ``((i + ½)/H, (j + ½)/W)``. A non-square frame stretches the unit square. Edges are
-anti-aliased over one pixel (coverage ``clamp(½ − d·ppu, 0, 1)`` for a signed distance ``d`` and
-``ppu = √(H·W)`` pixels per unit), which keeps a low-resolution rendering close to an average-pooled
+Coordinates: ``y`` down the frame, ``x`` across, both in ``[0, e]`` (``e = 1`` unless a canvas); pixel
+``(i, j)`` of an ``H × W`` frame samples ``e·((i + ½)/H, (j + ½)/W)``. A non-square frame stretches the
+square. Edges are anti-aliased over one pixel (coverage ``clamp(½ − d·ppu, 0, 1)`` for a signed distance
+``d`` and ``ppu = √(H·W)/e`` pixels per unit), which keeps a low-resolution rendering close to an average-pooled
 high-resolution one. Videos are float32 in ``[-1, 1]``, laid out ``(C, T, H, W)`` — ``(B, C, T, H, W)``
 for a batch.
 """
@@ -36,7 +42,18 @@ from torch.types import Device
 
 from ._checks import check_choice, check_factor, check_size
 
-__all__ = ["DataConfig", "SHAPES", "SPLITS", "Scene", "VideoDataset", "render", "sample_scenes", "trajectory"]
+__all__ = [
+    "DataConfig",
+    "SHAPES",
+    "SPLITS",
+    "Scene",
+    "VideoDataset",
+    "check_extent",
+    "object_counts",
+    "render",
+    "sample_scenes",
+    "trajectory",
+]
 
 #: Object kinds, in the order of their integer codes in :class:`Scene`.
 SHAPES = ("disc", "ring", "triangle", "square")
@@ -107,12 +124,13 @@ class Scene:
 
     - ``kind`` ``(B, K)`` long: index into :data:`SHAPES`;
     - ``active`` ``(B, K)`` bool: objects beyond a scene's count are inactive (not drawn);
-    - ``center`` ``(B, K, 2)``: ``(y, x)`` at time 0, inside ``[r, 1 − r]``;
+    - ``center`` ``(B, K, 2)``: ``(y, x)`` at time 0, inside ``[r, e − r]``;
     - ``velocity`` ``(B, K, 2)``: ``(dy, dx)`` per base frame;
     - ``radius`` ``(B, K)``: circumradius ``r``;
     - ``angle``, ``spin`` ``(B, K)``: orientation at time 0 and its change per base frame;
     - ``color`` ``(B, K, 3)`` and ``background`` ``(B, 3)`` in ``[-1, 1]``; ``gradient`` ``(B, 2, 3)``
-      the background's change per unit of ``(y, x)`` about the frame centre.
+      the background's change across the frame along ``(y, x)``, about its centre;
+    - ``extent`` ``(B,)``: the side ``e`` of the square the scene lives on (1 unless a spatial canvas).
     """
 
     kind: torch.Tensor
@@ -125,6 +143,7 @@ class Scene:
     color: torch.Tensor
     background: torch.Tensor
     gradient: torch.Tensor
+    extent: torch.Tensor
 
     def __len__(self) -> int:
         return self.kind.shape[0]
@@ -151,13 +170,23 @@ def _seed_sequence(seed: int, split: str, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, SPLITS.index(split), index])
 
 
-def _sample_one(config: DataConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """One scene as numpy arrays (K = config.max_objects)."""
-    k = config.max_objects
-    count = rng.integers(config.min_objects, config.max_objects + 1)
+def object_counts(config: DataConfig, extent: float = 1.0) -> tuple[int, int]:
+    """The fewest and most objects of a scene of ``extent`` (the same density as at ``extent=1``).
+
+    >>> object_counts(DataConfig(), 2.0)
+    (4, 12)
+    """
+    area = extent * extent
+    return max(1, round(config.min_objects * area)), max(1, round(config.max_objects * area))
+
+
+def _sample_one(config: DataConfig, rng: np.random.Generator, extent: float) -> dict[str, np.ndarray]:
+    """One scene as numpy arrays (K = the most objects at ``extent``, :func:`object_counts`)."""
+    low, k = object_counts(config, extent)
+    count = rng.integers(low, k + 1)
     codes = np.array([SHAPES.index(s) for s in config.shapes])
     radius = rng.uniform(*config.size, size=k)
-    center = rng.uniform(radius[:, None], 1.0 - radius[:, None], size=(k, 2))
+    center = rng.uniform(radius[:, None], extent - radius[:, None], size=(k, 2))
     speed = rng.uniform(*config.speed, size=k)
     direction = rng.uniform(0.0, 2.0 * math.pi, size=k)
     hue = rng.uniform(0.0, 1.0, size=k)
@@ -174,15 +203,23 @@ def _sample_one(config: DataConfig, rng: np.random.Generator) -> dict[str, np.nd
         "color": 2.0 * color - 1.0,
         "background": 2.0 * bg - 1.0,
         "gradient": rng.uniform(-config.gradient, config.gradient, size=(2, 3)),
+        "extent": np.float64(extent),
     }
 
 
 def sample_scenes(
-    config: DataConfig, indices: int | Sequence[int] | torch.Tensor, *, seed: int = 0, split: str = "train"
+    config: DataConfig,
+    indices: int | Sequence[int] | torch.Tensor,
+    *,
+    seed: int = 0,
+    split: str = "train",
+    extent: float = 1.0,
 ) -> Scene:
     """Scenes number ``indices`` (ints ≥ 0) of ``split`` under ``seed``: a :class:`Scene` batch of ``len(indices)``.
 
-    Scene ``i`` depends only on ``(config, seed, split, i)`` — not on which other indices are asked for.
+    Scene ``i`` depends only on ``(config, seed, split, i, extent)`` — not on which other indices are
+    asked for. ``extent`` e > 0 is the side of the square the scenes live on (module docstring: a
+    spatial canvas for e > 1); every object must fit, so e must exceed twice the largest size.
 
     >>> a = sample_scenes(DataConfig(), [3, 7])
     >>> b = sample_scenes(DataConfig(), [7])
@@ -193,14 +230,26 @@ def sample_scenes(
         raise TypeError(f"config must be a DataConfig, got {type(config).__name__}")
     seed = check_size("seed", seed, minimum=0, what="a seed")
     check_choice("split", split, SPLITS)
+    extent = check_extent(config, extent)
     flat = indices.tolist() if isinstance(indices, torch.Tensor) else indices  # a number for a 0-d tensor
     items: Iterable[object] = [flat] if isinstance(flat, (int, numbers.Integral)) else flat
     picked = [check_size(f"indices[{j}]", i, minimum=0, what="a video index") for j, i in enumerate(items)]
     if not picked:
         raise ValueError("indices is empty; ask for at least one scene")
-    rows = [_sample_one(config, np.random.default_rng(_seed_sequence(seed, split, i))) for i in picked]
+    rows = [_sample_one(config, np.random.default_rng(_seed_sequence(seed, split, i)), extent) for i in picked]
     stacked = {name: np.stack([r[name] for r in rows]) for name in rows[0]}
     return Scene(**{name: torch.from_numpy(value) for name, value in stacked.items()})
+
+
+def check_extent(config: DataConfig, extent: object) -> float:
+    """``extent`` as a float, or a ValueError naming it when it is not a number that fits every object."""
+    value = check_factor("extent", extent)
+    if value <= 2 * config.size[1]:
+        raise ValueError(
+            f"extent={extent!r} leaves no room for objects of circumradius up to {config.size[1]}; "
+            f"use an extent above {2 * config.size[1]:g} (1 is the trained field of view, 2 a canvas twice as wide)"
+        )
+    return value
 
 
 def _fold(u: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
@@ -217,9 +266,9 @@ def _times(frames: int, frame_step: float, start: float, device: Device = None) 
 
 
 def trajectory(scene: Scene, frames: int, *, frame_step: float = 1.0, start: float = 0.0) -> torch.Tensor:
-    """Object centres ``(y, x)`` over time: ``(B, K, T, 2)`` float64, each inside ``[r, 1 − r]``.
+    """Object centres ``(y, x)`` over time: ``(B, K, T, 2)`` float64, each inside ``[r, e − r]``.
 
-    Free flight ``c + v·t`` reflected off the borders of the box the centre may occupy (side ``1 − 2r``).
+    Free flight ``c + v·t`` reflected off the borders of the box the centre may occupy (side ``e − 2r``).
 
     >>> scene = sample_scenes(DataConfig(), [0])
     >>> trajectory(scene, 100).shape
@@ -227,8 +276,9 @@ def trajectory(scene: Scene, frames: int, *, frame_step: float = 1.0, start: flo
     """
     t = _times(frames, frame_step, start, scene.center.device)  # (T,)
     r = scene.radius[..., None, None]  # (B, K, 1, 1)
+    e = scene.extent[:, None, None, None]  # (B, 1, 1, 1)
     free = scene.center[:, :, None, :] + scene.velocity[:, :, None, :] * t[None, None, :, None]  # (B, K, T, 2)
-    return r + _fold(free - r, 1.0 - 2.0 * r)
+    return r + _fold(free - r, e - 2.0 * r)
 
 
 def render(
@@ -262,13 +312,15 @@ def render(
     dev = scene.center.device
     t = _times(frames, frame_step, start, dev)  # (T,)
     f32 = torch.float32
-    ppu = math.sqrt(height * width)  # pixels per unit length
-    y = ((torch.arange(height, dtype=torch.float64, device=dev) + 0.5) / height).to(f32)  # (H,)
-    x = ((torch.arange(width, dtype=torch.float64, device=dev) + 0.5) / width).to(f32)  # (W,)
+    e = scene.extent[:, None]  # (B, 1)
+    ppu = (math.sqrt(height * width) / e).to(f32)[:, :, None, None, None]  # (B, 1, 1, 1, 1) pixels per unit
+    fy = (torch.arange(height, dtype=torch.float64, device=dev) + 0.5) / height  # (H,) fraction of the frame
+    fx = (torch.arange(width, dtype=torch.float64, device=dev) + 0.5) / width  # (W,)
+    y, x = (e * fy).to(f32), (e * fx).to(f32)  # (B, H), (B, W)
 
     centres = trajectory(scene, frames, frame_step=frame_step, start=start).to(f32)  # (B, K, T, 2)
-    dy = y[None, None, None, :, None] - centres[..., 0, None, None]  # (B, K, T, H, 1)
-    dx = x[None, None, None, None, :] - centres[..., 1, None, None]  # (B, K, T, 1, W)
+    dy = y[:, None, None, :, None] - centres[..., 0, None, None]  # (B, K, T, H, 1)
+    dx = x[:, None, None, None, :] - centres[..., 1, None, None]  # (B, K, T, 1, W)
     dist = torch.sqrt(dy * dy + dx * dx)  # (B, K, T, H, W)
     r = scene.radius.to(f32)[..., None, None, None]  # (B, K, 1, 1, 1)
     kind = scene.kind[..., None, None, None]  # (B, K, 1, 1, 1)
@@ -288,7 +340,8 @@ def render(
 
     bg = scene.background.to(f32)[:, :, None, None]  # (B, 3, 1, 1)
     grad = scene.gradient.to(f32)  # (B, 2, 3)
-    video = bg + grad[:, 0, :, None, None] * (y - 0.5)[None, None, :, None] + grad[:, 1, :, None, None] * (x - 0.5)
+    ry, rx = fy.to(f32) - 0.5, fx.to(f32) - 0.5  # (H,), (W,): the ramp spans the frame at any extent
+    video = bg + grad[:, 0, :, None, None] * ry[None, None, :, None] + grad[:, 1, :, None, None] * rx
     video = video[:, :, None].expand(-1, -1, len(t), -1, -1)  # (B, 3, T, H, W)
     color = scene.color.to(f32)  # (B, K, 3)
     for k in range(scene.kind.shape[1]):  # back to front
@@ -304,7 +357,7 @@ def render(
 class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
     """``length`` procedural videos of ``split``, each ``(C, T, H, W)`` float32 in ``[-1, 1]``.
 
-    Item ``i`` is scene ``i`` of :func:`sample_scenes` rendered at ``frames × height × width``;
+    Item ``i`` is scene ``i`` of :func:`sample_scenes` (of ``extent``) rendered at ``frames × height × width``;
     :meth:`resized` gives the same scenes at another size or length. :meth:`batch` renders many
     items at once (vectorised; equal to stacking the items), which is what the trainer uses; the
     dataset also works with a :class:`torch.utils.data.DataLoader`.
@@ -327,6 +380,7 @@ class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
         split: str = "train",
         seed: int = 0,
         frame_step: float = 1.0,
+        extent: float = 1.0,
     ) -> None:
         if not isinstance(config, DataConfig):
             raise TypeError(f"config must be a DataConfig, got {type(config).__name__}")
@@ -338,6 +392,7 @@ class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
         self.split = check_choice("split", split, SPLITS)
         self.seed = check_size("seed", seed, minimum=0, what="a seed")
         self.frame_step = check_factor("frame_step", frame_step)
+        self.extent = check_extent(config, extent)
 
     def __len__(self) -> int:
         return self.length
@@ -345,7 +400,8 @@ class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
     def __repr__(self) -> str:
         return (
             f"VideoDataset(split={self.split!r}, seed={self.seed}, length={self.length}, "
-            f"frames={self.frames}, height={self.height}, width={self.width}, frame_step={self.frame_step})"
+            f"frames={self.frames}, height={self.height}, width={self.width}, frame_step={self.frame_step}, "
+            f"extent={self.extent})"
         )
 
     def _index(self, i: object) -> int:
@@ -362,7 +418,8 @@ class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
         """The :class:`Scene` batch behind items ``indices``."""
         if isinstance(indices, torch.Tensor):
             indices = indices.tolist()
-        return sample_scenes(self.config, [self._index(i) for i in indices], seed=self.seed, split=self.split)
+        return sample_scenes(self.config, [self._index(i) for i in indices], seed=self.seed, split=self.split,
+                             extent=self.extent)
 
     def batch(self, indices: Sequence[int] | torch.Tensor, *, device: Device = None) -> torch.Tensor:
         """Items ``indices`` stacked: ``(B, C, T, H, W)``, rendered in one vectorised call (on ``device``)."""
@@ -375,8 +432,9 @@ class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
         return self.batch([i])[0]
 
     def resized(self, frames: int | None = None, height: int | None = None, width: int | None = None,
-                *, frame_step: float | None = None) -> "VideoDataset":
-        """The same scenes at another size, length or frame step (``None`` keeps the current value)."""
+                *, frame_step: float | None = None, extent: float | None = None) -> "VideoDataset":
+        """The same scenes at another size, length or frame step, or scenes of another ``extent``
+        (``None`` keeps the current value)."""
         return VideoDataset(
             self.config,
             self.frames if frames is None else frames,
@@ -386,4 +444,5 @@ class VideoDataset(torch.utils.data.Dataset[torch.Tensor]):
             split=self.split,
             seed=self.seed,
             frame_step=self.frame_step if frame_step is None else frame_step,
+            extent=self.extent if extent is None else extent,
         )

@@ -36,8 +36,8 @@ CLI: ``python -m cogpe.lab --preset quick [--out runs/lab-quick] [--results lab.
 from __future__ import annotations
 
 import argparse
+import json
 import dataclasses
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -50,10 +50,11 @@ import torch
 from ._checks import check_choice, check_size
 from .model import VideoDiT, strategy_family
 from .strategy import MODEL_STRATEGIES, parse_model_strategy
-from .objective import sample
 from .runfiles import atomic_write, format_provenance, provenance, read_metrics, resolve_device, write_json
+from .labsummary import COLUMNS, format_table, gap_exceeds_spread, paired_difference, summarize
+from .analysis import SAMPLE_STEPS, analyse_checkpoint, probe_data, resolution_key, to_uint8
 from .train import load_model, train
-from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig
+from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig, probe_set
 
 __all__ = [
     "LAB_PRESETS",
@@ -68,13 +69,14 @@ __all__ = [
     "paired_difference",
     "run_lab",
     "save_samples",
+    "smoke",
     "summarize",
 ]
 
 BASELINE = "baseline"
-#: Each run's samples (first seed only), and the Euler steps that generate them.
+#: Each run's samples and the statistics of what it does at the new grid (:mod:`cogpe.analysis`).
 SAMPLES_FILE = "samples.npz"
-SAMPLE_STEPS = 20
+ANALYSIS_FILE = "analysis.json"
 
 
 @dataclass(frozen=True)
@@ -113,22 +115,50 @@ class LabConfig:
         object.__setattr__(self, "seeds", seeds)
 
 
-#: ``quick``: the CPU comparison (every strategy × 3 seeds, about 8 minutes on 2 cores); ``full``: for a
-#: GPU (5 seeds, larger model and grids, about 40 PFLOP: ~15 minutes at 50 TFLOP/s sustained, as on an
-#: A100 or H100 in bf16; a T4 takes a few times longer); ``tiny``: tests (seconds); ``cpu-long``: the
-#: quick model with 4× the steps and 5 seeds, for a background CPU run (about 50 minutes on 2 cores).
+#: ``quick``: the CPU comparison (every strategy × 3 seeds, about 8 minutes on 2 cores); ``gpu``: the same
+#: comparison with a larger model and grids, sized for one H100/H200-class GPU (about 13 PFLOP, see
+#: :data:`cogpe.trainconfig.TRAIN_PRESETS`; ``python -m cogpe.lab --preset gpu``); ``tiny``: tests
+#: (seconds); ``cpu-long``: the quick model with about 7× the stage-1 steps and 3× the stage-2 steps,
+#: for a stored background CPU run whose samples are compared with the data (chapter 7).
 LAB_PRESETS = {name: LabConfig(TRAIN_PRESETS[name], seeds=PRESET_SEEDS[name]) for name in TRAIN_PRESETS}
 LAB_PRESETS["cpu-long"] = LabConfig(
     dataclasses.replace(
         TRAIN_PRESETS["quick"],
         stages=(
-            Stage(8, 16, 16, steps=1200, batch=8, lr=2e-3, warmup=60),
-            Stage(8, 32, 32, steps=120, batch=4, lr=1e-3, eval_every=20),
+            Stage(8, 8, 8, steps=2000, batch=8, lr=2e-3, warmup=60),
+            Stage(8, 16, 16, steps=100, batch=4, lr=1e-3, eval_every=25),
         ),
-        ckpt_every=300,
+        ckpt_every=500,
     ),
-    seeds=(0, 1, 2, 3, 4),
+    seeds=(0, 1, 2),
 )
+
+
+def smoke(lab: LabConfig) -> LabConfig:
+    """``lab`` shrunk to a CPU smoke test of its code path: the same strategies, objective, data, probes
+    (relative to stage 1), compile flag and evaluation code, with a 2-layer width-32 model, stage-1 token
+    grid (4, 2, 2) doubled in height and width for stage 2, a few steps and one seed. ``make test`` runs
+    the ``gpu`` preset this way (``python -m cogpe.lab --preset gpu --smoke``).
+
+    >>> small = smoke(LAB_PRESETS["gpu"])
+    >>> [stage.resolution for stage in small.train.stages], small.train.compile == LAB_PRESETS["gpu"].train.compile
+    ([(4, 4, 4), (4, 8, 8)], True)
+    """
+    train_config = lab.train
+    pt, ph, pw = train_config.model.patch
+    frames, height, width = 4 * pt, 2 * ph, 2 * pw
+    first, second = train_config.stages[0], train_config.stages[-1]
+    small = dataclasses.replace(
+        train_config,
+        model=dataclasses.replace(train_config.model, width=32, depth=2, heads=2, base_grid=None),
+        stages=(dataclasses.replace(first, frames=frames, height=height, width=width, steps=3, batch=2, warmup=1),
+                dataclasses.replace(second, frames=frames, height=2 * height, width=2 * width, steps=2, batch=2,
+                                    eval_every=1)),
+        probes=probe_set(frames, height, width),
+        eval_videos=2,
+        ckpt_every=2,
+    )
+    return dataclasses.replace(lab, train=small, seeds=lab.seeds[:1])
 
 
 def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> TrainConfig:
@@ -140,7 +170,7 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
 
     >>> from cogpe.trainconfig import TRAIN_PRESETS
     >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
-    Stage(frames=8, height=32, width=32, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
+    Stage(frames=8, height=16, width=16, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
     """
     parse_model_strategy(strategy)  # ValueError naming the valid names
     model_config = config.model_config()
@@ -173,11 +203,12 @@ def lab_flops(lab="quick") -> dict[str, float]:
     evaluations once per strategy, and the baseline. Training costs 3× the forward FLOPs of each video
     (:meth:`cogpe.model.VideoDiT.flops_per_video`: linear layers and attention; the backward pass is
     about twice the forward), an evaluation 1×. Returns ``{"train", "eval", "total"}``; divide by a
-    device's sustained FLOP/s for a time estimate.
+    device's sustained FLOP/s for a time estimate. The analysis of every run (:mod:`cogpe.analysis`:
+    samples and attention entropy) is not counted; with 8 samples it adds a few percent.
 
     >>> f = lab_flops("quick")                     # 8 strategies x 3 seeds and the baseline
     >>> f"{f['total'] / 1e12:.0f} TFLOP", f["train"] > f["eval"]
-    ('40 TFLOP', True)
+    ('37 TFLOP', True)
     """
     lab = LAB_PRESETS[check_choice("preset", lab, tuple(LAB_PRESETS))] if isinstance(lab, str) else lab
     if not isinstance(lab, LabConfig):
@@ -227,36 +258,37 @@ def _run(config: TrainConfig, run_dir: Path, *, init_from=None, device, progress
     return train(config, run_dir, resume=True, init_from=init_from, device=device, progress=progress), False
 
 
-# --- samples ---------------------------------------------------------------------------------------------
+# --- what each run does at the new grid: samples, their statistics, attention -------------------------------
 
 
-def _to_uint8(videos: torch.Tensor) -> np.ndarray:
-    """Videos in [-1, 1] -> uint8 in [0, 255], same shape."""
-    return ((videos.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-
-
-def _write_samples(run_dir: Path, strategy: str, stage1: Path | None, n: int, resolution, device) -> bool:
-    """Generate ``run_dir/samples.npz`` (``zero_shot`` and ``final``: uint8 ``(n, C, T, H, W)``) from the
-    run's checkpoints unless it exists; False when the checkpoints are gone (an older run directory)."""
-    path = run_dir / SAMPLES_FILE
+def _analyse(run_dir: Path, config: TrainConfig, stage1: Path | None, n_samples: int, attention: bool,
+             device) -> dict | None:
+    """``run_dir/analysis.json`` (:func:`cogpe.analysis.analyse_checkpoint` of the run's model right after
+    the switch, ``zero_shot``, and at the end, ``final``) and ``run_dir/samples.npz`` (uint8 videos
+    ``"<when>/FxHxW"``), computed from the run's checkpoints unless they exist. None when neither the
+    file nor the checkpoints are there (an older run directory) or nothing is asked for."""
+    path = run_dir / ANALYSIS_FILE
     if path.is_file():
-        return True
-    sources = {"final": run_dir / "ckpt.pt"}
-    if stage1 is not None:
-        sources["zero_shot"] = stage1
-    if not all(p.is_file() for p in sources.values()):
-        return False
-    arrays = {}
-    for key, ckpt in sources.items():
-        model = load_model(ckpt, strategy=strategy, device=device)
-        arrays[key] = _to_uint8(sample(model, n, resolution, steps=SAMPLE_STEPS, seed=0))
-    save_samples(path, arrays)
-    return True
+        return json.loads(path.read_text())
+    sources = {"zero_shot": stage1, "final": run_dir / "ckpt.pt"}
+    sources = {when: ckpt for when, ckpt in sources.items() if ckpt is not None}
+    if not (n_samples or attention) or not all(p.is_file() for p in sources.values()):
+        return None
+    analysis, arrays = {}, {}
+    for when, ckpt in sources.items():
+        model = load_model(ckpt, strategy=config.strategy, device=device)
+        analysis[when], videos = analyse_checkpoint(model, config, samples=n_samples, attention=attention)
+        arrays.update({f"{when}/{key}": to_uint8(v) for key, v in videos.items()})
+    if arrays:
+        save_samples(run_dir / SAMPLES_FILE, arrays)
+    write_json(path, analysis)
+    return analysis
 
 
 def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
-    """The samples of a :func:`run_lab` comparison in ``out_dir``: ``{"<strategy>/<when>": uint8 (n, C, T, H, W)}``
-    with ``when`` ``zero_shot`` (right after the switch; not for the baseline) or ``final``."""
+    """The samples of a :func:`run_lab` comparison in ``out_dir`` (its first seed) and the held-out data
+    they are compared with: ``{"<strategy>/<when>/FxHxW": uint8 (n, C, T, H, W)}`` with ``when``
+    ``zero_shot`` (right after the switch; not for the baseline) or ``final``, and ``{"data/<probe>": …}``."""
     meta = results.get("samples")
     if not meta:
         return {}
@@ -264,6 +296,9 @@ def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
     for strategy in meta["strategies"]:
         with np.load(Path(out_dir) / f"seed{meta['seed']}" / strategy / SAMPLES_FILE) as f:
             out.update({f"{strategy}/{key}": f[key] for key in f.files})
+    config = TrainConfig.from_dict(results["config"])
+    for probe in config.probes:
+        out[f"data/{probe.name}"] = to_uint8(probe_data(config, probe, meta["n"]))
     return out
 
 
@@ -310,13 +345,18 @@ def run_lab(
     device="auto",
     progress: bool = True,
     keep_checkpoints: bool = False,
-    samples: int = 1,
+    samples: int = 8,
+    attention: bool = True,
+    name: str | None = None,
 ) -> dict:
     """Run the comparison of ``preset`` (a :data:`LAB_PRESETS` name or a :class:`LabConfig`) in ``out_dir``.
 
     ``strategies``/``seeds`` narrow the preset's; ``baseline=False`` skips the from-scratch run. Returns
-    the results dict (module docstring); ``out_dir`` defaults to ``runs/lab-<preset>``. ``samples``
-    videos per run of the first seed are generated (0: none); :func:`collect_samples` gathers them.
+    the results dict (module docstring); ``out_dir`` defaults to ``runs/lab-<preset>``. Every run is
+    analysed (:mod:`cogpe.analysis`) right after the switch and at the end: ``samples`` videos per probe
+    size (0: none) and their ratios to the data, and (``attention``) the attention entropy per probe;
+    :func:`collect_samples` gathers the first seed's videos. ``name`` is recorded as the preset in the
+    provenance (default: the preset's name, or ``"custom"`` for a :class:`LabConfig`).
     """
     lab = LAB_PRESETS[check_choice("preset", preset, tuple(LAB_PRESETS))] if isinstance(preset, str) else preset
     if not isinstance(lab, LabConfig):
@@ -327,15 +367,14 @@ def run_lab(
         seeds=lab.seeds if seeds is None else tuple(seeds),
         baseline_strategy=lab.baseline_strategy if baseline else None,
     )
-    name = preset if isinstance(preset, str) else "custom"
+    name = name or (preset if isinstance(preset, str) else "custom")
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"lab-{name}"
     device = resolve_device(device)
     start = time.perf_counter()
     runs: dict[str, dict[str, dict]] = {}
     reused = 0
-    n_samples = check_size("samples", samples, minimum=0) if samples else 0
+    n_samples = check_size("samples", samples, minimum=0, what="videos")
     sampled: list[str] = []
-    resolution = lab.train.stages[-1].resolution
 
     def record(strategy, seed, run):
         nonlocal reused
@@ -343,9 +382,15 @@ def run_lab(
         reused += was_reused
         runs.setdefault(strategy, {})[str(seed)] = _compact(rows)
 
+    def analyse(strategy, seed, config, run_dir, stage1):
+        analysis = _analyse(run_dir, config, stage1, n_samples, attention, device)
+        if analysis is not None:
+            runs[strategy][str(seed)]["analysis"] = analysis
+            if n_samples and seed == lab.seeds[0]:
+                sampled.append(strategy)
+
     for seed in lab.seeds:
         base = dataclasses.replace(lab.train, seed=seed)
-        want_samples = n_samples > 0 and seed == lab.seeds[0]
         for members in _by_family(lab.strategies).values():
             first_dir = out / f"seed{seed}" / members[0]
             for strategy in members:
@@ -353,19 +398,17 @@ def run_lab(
                 init = None if strategy == members[0] else first_dir / "stage1.pt"
                 record(strategy, seed, _run(base.with_strategy(strategy), run_dir, init_from=init, device=device,
                                             progress=progress))
-            for strategy in members if want_samples else ():
-                if _write_samples(out / f"seed{seed}" / strategy, strategy, first_dir / "stage1.pt", n_samples,
-                                  resolution, device):
-                    sampled.append(strategy)
+            for strategy in members:
+                analyse(strategy, seed, base.with_strategy(strategy), out / f"seed{seed}" / strategy,
+                        first_dir / "stage1.pt")
             if not keep_checkpoints:
                 for strategy in members:
                     _drop_checkpoints(out / f"seed{seed}" / strategy)
         if lab.baseline_strategy is not None:
             run_dir = out / f"seed{seed}" / BASELINE
-            record(BASELINE, seed, _run(baseline_config(base, lab.baseline_strategy), run_dir, device=device,
-                                        progress=progress))
-            if want_samples and _write_samples(run_dir, lab.baseline_strategy, None, n_samples, resolution, device):
-                sampled.append(BASELINE)
+            config = baseline_config(base, lab.baseline_strategy)
+            record(BASELINE, seed, _run(config, run_dir, device=device, progress=progress))
+            analyse(BASELINE, seed, config, run_dir, None)
             if not keep_checkpoints:
                 _drop_checkpoints(run_dir)
     results = {
@@ -376,107 +419,12 @@ def run_lab(
         "baseline_config": None if lab.baseline_strategy is None else baseline_config(lab.train, lab.baseline_strategy).to_dict(),
         "runs": runs,
         "samples": None if not sampled else {
-            "seed": lab.seeds[0], "n": n_samples, "resolution": list(resolution), "steps": SAMPLE_STEPS,
-            "noise_seed": 0, "strategies": sampled,
+            "seed": lab.seeds[0], "n": n_samples, "steps": SAMPLE_STEPS, "noise_seed": 0, "strategies": sampled,
+            "resolutions": sorted({resolution_key(p.resolution) for p in lab.train.probes}),
         },
     }
     results["summary"] = summarize(results)
     return results
-
-
-# --- summary ---------------------------------------------------------------------------------------------
-
-
-def _metrics_of(run: dict) -> dict[str, float]:
-    """``zero_shot_<probe>`` (first evaluation of the last stage) and ``final_<probe>`` (last evaluation)."""
-    evals = run["eval"]
-    if not evals:
-        return {}
-    last_stage = max(r["stage"] for r in evals)
-    first_step = min(r["step"] for r in evals if r["stage"] == last_stage)
-    last_step = max(r["step"] for r in evals)
-    out = {}
-    for r in evals:
-        if r["step"] == last_step:
-            out[f"final_{r['probe']}"] = r["loss"]
-        if last_stage > 1 and r["stage"] == last_stage and r["step"] == first_step and r["stage_step"] == 0:
-            out[f"zero_shot_{r['probe']}"] = r["loss"]
-    return out
-
-
-def summarize(results: dict) -> dict:
-    """Per strategy and metric: ``{"mean", "std", "values"}`` over seeds (``std`` with n−1; 0 for one seed)."""
-    summary = {}
-    for strategy, by_seed in results["runs"].items():
-        per_metric: dict[str, list[float]] = {}
-        for seed in sorted(by_seed, key=int):
-            for metric, value in _metrics_of(by_seed[seed]).items():
-                per_metric.setdefault(metric, []).append(value)
-        summary[strategy] = {
-            m: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "values": v}
-            for m, v in per_metric.items()
-        }
-    return summary
-
-
-def gap_exceeds_spread(summary: dict, better: str, worse: str, metric: str) -> bool:
-    """True when ``better`` has the lower mean ``metric`` and the gap exceeds the sum of both stds.
-
-    >>> s = {"a": {"m": {"mean": 0.2, "std": 0.01}}, "b": {"m": {"mean": 0.4, "std": 0.05}}}
-    >>> gap_exceeds_spread(s, "a", "b", "m"), gap_exceeds_spread(s, "b", "a", "m")
-    (True, False)
-    """
-    for name in (better, worse):
-        if name not in summary:
-            raise KeyError(f"no results for {name!r}; have {', '.join(summary)}")
-        if metric not in summary[name]:
-            raise KeyError(f"{name!r} has no metric {metric!r}; have {', '.join(summary[name])}")
-    a, b = summary[better][metric], summary[worse][metric]
-    return b["mean"] - a["mean"] > a["std"] + b["std"]
-
-
-def paired_difference(results: dict, a: str, b: str, metric: str) -> dict:
-    """Per-seed ``metric(a) − metric(b)``: ``{"mean", "std", "values"}``.
-
-    Strategies of one family share stage 1, training data and evaluation noise for a given seed, so
-    their per-seed differences remove most of the seed-to-seed variation; a difference is consistent
-    when every seed has the same sign and ``|mean| > std``.
-    """
-    values = []
-    for name in (a, b):
-        if name not in results["runs"]:
-            raise KeyError(f"no results for {name!r}; have {', '.join(results['runs'])}")
-    for seed in sorted(results["runs"][a], key=int):
-        ma, mb = _metrics_of(results["runs"][a][seed]), _metrics_of(results["runs"][b][seed])
-        if metric not in ma or metric not in mb:
-            raise KeyError(f"metric {metric!r} is missing for seed {seed}; have {', '.join(ma)}")
-        values.append(ma[metric] - mb[metric])
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "values": values}
-
-
-COLUMNS = (
-    ("zero_shot_high", "high, zero-shot"),
-    ("final_high", "high, end"),
-    ("zero_shot_long", "long, zero-shot"),
-    ("final_long", "long, end"),
-    ("final_low", "low, end"),
-)
-
-
-def format_table(summary: dict, columns=COLUMNS) -> str:
-    """A plain-text table of mean ± std per strategy (rows) and metric (columns); '—' where absent."""
-    header = ["strategy"] + [title for _, title in columns]
-    lines = []
-    for strategy, metrics in summary.items():
-        cells = [strategy]
-        for key, _ in columns:
-            m = metrics.get(key)
-            cells.append("—" if m is None else f"{m['mean']:.4f} ± {m['std']:.4f}")
-        lines.append(cells)
-    widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
-    fmt = lambda row: "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines])
 
 
 # --- command line ------------------------------------------------------------------------------------------
@@ -494,8 +442,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch high-resolution baseline")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every run's checkpoints")
-    p.add_argument("--samples", type=int, default=1,
-                   help="videos sampled per strategy (first seed), written to RESULTS.samples.npz (default 1; 0: none)")
+    p.add_argument("--samples", type=int, default=8,
+                   help="videos sampled per run and probe size; the first seed's are written to "
+                        "RESULTS.samples.npz (default 8; 0: none)")
+    p.add_argument("--no-attention", action="store_true", help="skip the attention-entropy measurements")
+    p.add_argument("--smoke", action="store_true",
+                   help="run the preset's code path at test size on any device (cogpe.lab.smoke), in seconds")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -504,11 +456,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (``python -m cogpe.lab``); prints the table, writes the results JSON."""
     parser = _parser()
     args = parser.parse_args(argv)
-    out = Path(args.out) if args.out else Path("runs") / f"lab-{args.preset}"
+    name = f"{args.preset}-smoke" if args.smoke else args.preset
+    out = Path(args.out) if args.out else Path("runs") / f"lab-{name}"
+    preset = smoke(LAB_PRESETS[args.preset]) if args.smoke else args.preset
     try:
-        results = run_lab(args.preset, out, strategies=args.strategies, seeds=args.seeds,
+        results = run_lab(preset, out, strategies=args.strategies, seeds=args.seeds,
                           baseline=not args.no_baseline, device=args.device, progress=not args.no_progress,
-                          keep_checkpoints=args.keep_checkpoints, samples=args.samples)
+                          keep_checkpoints=args.keep_checkpoints, samples=args.samples,
+                          attention=not args.no_attention, name=name)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     path = Path(args.results) if args.results else out / "results.json"

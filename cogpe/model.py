@@ -212,19 +212,30 @@ class _Block(nn.Module):
         self.proj = nn.Linear(d, d)
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         hidden = int(round(d * cfg.mlp_ratio))
-        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
         self.ada = nn.Linear(d, 6 * d)  # c -> shift/scale/gate for attention and MLP
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, rope) -> torch.Tensor:
-        b, n, d = x.shape
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c))[:, None].chunk(6, dim=-1)  # (B, 1, D) each
-        h = _modulate(self.norm1(x), shift1, scale1)
+    def _qkv(self, h: torch.Tensor, rope) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys (normed, rotated) and values ``(B, heads, N, hd)`` of modulated tokens ``h (B, N, D)``."""
+        b, n, d = h.shape
         qkv = self.qkv(h).reshape(b, n, 3, self.heads, d // self.heads)  # (B, N, 3, heads, hd)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, heads, N, hd) each
         q, k = self.q_norm(q), self.k_norm(k)
         if rope is not None:
             cos, sin = rope  # (N, hd) each
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        return q, k, v
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, rope, entropy: list | None = None) -> torch.Tensor:
+        """``x (B, N, D)``, conditioning ``c (B, D)`` -> ``(B, N, D)``; appends the attention entropy
+        ``(B, heads, N)`` in nats to ``entropy`` when a list is given (an explicit softmax, for measuring)."""
+        b, n, d = x.shape
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c))[:, None].chunk(6, dim=-1)  # (B, 1, D) each
+        q, k, v = self._qkv(_modulate(self.norm1(x), shift1, scale1), rope)
+        if entropy is not None:
+            logits = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, heads, N, N)
+            p = logits.softmax(-1)
+            entropy.append(-(p * logits.log_softmax(-1)).sum(-1))  # (B, heads, N)
         a = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, hd)
         x = x + gate1 * self.proj(a.transpose(1, 2).reshape(b, n, d))
         return x + gate2 * self.mlp(_modulate(self.norm2(x), shift2, scale2))
@@ -300,8 +311,12 @@ class VideoDiT(nn.Module):
             raise ValueError(f"x has {x.shape[1]} channels but the model expects in_channels={self.config.in_channels}")
         return self.config.token_grid(*x.shape[2:])
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Velocity ``(B, C, T, H, W)`` for noisy videos ``x (B, C, T, H, W)`` at noise levels ``t (B,)``."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, *, entropy: list | None = None) -> torch.Tensor:
+        """Velocity ``(B, C, T, H, W)`` for noisy videos ``x (B, C, T, H, W)`` at noise levels ``t (B,)``.
+
+        ``entropy``: a list that receives, per block, the entropy of every query's attention distribution,
+        ``(B, heads, N)`` in nats (at most ``ln N``; see :meth:`attention_entropy`).
+        """
         grid = self.grid_of(x)
         b = x.shape[0]
         t = torch.as_tensor(t, device=x.device).reshape(-1)
@@ -314,10 +329,27 @@ class VideoDiT(nn.Module):
         c = self.time_mlp(temb.to(tokens.dtype))  # (B, D)
         rope = self.rope(grid, device=x.device) if self.rope is not None else None  # float32 (N, hd) each
         for block in self.blocks:
-            tokens = block(tokens, c, rope)
+            tokens = block(tokens, c, rope, entropy)
         shift, scale = self.ada_out(F.silu(c))[:, None].chunk(2, dim=-1)  # (B, 1, D) each
         out = self.out(_modulate(self.norm_out(tokens), shift, scale))  # (B, N, pt*ph*pw*C)
         return unpatchify(out, grid, self.config.patch, self.config.in_channels)
+
+    @torch.no_grad()
+    def attention_entropy(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Mean attention entropy per block, ``(depth,)`` float64 in nats, for inputs ``x (B, C, T, H, W)``
+        at levels ``t (B,)``: the average over videos, heads and queries of ``−Σ_j p_ij ln p_ij``.
+
+        Uniform attention over N tokens has entropy ``ln N``; attention that spreads as the grid grows
+        is what YaRN's temperature (:func:`cogpe.strategy.attention_scale`) is meant to counter.
+
+        >>> model = VideoDiT(ModelConfig(width=32, depth=2, heads=2, base_grid=(2, 2, 2)))
+        >>> h = model.attention_entropy(torch.zeros(1, 3, 2, 8, 8), torch.tensor([0.5]))
+        >>> h.shape, bool((h <= math.log(8) + 1e-6).all())
+        (torch.Size([2]), True)
+        """
+        entropy: list[torch.Tensor] = []
+        self(x, t, entropy=entropy)
+        return torch.stack([e.double().mean() for e in entropy]).cpu()
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

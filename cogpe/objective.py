@@ -38,6 +38,7 @@ __all__ = [
     "OBJECTIVES",
     "corrupt",
     "evaluate",
+    "heldout_attention_entropy",
     "keyed_generator",
     "noise_and_levels",
     "sample",
@@ -108,8 +109,11 @@ def evaluate(
     objective: str = "flow",
     timesteps: Sequence[float] | None = None,
     batch_size: int = 16,
+    extent: float = 1.0,
 ) -> float:
     """Denoising loss on a fixed held-out set: videos ``0 … n_videos−1`` of the ``"val"`` split at ``resolution``.
+
+    ``extent`` > 1 evaluates on scenes of a wider field of view (a spatial canvas, :mod:`cogpe.data`).
 
     ``resolution = (frames, height, width)`` in pixels. Video ``i`` gets noise from the ``"eval"`` stream
     keyed on ``(seed, i)`` and the level ``t_i = (i + ½)/n_videos`` (a midpoint rule over ``t``), or every
@@ -122,38 +126,82 @@ def evaluate(
     >>> loss == evaluate(model, DataConfig(), (2, 8, 8), n_videos=2, batch_size=1)
     True
     """
-    n_videos = check_size("n_videos", n_videos)
-    batch_size = check_size("batch_size", batch_size)
-    check_choice("objective", objective, OBJECTIVES)
-    frames, height, width = resolution
-    dataset = VideoDataset(data, frames, height, width, length=n_videos, split="val", seed=seed)
-    if timesteps is None:
-        spread = (torch.arange(n_videos, dtype=torch.float64) + 0.5).div(n_videos).float()  # (i + ½)/n
-        jobs = [(i, spread[i]) for i in range(n_videos)]
-    else:
-        levels = [torch.tensor(_check_level(t)) for t in timesteps]
-        jobs = [(i, t) for i in range(n_videos) for t in levels]
     module = getattr(model, "module", model)
     was_training = module.training
     module.eval()
     device = next(module.parameters()).device
     total, count = 0.0, 0
     try:
-        for start in range(0, len(jobs), batch_size):
-            chunk = jobs[start:start + batch_size]
-            idx = [i for i, _ in chunk]
-            x0 = dataset.batch(idx, device=device)  # (b, C, T, H, W)
-            noise, _ = noise_and_levels("eval", seed, idx, x0.shape[1:])
-            t = torch.stack([lv for _, lv in chunk]).float().to(device)  # (b,)
-            x_t, target = corrupt(x0, noise.to(device), t, objective)
+        for x_t, t, target in _heldout_batches(data, resolution, n_videos, seed, objective, timesteps, batch_size,
+                                               extent, device):
             with autocast(device):
                 pred = module(x_t, t)
             err = (pred.float() - target).pow(2).flatten(1).mean(1)  # (b,)
             total += err.double().sum().item()
-            count += len(chunk)
+            count += len(t)
     finally:
         module.train(was_training)
     return total / count
+
+
+def _heldout_batches(data, resolution, n_videos, seed, objective, timesteps, batch_size, extent, device):
+    """:func:`evaluate`'s inputs in batches: ``(x_t (b, C, T, H, W), t (b,), target (b, C, T, H, W))``."""
+    n_videos = check_size("n_videos", n_videos)
+    batch_size = check_size("batch_size", batch_size)
+    check_choice("objective", objective, OBJECTIVES)
+    frames, height, width = resolution
+    dataset = VideoDataset(data, frames, height, width, length=n_videos, split="val", seed=seed, extent=extent)
+    if timesteps is None:
+        spread = (torch.arange(n_videos, dtype=torch.float64) + 0.5).div(n_videos).float()  # (i + ½)/n
+        jobs = [(i, spread[i]) for i in range(n_videos)]
+    else:
+        levels = [torch.tensor(_check_level(t)) for t in timesteps]
+        jobs = [(i, t) for i in range(n_videos) for t in levels]
+    for start in range(0, len(jobs), batch_size):
+        chunk = jobs[start:start + batch_size]
+        idx = [i for i, _ in chunk]
+        x0 = dataset.batch(idx, device=device)  # (b, C, T, H, W)
+        noise, _ = noise_and_levels("eval", seed, idx, x0.shape[1:])
+        t = torch.stack([lv for _, lv in chunk]).float().to(device)  # (b,)
+        x_t, target = corrupt(x0, noise.to(device), t, objective)
+        yield x_t, t, target
+
+
+@torch.no_grad()
+def heldout_attention_entropy(
+    model: torch.nn.Module,
+    data: DataConfig,
+    resolution,
+    *,
+    n_videos: int = 16,
+    seed: int = 0,
+    objective: str = "flow",
+    extent: float = 1.0,
+    batch_size: int = 16,
+) -> list[float]:
+    """Mean attention entropy per block (nats; :meth:`cogpe.model.VideoDiT.attention_entropy`) on the
+    inputs :func:`evaluate` uses — the same videos, noise and levels — at ``resolution`` (pixels).
+
+    >>> from cogpe.model import ModelConfig, VideoDiT
+    >>> model = VideoDiT(ModelConfig(width=32, depth=2, heads=2, base_grid=(2, 2, 2)))
+    >>> len(heldout_attention_entropy(model, DataConfig(), (2, 8, 8), n_videos=2))
+    2
+    """
+    module = cast("VideoDiT", getattr(model, "module", model))
+    was_training = module.training
+    module.eval()
+    device = next(module.parameters()).device
+    sums, count = None, 0
+    try:
+        for x_t, t, _ in _heldout_batches(data, resolution, n_videos, seed, objective, None, batch_size, extent,
+                                          device):
+            h = module.attention_entropy(x_t, t) * len(t)  # (depth,), weighted by the batch
+            sums = h if sums is None else sums + h
+            count += len(t)
+    finally:
+        module.train(was_training)
+    assert sums is not None
+    return (sums / count).tolist()
 
 
 def _check_level(t: object) -> float:

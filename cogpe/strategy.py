@@ -55,7 +55,7 @@ The lab model's encodings are named ``"<encoding>-<strategy>"`` (``"rope-yarn"``
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence, Union
 
@@ -286,6 +286,10 @@ class Strategy:
             return self.attention_factor
         grid, base_grid = check_grid("grid", grid, 3), check_grid("base_grid", base_grid, 3)
         return yarn_attention_factor(max(self.scales(grid, base_grid)))
+
+    def without_temperature(self) -> "Strategy":
+        """The same frequencies with YaRN's temperature off (``attention_factor=1``); ``self`` if it has none."""
+        return replace(self, attention_factor=1.0) if self.name == "yarn" else self
 
     def rope_tables(
         self, grid, base_grid, split: Sequence[int], theta: float = 10000.0, *, dtype: torch.dtype = torch.float32, device=None

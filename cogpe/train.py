@@ -207,7 +207,7 @@ class _Run:
 
     config: TrainConfig
     model: VideoDiT
-    ddp_model: torch.nn.Module  # what the training step calls: ``model`` itself, or ``model`` under DDP
+    ddp_model: torch.nn.Module  # what the training step calls: ``model`` itself, or under DDP / torch.compile
     optimizer: torch.optim.Optimizer
     out: Path
     device: torch.device
@@ -273,7 +273,10 @@ def _train(config, out, resume, init_from, device, progress, rank, world) -> lis
     _check_batches(config, world)
     model, optimizer = _build(config, device)
     state = _restore(config, out, resume, init_from, model, optimizer)
-    run = _Run(config, model, _distribute(model, device, world), optimizer, out, device, rank, world, state)
+    step_model = _distribute(model, device, world)
+    if config.compile:
+        step_model = torch.compile(step_model)
+    run = _Run(config, model, step_model, optimizer, out, device, rank, world, state)
     if run.is_main:
         out.mkdir(parents=True, exist_ok=True)
     bar = _progress(sum(s.steps for s in config.stages), state.step, progress and run.is_main)
@@ -401,11 +404,12 @@ def _evaluate_probes(run: _Run, stage_step: int) -> None:
     config, state = run.config, run.state
     for probe in config.probes:
         loss = evaluate(run.model, config.data, probe.resolution, n_videos=config.eval_videos,
-                        seed=config.eval_seed, objective=config.objective)
+                        seed=config.eval_seed, objective=config.objective, extent=probe.extent)
         state.metrics.append({
             "kind": "eval", "step": state.step, "stage": state.stage + 1, "stage_step": stage_step,
             "strategy": config.strategy, "probe": probe.name, "frames": probe.frames,
-            "height": probe.height, "width": probe.width, "tokens": run.tokens(probe.resolution), "loss": loss,
+            "height": probe.height, "width": probe.width, "extent": probe.extent,
+            "tokens": run.tokens(probe.resolution), "loss": loss,
             "time": round(state.elapsed, 3),
         })
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Sequence, Any
 
 from ._checks import check_choice, check_factor, check_size
-from .data import DataConfig
+from .data import DataConfig, check_extent
 from .model import ModelConfig
 from .objective import OBJECTIVES
 
@@ -28,6 +28,7 @@ __all__ = [
     "TRAIN_PRESETS",
     "TrainConfig",
     "parse_stages",
+    "probe_set",
     "train_preset",
 ]
 
@@ -72,22 +73,26 @@ class Stage:
 
 @dataclass(frozen=True)
 class Probe:
-    """A held-out evaluation: the loss on ``frames × height × width`` videos of the ``"val"`` split.
+    """A held-out evaluation: the loss on ``frames × height × width`` videos of the ``"val"`` split, whose
+    scenes span ``extent`` times the trained field of view (1: the trained view; 2: a spatial canvas
+    twice as wide, :mod:`cogpe.data`).
 
-    >>> Probe("long", 16, 32, 32).resolution
-    (16, 32, 32)
+    >>> Probe("long", 16, 16, 16).resolution, Probe("wide", 8, 32, 32, extent=2.0).extent
+    ((16, 16, 16), 2.0)
     """
 
     name: str
     frames: int
     height: int
     width: int
+    extent: float = 1.0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"Probe name must be a non-empty string, got {self.name!r}")
         for name, what in (("frames", "frames"), ("height", "pixels"), ("width", "pixels")):
             check_size(name, getattr(self, name), what=what)
+        object.__setattr__(self, "extent", check_factor("extent", self.extent))
 
     @property
     def resolution(self) -> tuple[int, int, int]:
@@ -107,7 +112,10 @@ class TrainConfig:
       the position table), ``grad_clip`` (global norm, 0 for none);
     - ``probes``: evaluations on the held-out set (``eval_videos`` videos of split ``"val"`` under
       ``eval_seed``, fixed noise and levels — the same for every training seed);
-    - ``ckpt_every``: steps between checkpoints (0: only at stage boundaries).
+    - ``ckpt_every``: steps between checkpoints (0: only at stage boundaries);
+    - ``compile``: run the training step through ``torch.compile`` (one graph per stage size; evaluation
+      and sampling stay eager). The same computation up to float rounding — it pays on a GPU, where the
+      tiny model's many small kernels otherwise dominate.
     """
 
     model: ModelConfig
@@ -122,6 +130,7 @@ class TrainConfig:
     eval_videos: int = 16
     eval_seed: int = 0
     ckpt_every: int = 100
+    compile: bool = False
 
     def __post_init__(self):
         if not isinstance(self.model, ModelConfig):
@@ -150,6 +159,7 @@ class TrainConfig:
                 raise TypeError(f"probes[{i}] must be a Probe, got {type(probe).__name__}")
             try:
                 self.model.token_grid(*probe.resolution)
+                check_extent(self.data, probe.extent)
             except ValueError as err:
                 raise ValueError(f"probes[{i}] ({probe.name!r}): {err}") from None
         names = [p.name for p in probes]
@@ -161,6 +171,8 @@ class TrainConfig:
         check_size("eval_videos", self.eval_videos, what="videos")
         check_size("ckpt_every", self.ckpt_every, minimum=0, what="steps")
         check_choice("objective", self.objective, OBJECTIVES)
+        if not isinstance(self.compile, bool):
+            raise TypeError(f"compile must be True or False, got {self.compile!r}")
         betas = tuple(self.betas)
         if len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
@@ -201,6 +213,15 @@ class TrainConfig:
         return cls(**d)
 
 
+def probe_set(frames: int, height: int, width: int) -> tuple[Probe, ...]:
+    """The lab's held-out probes around a stage-1 size (chapter 7, section 7.1): ``low`` (the stage-1 size),
+    ``zoom`` (twice the pixels, the same field of view), ``wide`` (twice the pixels and twice the field of
+    view: the same pixels per object, a spatial canvas) and ``long`` (twice the frames at the stage-1
+    resolution and frame rate: a temporal canvas)."""
+    return (Probe("low", frames, height, width), Probe("zoom", frames, 2 * height, 2 * width),
+            Probe("wide", frames, 2 * height, 2 * width, extent=2.0), Probe("long", 2 * frames, height, width))
+
+
 _TINY = TrainConfig(
     model=ModelConfig(patch=(1, 4, 4), width=32, depth=2, heads=2),
     stages=(
@@ -208,40 +229,43 @@ _TINY = TrainConfig(
         Stage(4, 16, 16, steps=4, batch=4, lr=2e-3, eval_every=2),
     ),
     data=DataConfig(max_objects=2),
-    probes=(Probe("low", 4, 8, 8), Probe("high", 4, 16, 16)),
+    probes=probe_set(4, 8, 8),
     eval_videos=4,
     ckpt_every=3,
 )
 
 _QUICK = TrainConfig(
-    model=ModelConfig(patch=(1, 4, 4), width=128, depth=4, heads=4),
+    model=ModelConfig(patch=(1, 2, 2), width=128, depth=4, heads=2),
     stages=(
-        Stage(8, 16, 16, steps=300, batch=8, lr=2e-3, warmup=30),
-        Stage(8, 32, 32, steps=30, batch=4, lr=1e-3, eval_every=15),
+        Stage(8, 8, 8, steps=300, batch=8, lr=2e-3, warmup=30),
+        Stage(8, 16, 16, steps=30, batch=4, lr=1e-3, eval_every=15),
     ),
-    probes=(Probe("low", 8, 16, 16), Probe("high", 8, 32, 32), Probe("long", 16, 32, 32)),
+    probes=probe_set(8, 8, 8),
     eval_videos=16,
     ckpt_every=100,
 )
 
-_FULL = TrainConfig(
-    model=ModelConfig(patch=(1, 4, 4), width=256, depth=6, heads=4),
+_GPU = TrainConfig(
+    model=ModelConfig(patch=(1, 2, 2), width=256, depth=4, heads=4),
     stages=(
-        Stage(8, 32, 32, steps=1500, batch=32, lr=1e-3, warmup=100),
-        Stage(8, 64, 64, steps=200, batch=16, lr=5e-4, eval_every=25),
+        Stage(8, 16, 16, steps=1500, batch=32, lr=1e-3, warmup=100),
+        Stage(8, 32, 32, steps=150, batch=16, lr=5e-4, eval_every=25),
     ),
-    probes=(Probe("low", 8, 32, 32), Probe("high", 8, 64, 64), Probe("long", 16, 64, 64)),
+    probes=probe_set(8, 16, 16),
     eval_videos=32,
     ckpt_every=500,
 )
 
 #: Named configurations. ``tiny``: tests and doc examples (seconds); ``quick``: the CPU lab (chapter 7;
-#: 4 layers, width 128, 8×16×16 → 8×32×32 pixels, 128 → 512 tokens, 300 + 30 steps); ``full``: a GPU run
-#: (6 layers, width 256, 8×32×32 → 8×64×64 pixels, 512 → 2048 tokens, 1500 + 200 steps; its whole
-#: comparison is about 40 PFLOP, :func:`cogpe.lab.lab_flops`: ~15 minutes at 50 TFLOP/s sustained).
-TRAIN_PRESETS = {"tiny": _TINY, "quick": _QUICK, "full": _FULL}
+#: 4 layers, width 128, 2 heads of 64 channels, 2×2-pixel patches, 8×8×8 → 8×16×16 pixels, 128 → 512
+#: tokens, 300 + 30 steps); ``gpu``: the same comparison for one GPU (4 layers, width 256, 4 heads of 64,
+#: 8×16×16 → 8×32×32 pixels, 512 → 2048 tokens, 1500 + 150 steps; about 13 PFLOP for 3 seeds,
+#: :func:`cogpe.lab.lab_flops` — 8 minutes needs ~28 TFLOP/s sustained in bf16, a few percent of an
+#: H100's peak; an estimate until a GPU run is stored). ``compile`` stays off in ``gpu``: each of its 27
+#: runs would compile two graphs, and a step of so small a model is short (:class:`TrainConfig`).
+TRAIN_PRESETS = {"tiny": _TINY, "quick": _QUICK, "gpu": _GPU}
 #: Seeds each preset's comparison uses (the lab reports mean ± std over them).
-PRESET_SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
+PRESET_SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2), "gpu": (0, 1, 2)}
 
 
 def train_preset(name: str, *, strategy: str | None = None, seed: int | None = None) -> TrainConfig:

@@ -154,3 +154,53 @@ def test_bad_dataset_arguments():
         VideoDataset(CFG, 2, 8, 8, frame_step=0)
     with pytest.raises(ValueError, match="indices is empty"):
         sample_scenes(CFG, [])
+
+
+# --- a spatial canvas: a wider field of view at the same pixels per object -------------------------------
+
+
+def test_canvas_has_the_same_density_and_stays_inside():
+    wide = sample_scenes(CFG, range(40), extent=2.0)
+    counts = wide.active.sum(1)
+    assert wide.kind.shape[1] == 12 and counts.min() >= 4 and counts.max() <= 12  # 4x the area, 4x the objects
+    assert (wide.extent == 2.0).all() and (sample_scenes(CFG, [0]).extent == 1.0).all()
+    c = trajectory(wide, 300)
+    r = wide.radius[..., None, None]
+    assert (c >= r - 1e-12).all() and (c <= 2 - r + 1e-12).all() and (c > 1).any()
+    # sizes and speeds are drawn from the same ranges (base-frame units) as at extent 1
+    assert CFG.size[0] <= wide.radius.min() and wide.radius.max() <= CFG.size[1]
+    speed = wide.velocity.norm(dim=-1)
+    assert CFG.speed[0] - 1e-12 <= speed.min() and speed.max() <= CFG.speed[1] + 1e-12
+
+
+def test_canvas_keeps_pixels_per_object():
+    """One disc at extent 2 rendered at 32x32 covers as many pixels as the same disc at extent 1 at 16x16."""
+    cfg = DataConfig(min_objects=1, max_objects=1, shapes=("disc",), gradient=0.0)
+    one = sample_scenes(cfg, [0])
+    wide = Scene(**{**one.__dict__, "extent": torch.tensor([2.0], dtype=torch.float64),
+                    "center": one.center + 0.5})  # the same disc, away from the canvas border
+    a = render(one, 1, 16, 16)[0, :, 0]
+    b = render(wide, 1, 32, 32)[0, :, 0]
+    bg = one.background[0].float()[:, None, None]
+    area = lambda v: (v - bg).abs().sum(0).gt(1e-3).float().sum().item()  # noqa: E731
+    ink = lambda v: (v - bg).abs().sum().item()  # noqa: E731
+    assert area(a) == area(b) and ink(a) == pytest.approx(ink(b), rel=1e-4)
+    # and a zoom (extent 1 at 32x32) has four times the pixels of ink
+    assert ink(render(one, 1, 32, 32)[0, :, 0]) == pytest.approx(4 * ink(a), rel=0.05)
+
+
+def test_extent_one_is_the_default_and_resized_changes_it():
+    ds = VideoDataset(CFG, 4, 16, 16, length=8, split="val")
+    assert torch.equal(ds.batch([1, 2]), VideoDataset(CFG, 4, 16, 16, length=8, split="val", extent=1.0).batch([1, 2]))
+    wide = ds.resized(height=32, width=32, extent=2.0)
+    assert (wide.height, wide.extent, wide.split, len(wide)) == (32, 2.0, "val", 8)
+    assert wide.batch([0]).shape == (1, 3, 4, 32, 32) and "extent=2.0" in repr(wide)
+
+
+@pytest.mark.parametrize("extent, match", [(0.4, "extent=0.4 leaves no room"), (0, "extent must be"),
+                                           (True, "extent must be"), ("2", "extent must be")])
+def test_bad_extent(extent, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        sample_scenes(CFG, [0], extent=extent)
+    with pytest.raises((TypeError, ValueError), match=match):
+        VideoDataset(CFG, 2, 8, 8, extent=extent)

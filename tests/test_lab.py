@@ -18,13 +18,15 @@ from cogpe.lab import (
     main,
     run_lab,
     save_samples,
+    smoke,
     summarize,
 )
 from cogpe.model import VideoDiT
 from cogpe.runfiles import PROVENANCE_KEYS, format_provenance
-from cogpe.trainconfig import TRAIN_PRESETS, Stage
+from cogpe.trainconfig import TRAIN_PRESETS, Stage, TrainConfig
 
-STRATEGIES = ["sincos-extrapolate", "sincos-interpolate", "rope-extrapolate"]
+STRATEGIES = ["sincos-extrapolate", "sincos-interpolate", "rope-extrapolate", "rope-yarn"]
+PROBES = ("low", "zoom", "wide", "long")
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +45,17 @@ def test_results_have_provenance_runs_and_summary(tiny_results):
     assert prov["device"] == "cpu" and prov["baseline_strategy"] == "rope-extrapolate"
     assert set(results["runs"]) == set(STRATEGIES) | {"baseline"}
     summary = results["summary"]
+    losses = {f"{when}_{p}" for when in ("zero_shot", "final") for p in PROBES}
+    analysed = {f"{name}_{when}_{p}" for name in ("entropy", "tv", "frame_diff")
+                for when in ("zero_shot", "final") for p in PROBES}
+    yarn = {f"{name}_zero_shot_{p}" for name in ("loss_no_temperature", "entropy_no_temperature") for p in PROBES}
     for strategy in STRATEGIES:
-        assert set(summary[strategy]) == {"zero_shot_low", "zero_shot_high", "final_low", "final_high"}
-        assert len(summary[strategy]["final_high"]["values"]) == 2
-    assert set(summary["baseline"]) == {"final_low", "final_high"}  # one stage: no zero-shot
+        expected = losses | analysed | (yarn | {k.replace("zero_shot", "final") for k in yarn}
+                                        if strategy == "rope-yarn" else set())
+        assert set(summary[strategy]) == expected
+        assert all(len(m["values"]) == 2 for m in summary[strategy].values())  # every seed is analysed
+    # one stage: no zero-shot
+    assert set(summary["baseline"]) == {k for k in losses | analysed if "zero_shot" not in k}
     json.dumps(results)  # plain data
 
 
@@ -57,8 +66,27 @@ def test_strategies_of_a_family_share_stage_one(tiny_results):
         stage1 = [[row for row in c if row[1] == 1] for c in curves]
         assert stage1[0] == stage1[1] and len(stage1[0]) == TRAIN_PRESETS["tiny"].stages[0].steps
     # ... and differ after the switch, where only the positions differ
-    a, b = (results["summary"][s]["zero_shot_high"]["mean"] for s in ("sincos-extrapolate", "sincos-interpolate"))
+    a, b = (results["summary"][s]["zero_shot_zoom"]["mean"] for s in ("sincos-extrapolate", "sincos-interpolate"))
     assert a != b
+
+
+def test_analysis_entropy_samples_and_temperature(tiny_results):
+    out, results = tiny_results
+    run = results["runs"]["rope-yarn"]["0"]["analysis"]
+    depth = TRAIN_PRESETS["tiny"].model.depth
+    for when in ("zero_shot", "final"):
+        for probe, values in run[when].items():
+            assert len(values["entropy_blocks"]) == depth
+            assert 0 < values["entropy"] <= np.log(TRAIN_PRESETS["tiny"].model.token_grid(4, 16, 16)[1] ** 2 * 8)
+            assert values["tv"] > 0 and values["frame_diff"] > 0
+    # at the base grid YaRN changes nothing, so switching its temperature off changes nothing there
+    low = run["zero_shot"]["low"]
+    zero_shot_low = results["summary"]["rope-yarn"]["zero_shot_low"]["values"][0]
+    assert low["loss_no_temperature"] == pytest.approx(zero_shot_low, rel=1e-6)
+    assert low["entropy_no_temperature"] == pytest.approx(low["entropy"], abs=1e-9)
+    zoom = run["zero_shot"]["zoom"]
+    assert zoom["entropy_no_temperature"] != zoom["entropy"]  # the temperature acts beyond the base grid
+    assert "loss_no_temperature" not in results["runs"]["rope-extrapolate"]["0"]["analysis"]["zero_shot"]["zoom"]
 
 
 def test_rerun_reads_finished_runs_and_drops_checkpoints(tiny_results):
@@ -74,29 +102,35 @@ def test_rerun_reads_finished_runs_and_drops_checkpoints(tiny_results):
 def test_samples_of_every_run_of_the_first_seed(tiny_results, tmp_path):
     out, results = tiny_results
     meta = results["samples"]
-    frames, height, width = TRAIN_PRESETS["tiny"].stages[-1].resolution
-    assert meta["seed"] == 0 and meta["n"] == 1 and meta["resolution"] == [frames, height, width]
+    sizes = ["4x16x16", "4x8x8", "8x8x8"]  # zoom and wide share a size: the model does not see the view
+    assert meta["seed"] == 0 and meta["n"] == 8 and meta["resolutions"] == sizes
     assert meta["strategies"] == [*STRATEGIES, "baseline"]
     samples = collect_samples(out, results)
-    expected = {f"{s}/{when}" for s in STRATEGIES for when in ("zero_shot", "final")} | {"baseline/final"}
+    expected = ({f"{s}/{when}/{r}" for s in STRATEGIES for when in ("zero_shot", "final") for r in sizes}
+                | {f"baseline/final/{r}" for r in sizes} | {f"data/{p}" for p in PROBES})
     assert set(samples) == expected
-    for video in samples.values():
-        assert video.shape == (1, 3, frames, height, width) and video.dtype == np.uint8
+    for key, video in samples.items():
+        size = key.split("/")[-1]
+        if not key.startswith("data/"):
+            assert video.shape == (8, 3, *map(int, size.split("x"))) and video.dtype == np.uint8
+    assert samples["data/wide"].shape == samples["data/zoom"].shape == (8, 3, 4, 16, 16)
+    assert not np.array_equal(samples["data/wide"], samples["data/zoom"])  # a wider view, not a zoom
     # zero-shot samples of one family come from the same stage-1 weights, under different positions
-    assert not np.array_equal(samples["sincos-extrapolate/zero_shot"], samples["sincos-interpolate/zero_shot"])
+    assert not np.array_equal(samples["sincos-extrapolate/zero_shot/4x16x16"],
+                              samples["sincos-interpolate/zero_shot/4x16x16"])
     save_samples(tmp_path / "s.npz", samples)
     loaded = load_samples(tmp_path / "s.npz")
     assert set(loaded) == expected
-    video = loaded["baseline/final"]
-    assert video.shape == (1, 3, frames, height, width) and -1.0 <= video.min() and video.max() <= 1.0
-    torch.testing.assert_close((video + 1) * 127.5, torch.from_numpy(samples["baseline/final"]).float())
+    video = loaded["baseline/final/4x16x16"]
+    assert video.shape == (8, 3, 4, 16, 16) and -1.0 <= video.min() and video.max() <= 1.0
+    torch.testing.assert_close((video + 1) * 127.5, torch.from_numpy(samples["baseline/final/4x16x16"]).float())
 
 
 def test_no_samples_when_asked(tmp_path):
     results = run_lab("tiny", tmp_path, strategies=["rope-extrapolate"], seeds=[0], baseline=False,
-                      device="cpu", progress=False, samples=0)
+                      device="cpu", progress=False, samples=0, attention=False)
     assert results["samples"] is None and collect_samples(tmp_path, results) == {}
-    assert not list(tmp_path.rglob("samples.npz"))
+    assert not list(tmp_path.rglob("samples.npz")) and "analysis" not in results["runs"]["rope-extrapolate"]["0"]
 
 
 def test_baseline_has_the_compute_of_both_stages():
@@ -113,17 +147,17 @@ def test_baseline_has_the_compute_of_both_stages():
 
 def test_summary_statistics_and_claims():
     results = {"runs": {"a": {"0": {"eval": [
-        {"step": 4, "stage": 2, "stage_step": 0, "probe": "high", "loss": 0.4},
-        {"step": 8, "stage": 2, "stage_step": 4, "probe": "high", "loss": 0.2}]},
+        {"step": 4, "stage": 2, "stage_step": 0, "probe": "zoom", "loss": 0.4},
+        {"step": 8, "stage": 2, "stage_step": 4, "probe": "zoom", "loss": 0.2}]},
         "1": {"eval": [
-        {"step": 4, "stage": 2, "stage_step": 0, "probe": "high", "loss": 0.6},
-        {"step": 8, "stage": 2, "stage_step": 4, "probe": "high", "loss": 0.2}]}}}}
+        {"step": 4, "stage": 2, "stage_step": 0, "probe": "zoom", "loss": 0.6},
+        {"step": 8, "stage": 2, "stage_step": 4, "probe": "zoom", "loss": 0.2}]}}}}
     summary = summarize(results)
-    assert summary["a"]["zero_shot_high"]["mean"] == pytest.approx(0.5)
-    assert summary["a"]["zero_shot_high"]["std"] == pytest.approx(0.1414213, abs=1e-6)
-    assert summary["a"]["final_high"]["std"] == 0.0
+    assert summary["a"]["zero_shot_zoom"]["mean"] == pytest.approx(0.5)
+    assert summary["a"]["zero_shot_zoom"]["std"] == pytest.approx(0.1414213, abs=1e-6)
+    assert summary["a"]["final_zoom"]["std"] == 0.0
     assert "0.5000 ± 0.1414" in format_table(summary)
-    assert gap_exceeds_spread(summary, "a", "a", "final_high") is False
+    assert gap_exceeds_spread(summary, "a", "a", "final_zoom") is False
     with pytest.raises(KeyError, match="no metric 'final_long'"):
         gap_exceeds_spread(summary, "a", "a", "final_long")
 
@@ -137,7 +171,8 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     prov = json.loads(path.read_text())["provenance"]
     assert format_provenance(prov) in text  # the provenance line every report prints
     assert json.loads(path.read_text())["provenance"]["seeds"] == [3]
-    assert set(load_samples(tmp_path / "r.samples.npz")) == {"rope-extrapolate/final", "rope-extrapolate/zero_shot"}
+    assert {k for k in load_samples(tmp_path / "r.samples.npz") if k.startswith("rope")} == {
+        f"rope-extrapolate/{when}/{size}" for when in ("final", "zero_shot") for size in ("4x16x16", "4x8x8", "8x8x8")}
 
 
 @pytest.mark.parametrize(
@@ -149,7 +184,7 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
         (lambda: LabConfig(TRAIN_PRESETS["tiny"], seeds=(0, 0)), ValueError, r"seeds has duplicates"),
         (lambda: LabConfig(dataclasses.replace(TRAIN_PRESETS["tiny"], stages=(Stage(4, 8, 8, 2, 2, 1e-3),))),
          ValueError, r"needs a low-resolution stage"),
-        (lambda: run_lab("medium"), ValueError, r"unknown preset 'medium'; valid: 'tiny', 'quick', 'full'"),
+        (lambda: run_lab("medium"), ValueError, r"unknown preset 'medium'; valid: 'tiny', 'quick', 'gpu'"),
         (lambda: run_lab("tiny", samples=-1), ValueError, r"samples must be an integer >= 0, got -1"),
     ],
 )
@@ -165,7 +200,7 @@ def test_cli_rejects_unknown_strategy(capsys):
 
 
 def test_presets():
-    assert LAB_PRESETS["quick"].seeds == (0, 1, 2) and len(LAB_PRESETS["full"].seeds) == 5
+    assert LAB_PRESETS["quick"].seeds == (0, 1, 2) and LAB_PRESETS["gpu"].seeds == (0, 1, 2)
     assert len(LAB_PRESETS["quick"].strategies) == 8
 
 
@@ -173,13 +208,13 @@ def test_paired_difference(tiny_results):
     _, results = tiny_results
     from cogpe.lab import paired_difference
 
-    d = paired_difference(results, "sincos-interpolate", "sincos-extrapolate", "zero_shot_high")
+    d = paired_difference(results, "sincos-interpolate", "sincos-extrapolate", "zero_shot_zoom")
     s = results["summary"]
     assert len(d["values"]) == 2
-    assert d["mean"] == pytest.approx(s["sincos-interpolate"]["zero_shot_high"]["mean"]
-                                      - s["sincos-extrapolate"]["zero_shot_high"]["mean"])
-    with pytest.raises(KeyError, match="no results for 'rope-yarn'"):
-        paired_difference(results, "rope-yarn", "rope-extrapolate", "final_high")
+    assert d["mean"] == pytest.approx(s["sincos-interpolate"]["zero_shot_zoom"]["mean"]
+                                      - s["sincos-extrapolate"]["zero_shot_zoom"]["mean"])
+    with pytest.raises(KeyError, match="no results for 'rope-ntk'"):
+        paired_difference(results, "rope-ntk", "rope-extrapolate", "final_zoom")
 
 
 def test_lab_flops_counts_what_the_lab_runs(tiny_results):
@@ -199,18 +234,45 @@ def test_lab_flops_counts_what_the_lab_runs(tiny_results):
     s1, s2 = config.stages
     (base,) = baseline_config(config).stages
     base_model = VideoDiT(baseline_config(config).model_config())
-    per_seed = 3 * (2 * s1.steps * s1.batch * video(s1.resolution) + 3 * s2.steps * s2.batch * video(s2.resolution)
+    per_seed = 3 * (2 * s1.steps * s1.batch * video(s1.resolution) + 4 * s2.steps * s2.batch * video(s2.resolution)
                     + base.steps * base.batch * base_model.flops_per_video(config.model.token_grid(*base.resolution)))
     assert flops["train"] == pytest.approx(2 * per_seed)
     assert flops["total"] == pytest.approx(flops["train"] + flops["eval"])
 
 
-def test_full_preset_fits_fifteen_minutes_of_a_modern_gpu():
+def test_gpu_preset_fits_eight_minutes_of_a_modern_gpu():
     from cogpe.lab import lab_flops
 
-    total = lab_flops("full")["total"]
-    assert 20e15 < total <= 15 * 60 * 50e12  # at 50 TFLOP/s sustained
+    total = lab_flops("gpu")["total"]
+    assert 5e15 < total <= 8 * 60 * 30e12  # at 30 TFLOP/s sustained: a few percent of an H100's bf16 peak
     assert lab_flops("quick")["total"] < total / 100
+    assert LAB_PRESETS["gpu"].train.model.head_dim == 64 and len(LAB_PRESETS["gpu"].strategies) == 8
+
+
+def test_gpu_preset_smoke_runs_its_code_path_on_the_cpu(tmp_path, capsys):
+    """What `python -m cogpe.lab --preset gpu` runs, shrunk (cogpe.lab.smoke): every strategy, the
+    baseline, the analysis and the results files, through the same command line."""
+    path = tmp_path / "gpu.json"
+    assert main(["--preset", "gpu", "--smoke", "--out", str(tmp_path / "runs"), "--results", str(path),
+                 "--samples", "2", "--no-progress"]) == 0
+    results = json.loads(path.read_text())
+    assert results["provenance"]["preset"] == "gpu-smoke" and results["provenance"]["seeds"] == [0]
+    assert set(results["runs"]) == set(LAB_PRESETS["gpu"].strategies) | {"baseline"}
+    assert TrainConfig.from_dict(results["config"]) == smoke(LAB_PRESETS["gpu"]).train
+    assert all(set(m) >= {"zero_shot_zoom", "tv_final_wide", "entropy_zero_shot_long"}
+               for s, m in results["summary"].items() if s != "baseline")
+    assert any(k.startswith("data/") for k in load_samples(tmp_path / "gpu.samples.npz"))
+
+
+def test_compiled_training_step_matches_eager(tmp_path):
+    """``compile=True`` (torch.compile of the training step) computes what eager does."""
+    from cogpe.train import train
+
+    config = dataclasses.replace(smoke(LAB_PRESETS["quick"]).train, probes=())
+    eager = train(config, tmp_path / "eager", device="cpu", progress=False)
+    compiled = train(dataclasses.replace(config, compile=True), tmp_path / "compiled", device="cpu", progress=False)
+    loss = lambda rows: [r["loss"] for r in rows if r["kind"] == "train"]  # noqa: E731
+    assert loss(compiled) == pytest.approx(loss(eager), rel=1e-4, abs=1e-6)
 
 
 def test_lab_flops_bad_input():

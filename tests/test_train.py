@@ -95,7 +95,7 @@ def test_metrics_files_hold_every_row(runs):
     assert [r["lr"] for r in train_rows[:3]] == pytest.approx([1.5e-3, 3e-3, 3e-3])  # warm-up over 2 steps
     evals = {(r["stage"], r["stage_step"], r["probe"]) for r in rows if r["kind"] == "eval"}
     # zero-shot at the start of stage 2, every 2 steps, and at the end
-    assert evals == {(2, s, p) for s in (0, 2, 4) for p in ("low", "high")}
+    assert evals == {(2, s, p) for s in (0, 2, 4) for p in ("low", "zoom", "wide", "long")}
     info = json.loads((out / "run.json").read_text())
     prov = info["provenance"]
     assert prov["strategy"] == "rope-ntk" and prov["world_size"] == 1 and prov["steps"] == 10

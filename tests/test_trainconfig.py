@@ -28,12 +28,14 @@ def test_bad_config_gets_a_clear_error():
 
 
 def test_config_round_trip_and_presets():
-    for name in ("tiny", "quick", "full"):
+    for name in ("tiny", "quick", "gpu"):
         config = train_preset(name, strategy="rope-riflex", seed=3)
         assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     quick = train_preset("quick")
-    assert quick.model_config().base_grid == (8, 4, 4)  # 128 tokens -> 512 at 8 x 32 x 32
-    assert [s.resolution for s in quick.stages] == [(8, 16, 16), (8, 32, 32)]
+    assert quick.model_config().base_grid == (8, 4, 4)  # 128 tokens -> 512 at 8 x 16 x 16
+    assert [s.resolution for s in quick.stages] == [(8, 8, 8), (8, 16, 16)]
     assert [s.steps for s in quick.stages] == [300, 30]
-    assert (quick.model.width, quick.model.depth) == (128, 4)
+    assert (quick.model.width, quick.model.depth, quick.model.head_dim) == (128, 4, 64)
+    assert [(p.name, p.resolution, p.extent) for p in quick.probes] == [
+        ("low", (8, 8, 8), 1.0), ("zoom", (8, 16, 16), 1.0), ("wide", (8, 16, 16), 2.0), ("long", (16, 8, 8), 1.0)]
     assert parse_stages("1x4x4:1:1:1e-3:0:1") == (Stage(1, 4, 4, 1, 1, 1e-3, 0, 1),)

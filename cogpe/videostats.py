@@ -1,0 +1,93 @@
+"""Whether generated videos look like the data: two statistics a reader can check by eye (chapter 7).
+
+A model that has not learned the data leaves noise in its samples; one that has learned only the
+average leaves blur. Two numbers separate both from the data:
+
+- **spatial total variation** :func:`total_variation` — mean absolute difference between vertically and
+  horizontally neighbouring pixels (noise raises it, blur lowers it);
+- **frame-to-frame difference** :func:`frame_difference` — mean absolute difference between consecutive
+  frames (flicker raises it, frozen videos lower it).
+
+:func:`sample_ratios` divides each by the same statistic of held-out data videos of the same shape: a
+ratio near 1 means samples have the data's amount of detail and motion. Both statistics are means over
+every pixel, channel and video, so they compare sets of different sizes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["STATISTICS", "frame_difference", "sample_ratios", "total_variation", "video_statistics"]
+
+#: The statistics :func:`video_statistics` reports, by name.
+STATISTICS = ("tv", "frame_diff")
+
+
+def _check_videos(name: str, videos: object) -> torch.Tensor:
+    """``videos`` as a float tensor ``(B, C, T, H, W)``, or a clear error."""
+    if not isinstance(videos, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor (B, C, T, H, W), got {type(videos).__name__}")
+    if videos.ndim != 5:
+        raise ValueError(f"{name} must have 5 dimensions (B, C, T, H, W), got shape {tuple(videos.shape)}")
+    if min(videos.shape) < 1:
+        raise ValueError(f"{name} is empty: shape {tuple(videos.shape)}")
+    return videos.double()
+
+
+def total_variation(videos: torch.Tensor) -> float:
+    """Mean absolute difference of neighbouring pixels, averaged over the vertical and horizontal
+    directions: ``videos (B, C, T, H, W)`` -> a float (0 for a flat video; needs H, W >= 2).
+
+    >>> v = torch.zeros(1, 1, 1, 2, 2); v[..., 0, 0] = 1.0          # one bright pixel of four
+    >>> total_variation(v)                                            # (1/2 + 1/2) / 2
+    0.5
+    """
+    v = _check_videos("videos", videos)
+    if v.shape[-1] < 2 or v.shape[-2] < 2:
+        raise ValueError(f"total_variation needs H and W >= 2, got shape {tuple(v.shape)}")
+    dy = (v[..., 1:, :] - v[..., :-1, :]).abs().mean()
+    dx = (v[..., :, 1:] - v[..., :, :-1]).abs().mean()
+    return float((dy + dx) / 2)
+
+
+def frame_difference(videos: torch.Tensor) -> float:
+    """Mean absolute difference of consecutive frames: ``videos (B, C, T, H, W)`` -> a float (needs T >= 2).
+
+    >>> v = torch.zeros(1, 1, 3, 2, 2); v[:, :, 1] = 1.0             # a flash in the middle frame
+    >>> frame_difference(v)
+    1.0
+    """
+    v = _check_videos("videos", videos)
+    if v.shape[2] < 2:
+        raise ValueError(f"frame_difference needs T >= 2 frames, got shape {tuple(v.shape)}")
+    return float((v[:, :, 1:] - v[:, :, :-1]).abs().mean())
+
+
+def video_statistics(videos: torch.Tensor) -> dict[str, float]:
+    """``{"tv": total_variation, "frame_diff": frame_difference}`` of ``videos (B, C, T, H, W)``."""
+    return {"tv": total_variation(videos), "frame_diff": frame_difference(videos)}
+
+
+def sample_ratios(samples: torch.Tensor, data: torch.Tensor) -> dict[str, float]:
+    """Each of :data:`STATISTICS` of ``samples`` divided by the same statistic of ``data``.
+
+    ``samples (B, C, T, H, W)`` and ``data (B', C, T, H, W)`` must agree in everything but the number of
+    videos. 1 means the samples have the data's detail (``tv``) and motion (``frame_diff``); noisy
+    samples are above 1, blurred or frozen ones below.
+
+    >>> data = torch.rand(4, 3, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> sample_ratios(data, data)
+    {'tv': 1.0, 'frame_diff': 1.0}
+    """
+    _check_videos("samples", samples)
+    _check_videos("data", data)
+    if samples.shape[1:] != data.shape[1:]:
+        raise ValueError(
+            f"samples {tuple(samples.shape)} and data {tuple(data.shape)} must have the same (C, T, H, W); "
+            "render the data at the samples' size"
+        )
+    s, d = video_statistics(samples), video_statistics(data)
+    for name, value in d.items():
+        if value == 0:
+            raise ValueError(f"data has {name} = 0 (a constant video); there is nothing to compare with")
+    return {name: s[name] / d[name] for name in STATISTICS}
