@@ -17,7 +17,7 @@ HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS    := requirejs@2.3.4
 VENDOR_STAMP := $(VENDOR)/.$(subst /,_,$(MATHJAX)_$(HTML_MANAGER)_$(REQUIREJS))
 
-.PHONY: install vendor chromium test unit typecheck book bench clean
+.PHONY: install vendor chromium test unit typecheck book bench lab-gpu clean
 
 install: $(STAMP)
 
@@ -74,6 +74,10 @@ book: install vendor
 # Speed as ratios measured side by side: apply_rope vs diffusers vs clone, table construction, the tiny
 # model's training step vs a matmul and diffusers, and the wall time of the notebooks and the book;
 # results JSON in cogpe/results/benchmarks/ (chapter 8 reads it). `make bench BENCH_ARGS=--quick` for a smoke run.
+# The lab's GPU comparison (chapter 7): results, samples and provenance into cogpe/results/.
+lab-gpu: install
+	$(BIN)/python -m cogpe.lab --preset gpu --device cuda --results cogpe/results/lab-gpu.json --no-progress
+
 bench: install vendor
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 

@@ -232,7 +232,7 @@ def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8, ncols: int 
     return anim
 
 
-def plot_lab_curves(results: dict, probe: str = "high", ax=None, *, strategies=None, title: str | None = None):
+def plot_lab_curves(results: dict, probe: str = "zoom", ax=None, *, strategies=None, title: str | None = None):
     """Held-out loss on ``probe`` over the last stage of a :func:`cogpe.lab.run_lab` result: mean ± std
     over seeds per strategy, against the stage step (0 = zero-shot right after the switch)."""
     import statistics

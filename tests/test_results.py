@@ -17,7 +17,9 @@ def test_lab_results_are_stored_with_provenance():
     quick = stored.load("lab-quick.json")
     assert quick["provenance"]["dirty"] is False
     samples = load_samples(stored.path("lab-quick.samples.npz"))
-    assert set(samples) >= {f"{s}/final" for s in quick["samples"]["strategies"]}
+    meta = quick["samples"]
+    assert meta["n"] >= 8 and set(samples) >= {f"{s}/final/{r}" for s in meta["strategies"] for r in meta["resolutions"]}
+    assert {f"data/{p['name']}" for p in quick["config"]["probes"]} <= set(samples)
 
 
 def test_every_stored_result_has_the_one_provenance_schema():
