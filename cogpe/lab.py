@@ -270,8 +270,7 @@ def _analyse(run_dir: Path, config: TrainConfig, stage1: Path | None, n_samples:
     path = run_dir / ANALYSIS_FILE
     if path.is_file():
         return json.loads(path.read_text())
-    sources = {"zero_shot": stage1, "final": run_dir / "ckpt.pt"}
-    sources = {when: ckpt for when, ckpt in sources.items() if ckpt is not None}
+    sources = {"final": run_dir / "ckpt.pt"} if stage1 is None else {"zero_shot": stage1, "final": run_dir / "ckpt.pt"}
     if not (n_samples or attention) or not all(p.is_file() for p in sources.values()):
         return None
     analysis, arrays = {}, {}

@@ -52,7 +52,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -275,7 +275,7 @@ def _train(config, out, resume, init_from, device, progress, rank, world) -> lis
     state = _restore(config, out, resume, init_from, model, optimizer)
     step_model = _distribute(model, device, world)
     if config.compile:
-        step_model = torch.compile(step_model)
+        step_model = cast(torch.nn.Module, torch.compile(step_model))
     run = _Run(config, model, step_model, optimizer, out, device, rank, world, state)
     if run.is_main:
         out.mkdir(parents=True, exist_ok=True)
