@@ -101,3 +101,17 @@ def test_setup_cell_installs_from_the_book_repository():
     url = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", config, flags=re.M)
     assert url and url.group(1) == REPOSITORY_URL, "_config.yml repository.url and REPOSITORY_URL differ"
     assert f"git+{REPOSITORY_URL}@" in FIRST_CELL
+
+
+def test_every_chapter_ends_with_exercises_whose_solutions_check_themselves(notebook):
+    """An "## Exercises" section with at least two solutions, each a collapsed (``hide-cell``) code cell
+    that asserts its answer — nbval runs them like every other cell."""
+    path, nb = notebook
+    headings = [i for i, c in enumerate(nb["cells"])
+                if c["cell_type"] == "markdown" and _source(c).lstrip().startswith("## Exercises")]
+    assert len(headings) == 1, f"{path.name}: expected one '## Exercises' section"
+    solutions = [c for c in nb["cells"][headings[0]:] if c["cell_type"] == "code"]
+    assert len(solutions) >= 2, f"{path.name}: fewer than two solutions"
+    for cell in solutions:
+        assert "hide-cell" in cell.get("metadata", {}).get("tags", []), f"{path.name}: a solution is not collapsed"
+        assert "assert" in _source(cell), f"{path.name}: a solution does not check its answer"
