@@ -433,7 +433,7 @@ def from_rope_scaling(config: Mapping[str, Any]) -> Strategy:
 
 
 def _rope_type_names() -> list[str]:
-    return [*ROPE_TYPES, *STRATEGIES]
+    return list(dict.fromkeys([*ROPE_TYPES, *STRATEGIES]))  # 'yarn' is both
 
 
 def parse_model_strategy(name: str) -> tuple[str, Strategy]:

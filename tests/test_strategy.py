@@ -226,3 +226,10 @@ def test_scaled_axes_takes_every_form_of_a_strategy():
     by_dict = scaled_axes(64, grid, base, {"rope_type": "riflex", "riflex_margin": 0.9})
     for a, b, c in zip(by_name, by_object, by_dict):
         assert same_tables(a, b) and same_tables(a, c)
+
+
+def test_unknown_rope_type_lists_each_valid_name_once():
+    with pytest.raises(ValueError) as err:
+        from_rope_scaling({"rope_type": "llama3"})
+    names = str(err.value).split("valid: ")[1].split(", ")
+    assert len(names) == len(set(names)) and "'yarn'" in names
