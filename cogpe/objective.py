@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Sequence, cast
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, Sequence, cast
 
 import numpy as np
 import torch
@@ -127,11 +128,9 @@ def evaluate(
     True
     """
     module = getattr(model, "module", model)
-    was_training = module.training
-    module.eval()
     device = next(module.parameters()).device
     total, count = 0.0, 0
-    try:
+    with _eval_mode(module):
         for x_t, t, target in _heldout_batches(data, resolution, n_videos, seed, objective, timesteps, batch_size,
                                                extent, device):
             with autocast(device):
@@ -139,9 +138,18 @@ def evaluate(
             err = (pred.float() - target).pow(2).flatten(1).mean(1)  # (b,)
             total += err.double().sum().item()
             count += len(t)
+    return total / count
+
+
+@contextmanager
+def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """``module`` in eval mode for the block; its training flag restored afterwards, also on error."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
     finally:
         module.train(was_training)
-    return total / count
 
 
 def _heldout_batches(data, resolution, n_videos, seed, objective, timesteps, batch_size, extent, device):
@@ -188,18 +196,14 @@ def heldout_attention_entropy(
     2
     """
     module = cast("VideoDiT", getattr(model, "module", model))
-    was_training = module.training
-    module.eval()
     device = next(module.parameters()).device
     sums, count = None, 0
-    try:
+    with _eval_mode(module):
         for x_t, t, _ in _heldout_batches(data, resolution, n_videos, seed, objective, None, batch_size, extent,
                                           device):
             h = module.attention_entropy(x_t, t) * len(t)  # (depth,), weighted by the batch
             sums = h if sums is None else sums + h
             count += len(t)
-    finally:
-        module.train(was_training)
     assert sums is not None
     return (sums / count).tolist()
 
@@ -244,9 +248,7 @@ def sample(
     x, _ = noise_and_levels("sample", seed, range(n), (c, *resolution))
     x = x.to(device)
     grid = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
-    was_training = module.training
-    module.eval()
-    try:
+    with _eval_mode(module):
         for t_now, t_next in zip(grid[:-1].tolist(), grid[1:].tolist()):
             t = torch.full((n,), t_now, device=device)
             with autocast(device):
@@ -258,6 +260,4 @@ def sample(
                 x0, eps = a * x - s * v, s * x + a * v
                 a2, s2 = math.cos(t_next * math.pi / 2), math.sin(t_next * math.pi / 2)
                 x = a2 * x0 + s2 * eps
-    finally:
-        module.train(was_training)
     return x.clamp(-1.0, 1.0).cpu()

@@ -88,3 +88,22 @@ def test_bad_model_input(trained):
         evaluate(trained, DataConfig(), (4, 16, 16), n_videos=0)
     with pytest.raises(ValueError, match="steps must be an integer >= 1, got 0"):
         sample(trained, 1, (4, 16, 16), steps=0)
+
+
+def test_measurements_leave_the_training_flag_as_they_found_it():
+    """evaluate, heldout_attention_entropy and sample run in eval mode and restore the flag, also on error."""
+    from cogpe.data import DataConfig
+    from cogpe.model import ModelConfig, VideoDiT
+    from cogpe.objective import evaluate, heldout_attention_entropy, sample
+
+    model = VideoDiT(ModelConfig(width=32, depth=1, heads=2, base_grid=(2, 2, 2)))
+    for training in (True, False):
+        model.train(training)
+        evaluate(model, DataConfig(), (2, 8, 8), n_videos=2)
+        heldout_attention_entropy(model, DataConfig(), (2, 8, 8), n_videos=2)
+        sample(model, 1, (2, 8, 8), steps=1)
+        assert model.training is training
+    model.train()
+    with pytest.raises(ValueError):
+        sample(model, 1, (2, 8, 8), steps=1, channels=2)  # wrong channel count, raised inside the loop
+    assert model.training is True
