@@ -286,9 +286,10 @@ STEP_SHAPES = {
 }
 
 
-def step_cases(mode: str, device: str) -> list[Case]:
+def step_cases(mode: str, device: str, *, compiled: bool = False) -> list[Case]:
     """Item 3: one AdamW step of :class:`cogpe.model.VideoDiT` (the ``quick`` preset's size, RoPE) at each
-    shape of ``mode``, against a matmul of the model's largest linear layer and diffusers' model."""
+    shape of ``mode``, against a matmul of the model's largest linear layer and diffusers' model; with
+    ``compiled``, also the step of a ``torch.compile``d copy (``TrainConfig.compile``; compiled on first use)."""
     from cogpe.model import VideoDiT
     from cogpe.trainconfig import TRAIN_PRESETS
 
@@ -309,10 +310,11 @@ def step_cases(mode: str, device: str) -> list[Case]:
             params={"batch": batch, "video": [3, frames, height, width], "token_grid": list(grid),
                     "width": config.width, "depth": config.depth, "heads": config.heads,
                     "step_flops": step_flops, "matmul_mkn": list(mm), "matmul_flops": mm_flops, "device": device},
-            build=lambda c=config, b=batch, v=(frames, height, width): _step_variants(c, b, v, mm, device),
+            build=lambda c=config, b=batch, v=(frames, height, width): _step_variants(c, b, v, mm, device, compiled),
             ratios=(
                 Ratio("matmul", "cogpe step", (">=", 0.5), scale=step_flops / mm_flops,
                       name="FLOP/s: cogpe step / matmul"),
+                Ratio("matmul", "compiled step", scale=step_flops / mm_flops, name="FLOP/s: compiled step / matmul"),
                 Ratio("diffusers step", "cogpe step", name="diffusers step / cogpe step"),
                 Ratio(None, "cogpe step", scale=step_flops / 1e9, name="cogpe step GFLOP/s", unit="GFLOP/s"),
                 Ratio(None, "matmul", scale=mm_flops / 1e9, name="matmul GFLOP/s", unit="GFLOP/s"),
@@ -325,9 +327,13 @@ def step_cases(mode: str, device: str) -> list[Case]:
     return cases
 
 
-def _training_step(model, forward, x, target):
-    """A closure running one AdamW step of ``model`` on ``forward() ≈ target``."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def _training_step(model, forward, target):
+    """A closure running one step of ``forward() ≈ target`` with the AdamW :func:`cogpe.train.train` uses
+    (:func:`cogpe.train.make_optimizer` with the ``quick`` preset's hyper-parameters)."""
+    from cogpe.train import make_optimizer
+    from cogpe.trainconfig import TRAIN_PRESETS
+
+    optimizer = make_optimizer(model, TRAIN_PRESETS["quick"])
 
     def step():
         loss = torch.nn.functional.mse_loss(forward(), target)
@@ -338,7 +344,7 @@ def _training_step(model, forward, x, target):
     return step
 
 
-def _step_variants(config, batch, video, mm, device) -> Variants:
+def _step_variants(config, batch, video, mm, device, compiled: bool) -> Variants:
     from cogpe.model import VideoDiT
 
     gen = torch.Generator().manual_seed(0)
@@ -350,9 +356,14 @@ def _step_variants(config, batch, video, mm, device) -> Variants:
     m, k, n = mm
     a, b = torch.randn(m, k, generator=gen).to(device), torch.randn(k, n, generator=gen).to(device)
     variants = {
-        "cogpe step": _training_step(model, lambda: model(x, t), x, target),
+        "cogpe step": _training_step(model, lambda: model(x, t), target),
         "matmul": lambda: a @ b,
     }
+    if compiled:
+        twin = VideoDiT(config).to(device).train()
+        twin.load_state_dict(model.state_dict())
+        fast = torch.compile(twin)
+        variants["compiled step"] = _training_step(twin, lambda: fast(x, t), target)
     peer = _diffusers_model(config, frames)
     if peer is not None:
         peer = peer.to(device).train()
@@ -364,7 +375,7 @@ def _step_variants(config, batch, video, mm, device) -> Variants:
         def forward():
             return peer(xd, text, steps, image_rotary_emb=(cos, sin), return_dict=False)[0]
 
-        variants["diffusers step"] = _training_step(peer, forward, xd, target.transpose(1, 2).contiguous())
+        variants["diffusers step"] = _training_step(peer, forward, target.transpose(1, 2).contiguous())
     return variants
 
 

@@ -239,7 +239,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="seconds per Timer measurement (default 0.5; 0.01 with --quick)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: all cores; fewer leaves room for other processes on a shared machine)")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant of item 1")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants of items 1 and 3")
     parser.add_argument("--out", default=str(RESULTS), help=f"folder for the JSON (default {RESULTS})")
     args = parser.parse_args(argv)
     if args.rounds is None:
@@ -270,7 +270,7 @@ def cases_for(args) -> list[Case]:
     if 2 in args.items:
         cases += table_cases(mode, args.device)
     if 3 in args.items:
-        cases += step_cases(mode, args.device)
+        cases += step_cases(mode, args.device, compiled=not (args.quick or args.no_compile))
     if 5 in args.items:
         cases += adapter_cases(mode, args.device)
     return cases

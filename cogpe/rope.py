@@ -257,7 +257,9 @@ def apply_rope(
       never at import; on CPU it needs a C++ compiler);
     - ``"auto"`` (default) — ``"complex"`` when ``x`` has at least
       :data:`cogpe.rope_complex.AUTO_MIN_NUMEL` elements,
-      no table requires grad and the tables' pairs repeat, else ``"reference"``. Never ``"compiled"``.
+      no table requires grad and the tables' pairs repeat, else ``"reference"``. Never ``"compiled"``;
+      inside code that ``torch.compile`` traces it is ``"reference"``, which the compiler fuses (the
+      complex path cannot be traced there).
 
     The check and the complex table are kept for the last few ``(cos, sin)`` tensors seen (by
     identity; a table changed in place is checked again), so a model that applies the same tables to

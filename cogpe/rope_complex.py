@@ -138,8 +138,12 @@ def _repeats_pairs(t: torch.Tensor, layout: str) -> bool:
 
 
 def auto_table(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: str) -> torch.Tensor | None:
-    """The complex table ``impl="auto"`` rotates ``x`` by, or None for the reference path."""
+    """The complex table ``impl="auto"`` rotates ``x`` by, or None for the reference path (also while
+    ``torch.compile`` traces: the compiler fuses the reference arithmetic, and the cache's weak references
+    cannot be traced)."""
     if x.device.type == "meta" or x.numel() < AUTO_MIN_NUMEL or needs_grad(cos, sin):
+        return None
+    if torch.compiler.is_compiling():
         return None
     return cached_table(cos, sin, layout, compute_dtype(x))
 
@@ -155,8 +159,9 @@ _WATCHED: set[tuple] = set()  # keys whose tensors carry a finalizer
 def cached_table(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype) -> torch.Tensor | None:
     """``to_complex_table(cos, sin, layout, real)``, or None where a pair's channels differ; remembered
     for the same tensor objects until one is changed in place (its version counter moves) or freed.
-    Inference-mode tensors (no version counter) and tables on the meta device are not remembered."""
-    if cos.device.type == "meta" or cos.is_inference() or sin.is_inference():
+    Inference-mode tensors (no version counter), tables on the meta device and calls traced by
+    ``torch.compile`` are not remembered."""
+    if torch.compiler.is_compiling() or cos.device.type == "meta" or cos.is_inference() or sin.is_inference():
         return _table_or_none(cos, sin, layout, real)
     key = (id(cos), id(sin), layout, real)
     entry = _TABLE_CACHE.get(key)

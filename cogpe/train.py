@@ -72,7 +72,7 @@ from .runfiles import (
 )
 from .trainconfig import TRAIN_PRESETS, Probe, Stage, TrainConfig, parse_stages, train_preset
 
-__all__ = ["load_model", "main", "train"]
+__all__ = ["load_model", "main", "make_optimizer", "train"]
 
 
 # --- checkpoints: loading a model, resuming, branching -------------------------------------------------
@@ -155,7 +155,7 @@ def _setup_distributed(device):
 # --- the training loop -----------------------------------------------------------------------------------
 
 
-def _param_groups(model: VideoDiT, weight_decay: float) -> list[dict]:
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
@@ -307,10 +307,19 @@ def _build(config: TrainConfig, device) -> tuple[VideoDiT, torch.optim.Optimizer
         torch.manual_seed(config.seed)
         model = VideoDiT(config.model_config())
     model.to(device)
-    optimizer = torch.optim.AdamW(
+    return model, make_optimizer(model, config)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """The AdamW that :func:`train` steps ``model`` with: ``config``'s betas and weight decay (not on biases,
+    norms or the position table) and the first stage's learning rate.
+
+    PyTorch's default (per-tensor ``foreach``) kernel, not the fused one: fused AdamW is about 5 % faster
+    per step here but rounds differently, and over hundreds of steps that moves the stored lab results
+    by more than a seed's spread."""
+    return torch.optim.AdamW(
         _param_groups(model, config.weight_decay), lr=config.stages[0].lr, betas=config.betas,
     )
-    return model, optimizer
 
 
 def _restore(config: TrainConfig, out: Path, resume: bool, init_from, model, optimizer) -> _RunState:

@@ -309,6 +309,23 @@ def test_compiled_path_equals_reference(compiled_available, dtype):
     assert_rotates_like_reference(grad, ref_grad, dtype)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch while compiling
+def test_auto_inside_torch_compile_takes_the_reference_path(compiled_available):
+    """A model calling ``apply_rope`` at a size where eager code uses the cached complex table can be
+    compiled (the cache's weak references cannot be traced): values and gradients equal eager ones."""
+    cos, sin = tables(64, 512)
+    x = torch.randn(2, 2, 512, 64, requires_grad=True)
+    assert x.numel() >= AUTO_MIN_NUMEL
+    compiled = torch.compile(lambda t: apply_rope(t, cos, sin))
+    out = compiled(x)
+    ref = apply_rope(x, cos, sin, impl="reference")
+    assert_rotates_like_reference(out, ref, torch.float32)
+    grad_out = torch.randn_like(out)
+    (grad,) = torch.autograd.grad(out, x, grad_out)
+    (ref_grad,) = torch.autograd.grad(ref, x, grad_out)
+    assert_rotates_like_reference(grad, ref_grad, torch.float32)
+
+
 def test_importing_and_using_cogpe_compiles_nothing():
     code = (
         "import sys, torch, cogpe\n"

@@ -103,6 +103,22 @@ def test_metrics_files_hold_every_row(runs):
     assert TrainConfig.from_dict(info["config"]) == train_preset("tiny", strategy="rope-ntk")
 
 
+def test_make_optimizer_decays_only_weight_matrices():
+    """Weight decay on the >= 2-D weights, not on biases, norms or a learned position table; the config's
+    betas and the first stage's learning rate; the default (unfused) AdamW kernel."""
+    config = dataclasses.replace(train_preset("tiny"), weight_decay=0.05)
+    model = VideoDiT(config.model_config())
+    optimizer = train_mod.make_optimizer(model, config)
+    decay, no_decay = optimizer.param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 and not names[id(p)].startswith("pos.") for p in decay["params"])
+    assert all(p.ndim < 2 or names[id(p)].startswith("pos.") for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+    assert decay["lr"] == config.stages[0].lr and decay["betas"] == config.betas
+    assert not optimizer.defaults["fused"]
+
+
 def test_v_objective_trains(tmp_path):
     config = dataclasses.replace(train_preset("tiny", strategy="rope-interpolate"), objective="v")
     rows = train(config, tmp_path, device="cpu", progress=False)
