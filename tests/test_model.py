@@ -195,3 +195,27 @@ def test_model_needs_a_base_grid():
         VideoDiT(ModelConfig())
     # a sincos model with a head_dim RoPE could not split is fine: it has no RoPE
     ModelConfig(strategy="sincos-extrapolate", width=96, heads=4, base_grid=BASE)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch while compiling
+def test_a_compiled_rope_model_computes_what_the_eager_one_does():
+    """``torch.compile`` of a RoPE model at a size where eager ``apply_rope`` uses its cached complex table
+    (``TrainConfig.compile`` on a real grid): outputs and parameter gradients equal eager ones."""
+    try:
+        torch.compile(lambda t: t * 2)(torch.ones(2))
+    except Exception as err:  # no C++ compiler, unsupported Python, …
+        pytest.skip(f"torch.compile does not work here: {type(err).__name__}: {err}")
+    model = randomized(VideoDiT(ModelConfig(width=64, depth=1, heads=1, patch=(1, 2, 2), base_grid=(4, 8, 8),
+                                            strategy="rope-extrapolate")))
+    torch.manual_seed(0)
+    x, t = torch.randn(4, 3, 4, 16, 16), torch.rand(4)  # q: 4 videos x 1 head x 256 tokens x 64 channels
+    grads = []
+    for forward in (model, torch.compile(model)):
+        model.zero_grad(set_to_none=True)
+        out = forward(x, t)
+        out.square().mean().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    (eager, eager_grads), (compiled, compiled_grads) = grads
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
+    for got, want in zip(compiled_grads, eager_grads):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
