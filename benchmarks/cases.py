@@ -310,7 +310,7 @@ def step_cases(mode: str, device: str, *, compiled: bool = False) -> list[Case]:
             params={"batch": batch, "video": [3, frames, height, width], "token_grid": list(grid),
                     "width": config.width, "depth": config.depth, "heads": config.heads,
                     "step_flops": step_flops, "matmul_mkn": list(mm), "matmul_flops": mm_flops, "device": device},
-            build=lambda c=config, b=batch, v=(frames, height, width): _step_variants(c, b, v, mm, device, compiled),
+            build=lambda c=config, b=batch, v=(frames, height, width), m=mm: _step_variants(c, b, v, m, device, compiled),
             ratios=(
                 Ratio("matmul", "cogpe step", (">=", 0.5), scale=step_flops / mm_flops,
                       name="FLOP/s: cogpe step / matmul"),

@@ -88,6 +88,20 @@ def test_training_step_flops_against_matmul_and_diffusers(quick_run):
     assert ratios["diffusers step / cogpe step"]["value"] == pytest.approx(t["diffusers step"] / t["cogpe step"])
 
 
+def test_each_training_step_case_times_its_own_shapes(bench):
+    """Every item-3 case of a full run builds the matmul its FLOPs are counted for and steps its own
+    video size (the cases are built after the loop that makes them; nothing may leak from a later one)."""
+    from benchmarks.cases import step_cases
+
+    cases = step_cases("full", "cpu")
+    assert len({tuple(c.params["matmul_mkn"]) for c in cases}) == len(cases) > 1
+    for case in cases:
+        variants = case.build()
+        m, _, n = case.params["matmul_mkn"]
+        assert variants["matmul"]().shape == (m, n)
+        assert case.params["batch"] * math.prod(case.params["token_grid"]) == m
+
+
 def test_adapter_overhead_against_the_model_fed_its_tables(quick_run):
     """Item 5: use_strategy's forward (one strategy; a timestep schedule) over the unpatched model's fed the
     same tables — the hooks' overhead, goal <= 1.02 each (the variants are checked to compute the same)."""
