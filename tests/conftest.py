@@ -26,6 +26,15 @@ def diffusers_embeddings():
     return pytest.importorskip("diffusers.models.embeddings")
 
 
+@pytest.fixture(scope="session")
+def compiled_available():
+    """Skips, saying why, where ``torch.compile`` does not work (no C++ compiler, unsupported Python, …)."""
+    try:
+        torch.compile(lambda t: t * 2)(torch.ones(2))
+    except Exception as err:
+        pytest.skip(f"torch.compile does not work here: {type(err).__name__}: {err}")
+
+
 def load_diffusers_function(module: str, name: str):
     """A top-level function of an installed diffusers module, loaded without importing the module.
 

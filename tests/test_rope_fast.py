@@ -286,14 +286,6 @@ def test_fast_paths_match_diffusers_within_tolerance(diffusers_embeddings, head_
 # --- the compiled path ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def compiled_available():
-    try:
-        torch.compile(lambda t: t * 2)(torch.ones(2))
-    except Exception as err:  # no C++ compiler, unsupported Python, …
-        pytest.skip(f"torch.compile does not work here: {type(err).__name__}: {err}")
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch while compiling
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_compiled_path_equals_reference(compiled_available, dtype):
