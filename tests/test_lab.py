@@ -264,7 +264,7 @@ def test_gpu_preset_smoke_runs_its_code_path_on_the_cpu(tmp_path, capsys):
     assert any(k.startswith("data/") for k in load_samples(tmp_path / "gpu.samples.npz"))
 
 
-def test_compiled_training_step_matches_eager(tmp_path):
+def test_compiled_training_step_matches_eager(tmp_path, compiled_available):
     """``compile=True`` (torch.compile of the training step) computes what eager does."""
     from cogpe.train import train
 
