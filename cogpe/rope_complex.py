@@ -159,9 +159,8 @@ _WATCHED: set[tuple] = set()  # keys whose tensors carry a finalizer
 def cached_table(cos: torch.Tensor, sin: torch.Tensor, layout: str, real: torch.dtype) -> torch.Tensor | None:
     """``to_complex_table(cos, sin, layout, real)``, or None where a pair's channels differ; remembered
     for the same tensor objects until one is changed in place (its version counter moves) or freed.
-    Inference-mode tensors (no version counter), tables on the meta device and calls traced by
-    ``torch.compile`` are not remembered."""
-    if torch.compiler.is_compiling() or cos.device.type == "meta" or cos.is_inference() or sin.is_inference():
+    Inference-mode tensors (no version counter) and tables on the meta device are not remembered."""
+    if cos.device.type == "meta" or cos.is_inference() or sin.is_inference():
         return _table_or_none(cos, sin, layout, real)
     key = (id(cos), id(sin), layout, real)
     entry = _TABLE_CACHE.get(key)
