@@ -61,8 +61,8 @@ def resample_table(
     """Resample a spatial table ``(H*W, D)`` or ``(H, W, D)`` to ``new_hw``; same form, dtype and device.
 
     ``F.interpolate`` over the (H, W) axes, channel by channel (chapter 5). ``mode`` is
-    ``"bilinear"``, ``"bicubic"`` (Keys kernel, ``a = −0.75``) or ``"nearest"``; ``align_corners``
-    picks :func:`align_corners_coordinates` (True) or :func:`half_pixel_coordinates` (False) and has
+    ``"bilinear"``, ``"bicubic"`` (the cubic convolution kernel with PyTorch's ``a = −0.75``; Keys'
+    is ``a = −½``) or ``"nearest"``; ``align_corners`` picks :func:`align_corners_coordinates` (True) or :func:`half_pixel_coordinates` (False) and has
     no meaning for ``"nearest"``. ``antialias`` low-passes when shrinking (timm's default), which
     attenuates the fastest channels. Half-precision tables are resampled in float32.
 
