@@ -12,8 +12,9 @@ model               SAT                                      diffusers
                     only
 5B 1.0 (RoPE)       ``arange`` on the fixed 30×45 grid;      positions spread over the crop region
                     frame prefixes only                      of the 30×45 base box (``linspace``)
-1.5-5B (RoPE)       ``arange`` sliced from a 21×150×150      ``arange`` sliced from 150×150 (any T)
-                    table
+1.5-5B (RoPE)       ``arange`` sliced from a 21×150×150      ``arange`` sliced from the config's
+                    table                                    ``sample_* / 2`` (150×150 or 48×85;
+                                                             any T)
 ==================  =======================================  =========================================
 
 The ``sat_*`` and ``diffusers_*`` functions reproduce each codebase's arithmetic (float32 positions,
@@ -27,7 +28,7 @@ from typing import Sequence, TypedDict
 
 import torch
 
-from ._checks import check_choice
+from ._checks import check_choice, check_grid
 from .grids import (
     arange_positions,
     crop_region,
@@ -288,22 +289,44 @@ def diffusers_rope_tables(
     num_frames: int | None = None,
     height: int | None = None,
     width: int | None = None,
+    *,
+    sample_hw: Sequence[int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """diffusers' RoPE tables ``(cos, sin)``, each ``(T*H*W, head_dim)`` float32, as its pipelines build them.
 
     CogVideoX 1.0: h and w positions spread over ``crop_region((H, W), (30, 45))`` with diffusers ≥ 0.32's
     ``linspace(start, stop*(n-1)/n, n)`` (``grid_type="linspace"``); t is ``arange``. At 480×720 this is
     SAT's ``arange``; elsewhere positions are rescaled into the base box. CogVideoX 1.5: ``arange``
-    sliced from a 150×150 table (``grid_type="slice"``), any number of frames.
+    sliced from a ``sample_height/2 × sample_width/2`` table (``grid_type="slice"``), any number of
+    frames; a grid beyond it fails in diffusers, a ValueError naming the cap here.
+
+    ``sample_hw`` is the transformer config's ``(sample_height, sample_width)`` in latent pixels
+    (``transformer.config``); it defaults to the preset's ``base_latent_hw``. Released configs differ:
+    1.5's is 300×300 in diffusers' conversion script (a 150×150 table), 96×170 in later ones (48×85,
+    the 768×1360 training size, beyond which portrait 1360×768 fails).
 
     >>> cos, sin = diffusers_rope_tables("cogvideox-5b", 49, 768, 1360)   # crop ((2, 0), (27, 45))
     >>> cos.shape
     torch.Size([53040, 64])
+    >>> diffusers_rope_tables("cogvideox1.5-5b", 81, 1360, 768, sample_hw=(96, 170))
+    Traceback (most recent call last):
+    ...
+    ValueError: grid (11, 85, 48) has H = 85 tokens, beyond the 48 × 85 table ...
     """
     cfg = get_preset(preset)
     _require(cfg, "rope")
     T, H, W = token_grid(cfg, num_frames, height, width)
-    base_hw = (cfg.base_latent_hw[0] // cfg.patch_size, cfg.base_latent_hw[1] // cfg.patch_size)
+    sample = cfg.base_latent_hw if sample_hw is None else check_grid("sample_hw", sample_hw, 2)
+    base_hw = (sample[0] // cfg.patch_size, sample[1] // cfg.patch_size)
+    if cfg.rope_max_grid is not None:
+        for axis, n, cap in (("H", H, base_hw[0]), ("W", W, base_hw[1])):
+            if n > cap:
+                raise ValueError(
+                    f"grid {(T, H, W)} has {axis} = {n} tokens, beyond the {base_hw[0]} × {base_hw[1]} table "
+                    f"diffusers' {cfg.name} pipeline slices positions from (sample_hw={tuple(sample)} latent "
+                    f"pixels / patch {cfg.patch_size}); its pipeline fails there. Use a size within it, or run "
+                    "the model under cogpe.adapters.use_strategy"
+                )
     if cfg.rope_max_grid is None:
         (top, left), (bottom, right) = crop_region((H, W), base_hw)
         positions = [

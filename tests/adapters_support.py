@@ -44,20 +44,24 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def tiny_transformer(version: str = "1.0", *, rope: bool = True, learned: bool = False, layers: int = 2, seed: int = 0):
+def tiny_transformer(
+    version: str = "1.0", *, rope: bool = True, learned: bool = False, layers: int = 2, seed: int = 0,
+    sample_hw: tuple[int, int] | None = None, image: bool = False,
+):
     """A 2-layer, 2-head (head_dim 16) CogVideoX transformer of ``version`` with random weights (see BASE).
 
     ``learned=True`` is CogVideoX-5B-I2V's layout: 8 input channels (latents and image latents) and a
-    learned additive table (drawn at random here) on top of RoPE.
+    learned additive table (drawn at random here) on top of RoPE; ``image=True`` the 8 input channels
+    without a table (1.5-I2V's layout). ``sample_hw`` (latent pixels) overrides the config's sample size.
     LayerNorm weights and biases are drawn too (diffusers starts them at 1 and 0), so that qk-norm's
     affine part is not trivial.
     """
     torch.manual_seed(seed)
     model = CogVideoXTransformer3DModel(
-        num_attention_heads=2, attention_head_dim=HEAD_DIM, in_channels=8 if learned else 4, out_channels=4,
-        time_embed_dim=8, use_learned_positional_embeddings=learned,
-        text_embed_dim=8, num_layers=layers, sample_width=12 if version == "1.0" else 40,
-        sample_height=8 if version == "1.0" else 40,
+        num_attention_heads=2, attention_head_dim=HEAD_DIM, in_channels=8 if learned or image else 4, out_channels=4,
+        time_embed_dim=8, use_learned_positional_embeddings=learned, text_embed_dim=8, num_layers=layers,
+        sample_height=sample_hw[0] if sample_hw else 8 if version == "1.0" else 40,
+        sample_width=sample_hw[1] if sample_hw else 12 if version == "1.0" else 40,
         sample_frames=9 if version == "1.0" else 17, patch_size=2, patch_size_t=None if version == "1.0" else 2,
         max_text_seq_length=TEXT, use_rotary_positional_embeddings=rope,
     )

@@ -57,6 +57,38 @@ def test_cogvideox_pipeline_at_twice_the_grid(version):
     assert torch.equal(generate(pipeline, **call), expected)
 
 
+def test_cogvideox_1_5_runs_beyond_the_cap_its_config_puts_on_the_pipeline():
+    """Released CogVideoX 1.5 configs say sample 96×170, so its pipeline slices integer positions from a
+    48×85-token table and fails (a size mismatch) at portrait 1360×768. Here: sample 8×12 latent → 4×6 tokens, a portrait
+    96×64 call → 6×4 tokens. Unpatched it fails; under the adapter it runs, with the integer positions a
+    large enough table gives (the same weights, sample 40×40), bit for bit; removed, it fails again."""
+    small = tiny_transformer("1.5", sample_hw=(8, 12))
+    large = tiny_transformer("1.5", sample_hw=(40, 40))
+    large.load_state_dict(small.state_dict())
+    call = dict(num_frames=17, height=96, width=64)
+    pipeline = tiny_pipeline(small)
+    with pytest.raises(RuntimeError, match="(Sizes of tensors must match|expand)"):
+        generate(pipeline, **call)
+    expected = generate(tiny_pipeline(large), **call)
+    with use_strategy(pipeline, "extrapolate") as handle:
+        assert handle.base_grid == (3, 4, 6)  # read from the config: 17 frames → 3, 8×12 latent → 4×6
+        assert torch.equal(generate(pipeline, **call), expected)
+    with pytest.raises(RuntimeError, match="(Sizes of tensors must match|expand)"):
+        generate(pipeline, **call)
+
+
+def test_cogvideox_1_5_image_to_video_scales_from_both_orientations():
+    """1.5-I2V (twice the latent channels in) allows either orientation: its config grid and the transpose
+    are both bases, each its own; a T2V model keeps the one config grid."""
+    image = tiny_transformer("1.5", sample_hw=(8, 12), image=True)
+    with use_strategy(image, "yarn") as handle:
+        assert handle.base_grids == ((3, 4, 6), (3, 6, 4))
+        assert handle.base_grid_at((3, 6, 4)) == (3, 6, 4) and handle.q_scale((3, 6, 4)) == 1.0
+        assert handle.base_grid_at((3, 12, 8)) == (3, 6, 4) and handle.q_scale((3, 12, 8)) > 1.0
+    with use_strategy(tiny_transformer("1.5", sample_hw=(8, 12)), "yarn") as handle:
+        assert handle.base_grids == ((3, 4, 6),) and handle.q_scale((3, 6, 4)) > 1.0
+
+
 # --- Wan and HunyuanVideo: the transformer builds its own tables; integer positions at every size ------------
 
 # Trained (here: base_grid) on 3×4×6 tokens = 9 frames at 64×96. About twice it: 17 frames → 5 latent

@@ -27,6 +27,7 @@ from adapters_wan_hunyuan_support import (
     tiny,
 )
 from cogpe.adapters import BASE_GRIDS, use_strategy
+from cogpe.adapters.presets import base_grid_for
 from cogpe.cogvideox import token_grid
 from cogpe.strategy import ENCODINGS, Strategy, attention_scale, scaled_rope_3d
 
@@ -225,38 +226,107 @@ def test_hunyuan_image_to_video_token_replace_blocks_are_adapted_alike():
 
 def test_presets_state_their_token_arithmetic():
     """(frames − 1)//4 + 1 latent frames, pixels / VAE scale / patch (module docstring of presets)."""
-    assert {name: preset.grid for name, preset in BASE_GRIDS.items()} == {
-        "cogvideox-5b": (13, 30, 45), "cogvideox-5b-i2v": (13, 30, 45), "cogvideox1.5-5b": (11, 48, 85),
-        "wan-480p": (21, 30, 52), "wan-720p": (21, 45, 80), "wan2.2-5b-720p": (31, 22, 40),
-        "hunyuanvideo-540p": (33, 34, 60), "hunyuanvideo-720p": (33, 45, 80),
+    wan480, wan720 = [(21, 30, 52), (21, 52, 30)], [(21, 45, 80), (21, 80, 45)]
+    hy540 = [(33, 34, 60), (33, 39, 52), (33, 45, 45), (33, 60, 34), (33, 52, 39)]
+    hy720 = [(33, 45, 80), (33, 52, 69), (33, 60, 60), (33, 80, 45), (33, 69, 52)]
+    assert {name: list(preset.grids) for name, preset in BASE_GRIDS.items()} == {
+        "cogvideox-5b": [(13, 30, 45)], "cogvideox-5b-i2v": [(13, 30, 45)], "cogvideox1.5-5b": [(11, 48, 85)],
+        "cogvideox1.5-5b-i2v": [(11, 48, 85), (11, 85, 48)],
+        "wan-480p": wan480, "wan-720p": wan720, "wan-14b": wan720 + wan480,
+        "wan2.2-5b-720p": [(31, 22, 40), (31, 40, 22)],
+        "hunyuanvideo-540p": hy540, "hunyuanvideo-720p": hy720, "hunyuanvideo": hy720 + hy540,
     }
     for name in ("cogvideox-5b", "cogvideox-5b-i2v", "cogvideox1.5-5b"):
-        assert BASE_GRIDS[name].grid == token_grid(name)
+        assert BASE_GRIDS[name].grids == (token_grid(name),)
+
+
+def test_wan_sizes_are_read_width_by_height():
+    """Wan's SUPPORTED_SIZES strings are width*height: '480*832' is 480 wide and 832 high (portrait)."""
+    def wan(*sizes):  # Wan's strings -> (height, width)
+        return {(int(s.split("*")[1]), int(s.split("*")[0])) for s in sizes}
+
+    assert set(BASE_GRIDS["wan-480p"].sizes) == wan("480*832", "832*480")  # t2v-1.3B
+    assert set(BASE_GRIDS["wan-14b"].sizes) == wan("720*1280", "1280*720", "480*832", "832*480")  # t2v-14B, A14B
+    assert set(BASE_GRIDS["wan2.2-5b-720p"].sizes) == wan("704*1280", "1280*704")  # ti2v-5B
+    assert (832, 480) in BASE_GRIDS["wan-480p"].sizes and (480, 832) in BASE_GRIDS["wan-480p"].sizes
+
+
+def wide_wan(**kw):
+    """A 1-layer Wan transformer of Wan 2.1 T2V-1.3B's width: 12 heads × 128 channels (small FFN and text)."""
+    torch.manual_seed(0)
+    return diffusers.WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=4, out_channels=4,
+        text_dim=8, freq_dim=8, ffn_dim=16, num_layers=1, **kw,
+    ).eval()
 
 
 @pytest.mark.parametrize(
-    "make, preset, grid",
+    "make, preset",
     [
-        (lambda: tiny("wan", layers=1), "wan-720p", (21, 45, 80)),
-        (lambda: tiny("wan", layers=1, in_channels=48), "wan2.2-5b-720p", (31, 22, 40)),  # the 16× VAE's latents
-        (lambda: tiny("hunyuan"), "hunyuanvideo-720p", (33, 45, 80)),
+        (lambda: tiny("wan", layers=1), "wan-14b"),
+        (wide_wan, "wan-480p"),  # the 1.3B, told by its width
+        (lambda: tiny("wan", layers=1, in_channels=48), "wan2.2-5b-720p"),  # the 16× VAE's latents
+        (lambda: tiny("hunyuan"), "hunyuanvideo"),
     ],
-    ids=["wan", "wan2.2-5b", "hunyuan"],
+    ids=["wan-14b", "wan-1.3b", "wan2.2-5b", "hunyuan"],
 )
-def test_default_base_grid_is_the_largest_training_video(make, preset, grid):
-    with use_strategy(make(), "ntk") as handle:
-        assert handle.model.preset == preset and handle.base_grid == grid
+def test_every_trained_size_in_both_orientations_runs_unrescaled_by_default(make, preset):
+    """Each trained grid is its own base: under every strategy the model gets its own tables (bit for bit)
+    and q is not scaled, in portrait as in landscape."""
+    transformer = make()
+    grids = BASE_GRIDS[preset].grids
+    own = {grid: own_tables(transformer, grid) for grid in grids}
+    for name in ROPE:
+        with use_strategy(transformer, name) as handle:
+            assert handle.model.preset == preset and handle.base_grids == grids
+            for grid in grids:
+                assert handle.base_grid_at(grid) == grid
+                cos, sin = handle.tables(grid)
+                assert torch.equal(cos, own[grid][0]) and torch.equal(sin, own[grid][1]), (name, grid)
+                assert handle.q_scale(grid) == 1.0
+
+
+def test_a_larger_video_scales_from_the_trained_size_of_its_orientation():
+    """Wan 14B at 1.25× its 720p size in each orientation: scaled from the 720p grid of that orientation, as
+    the strategy's tables with that one base grid; a size inside a trained one is not rescaled at all."""
+    wan = tiny("wan", layers=1)
+    with use_strategy(wan, "yarn") as handle:
+        for grid, base in [((21, 56, 100), (21, 45, 80)), ((21, 100, 56), (21, 80, 45))]:
+            assert handle.base_grid_at(grid) == base
+            # the frequencies of YaRN from that base; its temperature goes on q, not on cos and sin
+            expected = scaled_rope_3d(HEAD_DIM["wan"], grid, base, "yarn", split=SPLIT["wan"], dtype=torch.float64,
+                                      attention_factor=1.0)
+            cos, sin = handle.tables(grid)
+            assert torch.allclose(cos, expected[0].float(), atol=1e-6) and torch.allclose(sin, expected[1].float(), atol=1e-6)
+            assert handle.q_scale(grid) == pytest.approx(attention_scale("yarn", grid, base) ** 2)
+            assert handle.q_scale(grid) > 1.0
+        inside = (21, 40, 70)  # 640 × 1120: inside 720p landscape, though its aspect is nearer 480p's
+        assert handle.base_grid_at(inside) == (21, 45, 80) and handle.q_scale(inside) == 1.0
+        with pytest.raises(ValueError, match=r"scales each call from one of 4 trained grids .*base_grid_at"):
+            handle.base_grid
+
+
+def test_base_grid_for_orders_by_least_rescaling():
+    wan = BASE_GRIDS["wan-14b"].grids
+    assert base_grid_for((41, 40, 70), wan) == (21, 45, 80)  # twice the frames: time ties, space decides
+    assert base_grid_for((21, 60, 60), wan) == (21, 45, 80)  # a square: both orientations tie, the first listed
+    assert base_grid_for((21, 30, 52), BASE_GRIDS["hunyuanvideo"].grids) == (33, 34, 60)  # nearest aspect holding it
+    assert base_grid_for((33, 78, 104), BASE_GRIDS["hunyuanvideo"].grids) == (33, 52, 69)  # 1.5 × 832 × 1104
+    with pytest.raises(ValueError, match="no trained grids"):
+        base_grid_for((1, 2, 3), ())
 
 
 def test_named_presets_and_their_family():
     wan = tiny("wan", layers=1)
     with use_strategy(wan, "riflex", base_grid="wan-480p") as handle:
-        assert handle.base_grid == (21, 30, 52)
+        assert handle.base_grids == ((21, 30, 52), (21, 52, 30))
+    with use_strategy(wan, "riflex", base_grid=(21, 30, 52)) as handle:
+        assert handle.base_grid == handle.base_grid_at((21, 90, 10)) == (21, 30, 52)
     with pytest.raises(ValueError, match=r"base_grid='hunyuanvideo-720p' is a HunyuanVideo preset, but the model is "
-                                         r"Wan; Wan presets: 'wan-480p', 'wan-720p', 'wan2.2-5b-720p', or pass"):
+                                         r"Wan; Wan presets: 'wan-480p', 'wan-720p', 'wan-14b', 'wan2.2-5b-720p', or pass"):
         use_strategy(wan, "riflex", base_grid="hunyuanvideo-720p")
     with pytest.raises(ValueError, match=r"base_grid='hunyuan-720p' is not a preset; HunyuanVideo presets: "
-                                         r"'hunyuanvideo-540p', 'hunyuanvideo-720p'"):
+                                         r"'hunyuanvideo-540p', 'hunyuanvideo-720p', 'hunyuanvideo'"):
         use_strategy(tiny("hunyuan"), "riflex", base_grid="hunyuan-720p")
 
 
@@ -269,7 +339,7 @@ def test_wan_grids_beyond_rope_max_seq_len_are_refused_with_the_limit():
     with pytest.raises(ValueError, match=r"base_grid \(3, 4, 20\) " + message):
         use_strategy(wan, "ntk", base_grid=(3, 4, 20))
     with pytest.raises(ValueError, match=r"base_grid \(21, 45, 80\) has 80 tokens along W"):
-        use_strategy(wan, "ntk")  # the default preset, wan-720p
+        use_strategy(wan, "ntk")  # the default preset, wan-14b
     with pytest.raises(RuntimeError):
         run(wan, (3, 4, 20))
     with use_strategy(wan, "ntk", base_grid=BASE):

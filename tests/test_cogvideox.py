@@ -120,6 +120,24 @@ def test_cogvideox_1_5_slices_arange(diffusers_embeddings):
     torch.testing.assert_close(cos, rope_3d(64, (11, 48, 85))[0], rtol=0, atol=1e-5)
 
 
+def test_cogvideox_1_5_cap_is_the_config_sample_size(diffusers_embeddings):
+    """Released 1.5 configs say sample 96×170 (later) or 300×300 (conversion script): the same integer
+    positions at 768×1360, but with 96×170 a portrait 1360×768 grid is beyond the table — diffusers fails
+    there, cogpe says so."""
+    ref_cos, _ = diffusers_embeddings.get_3d_rotary_pos_embed(
+        64, None, (48, 85), 11, grid_type="slice", max_size=(48, 85)
+    )
+    for sample in ((96, 170), (300, 300)):
+        cos, _ = diffusers_rope_tables("cogvideox1.5-5b", 81, 768, 1360, sample_hw=sample)
+        torch.testing.assert_close(cos, ref_cos, rtol=0, atol=0)
+    with pytest.raises(RuntimeError):
+        diffusers_embeddings.get_3d_rotary_pos_embed(64, None, (85, 48), 11, grid_type="slice", max_size=(48, 85))
+    with pytest.raises(ValueError, match=r"grid \(11, 85, 48\) has H = 85 tokens, beyond the 48 × 85 table"):
+        diffusers_rope_tables("cogvideox1.5-5b", 81, 1360, 768, sample_hw=(96, 170))
+    portrait, _ = diffusers_rope_tables("cogvideox1.5-5b", 81, 1360, 768)  # the 150 × 150 table holds it
+    assert portrait.shape == (11 * 85 * 48, 64)
+
+
 def test_sat_rope_1_0_takes_frame_prefixes():
     full, _ = sat_rope_tables()
     short, _ = sat_rope_tables(num_frames=41)  # 11 latent frames
@@ -135,7 +153,9 @@ def test_sat_rope_1_0_takes_frame_prefixes():
         (lambda: sat_sincos_table(height=768, width=1360), ValueError, r"13x30x45 token grid .* mis-indexed"),
         (lambda: sat_rope_tables("cogvideox-5b", 53, 480, 720), ValueError, r"T <= 13"),
         (lambda: sat_rope_tables("cogvideox1.5-5b", 81, 2416, 1360), ValueError, r"n=151 is larger than the table"),
-        (lambda: diffusers_rope_tables("cogvideox1.5-5b", 81, 768, 2416), ValueError, r"max_n=150"),
+        (lambda: diffusers_rope_tables("cogvideox1.5-5b", 81, 768, 2416), ValueError,
+         r"W = 151 tokens, beyond the 150 × 150 table"),
+        (lambda: diffusers_rope_tables("cogvideox1.5-5b", sample_hw=(96,)), ValueError, r"sample_hw must have 2 entries ordered \(H, W\), got 1"),
         (lambda: diffusers_sincos_table(height=770), ValueError, r"height=770 is not a multiple of"),
     ],
 )

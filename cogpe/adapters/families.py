@@ -9,10 +9,18 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   H, W)``. **1.0** (5B, 5B-I2V's RoPE): no ``patch_size_t``; ``8N+1`` frames (CogVideo #340); default
   ``base_grid`` the config's ``sample_frames`` × ``sample_height`` × ``sample_width`` (49 frames, 60×90
   latent → 13×30×45 tokens): the training grid, and the box diffusers' crop region is taken in.
-  **1.5**: ``patch_size_t`` 2; ``16N+1`` frames (CogVideo #517); its config's 300×300 latent is the
-  table its pipeline slices integer positions from (``grid_type="slice"``), not its 768×1360 training
-  size (CogVideo #681), so by default a strategy keeps the pipeline's positions up to 150 tokens per
-  axis; pass ``base_grid="cogvideox1.5-5b"`` (11×48×85) to scale from the training size. 5B-I2V
+  **1.5**: ``patch_size_t`` 2; ``16N+1`` frames (CogVideo #517); its config's ``sample_height`` ×
+  ``sample_width`` latent is the table its pipeline slices integer positions from (``grid_type="slice"``),
+  so the pipeline takes grids up to ``sample_* // 2`` tokens per axis and fails beyond. That size is
+  read from the config, as it differs between releases: 300×300 in the conversion script's (150×150
+  tokens, larger than any training size), 96×170 in later ones (48×85 tokens: the 768×1360 training
+  size, CogVideo #681, beyond which a portrait 1360×768 video cannot run, CogVideo #758). The default
+  ``base_grid`` is that grid, so a strategy keeps the pipeline's positions wherever the pipeline runs;
+  for 1.5-I2V (``in_channels = 2 × out_channels``, 32), whose model card allows either orientation
+  (short side 768), it and its transpose. Under a strategy the pipeline's own table is not built, so
+  every size runs (see
+  :mod:`cogpe.adapters.hooks`); pass ``base_grid="cogvideox1.5-5b"`` (11×48×85) to scale from the
+  training size whatever the config says. 5B-I2V
   (``use_learned_positional_embeddings=True``) adds a learned table in its patch embedding on top of
   RoPE: a :class:`~cogpe.adapters.models.PatchTable` of kind ``"learned"`` (:mod:`cogpe.adapters.patch_tables`).
 - **CogVideoX-2B** — the same class with ``use_rotary_positional_embeddings=False``: no RoPE; its patch
@@ -56,7 +64,7 @@ import torch
 from .._checks import check_size, check_split
 from ..rope import default_split
 from .models import PatchTable, RopeModel
-from .presets import default_preset, preset_grid
+from .presets import default_preset, preset_grids
 from .tables import Grid
 
 __all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_modules", "read_model", "trained_grid"]
@@ -173,6 +181,10 @@ def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeM
     rope = bool(config["use_rotary_positional_embeddings"])
     learned = bool(config.get("use_learned_positional_embeddings", False))  # only with RoPE: diffusers refuses others
     grid = trained_grid(config)
+    grids: tuple[Grid, ...] = (grid,)
+    image = int(config["in_channels"]) == 2 * int(config["out_channels"])  # I2V: latents and image latents
+    if pt is not None and image:  # 1.5 I2V: both orientations (module docstring)
+        grids = tuple(dict.fromkeys([grid, (grid[0], grid[2], grid[1])]))
     table = None
     if learned or not rope:
         spatial = float(config.get("spatial_interpolation_scale", 1.875))
@@ -185,7 +197,7 @@ def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeM
     return RopeModel(
         family="CogVideoX", name=name, head_dim=head_dim, split=default_split(head_dim), theta=_COGVIDEOX_THETA,
         patch=(1 if pt is None else int(pt), p, p), temporal_compression=int(config["temporal_compression_ratio"]),
-        base_grid=grid, frame_step=_COGVIDEOX_FRAME_STEPS[name], latents="BFCHW",
+        base_grids=grids, frame_step=_COGVIDEOX_FRAME_STEPS[name], latents="BFCHW",
         tables_at="argument" if rope else "patch_embed", sample_frames=int(config["sample_frames"]),
         sample_hw=(int(config["sample_height"]), int(config["sample_width"])), patch_table=table,
     )
@@ -202,7 +214,7 @@ def _wan(config: Mapping[str, Any]) -> RopeModel:
     limit = check_size("rope_max_seq_len", config["rope_max_seq_len"])
     model = RopeModel(
         family="Wan", name="Wan", head_dim=head_dim, split=split, theta=_WAN_THETA, patch=(pt, ph, pw),
-        temporal_compression=4, base_grid=preset_grid(preset, "Wan"), frame_step=_VAE_FRAME_STEP,
+        temporal_compression=4, base_grids=preset_grids(preset, "Wan"), frame_step=_VAE_FRAME_STEP,
         latents="BCFHW", tables_at="rope", kept_dtype=_wan_dtype(), max_positions=limit, preset=preset,
     )
     return model
@@ -220,7 +232,7 @@ def _hunyuan(config: Mapping[str, Any]) -> RopeModel:
     preset = default_preset("HunyuanVideo", config)
     return RopeModel(
         family="HunyuanVideo", name="HunyuanVideo", head_dim=head_dim, split=split, theta=float(config["rope_theta"]),
-        patch=(pt, p, p), temporal_compression=4, base_grid=preset_grid(preset, "HunyuanVideo"),
+        patch=(pt, p, p), temporal_compression=4, base_grids=preset_grids(preset, "HunyuanVideo"),
         frame_step=_VAE_FRAME_STEP, latents="BCFHW", tables_at="rope", preset=preset,
     )
 

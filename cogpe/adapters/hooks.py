@@ -20,8 +20,11 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   module: a forward pre-hook on ``transformer.rope`` reads the grid of its input ``(B, C, F, H, W)``
   (refusing latents the patch does not divide, and Wan grids beyond ``rope_max_seq_len``), and a
   forward hook replaces its output with the strategy's tables in the model's shape. Tables
-  (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` and kept in the
-  handle.
+  (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
+  the trained grid that grid needs the least rescaling from, where the base is a preset of several
+  sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings`` returns the same
+  tables while the strategy is on (the transformer would replace its output anyway), so that CogVideoX
+  1.5's pipeline runs beyond the table its config caps it at.
 - **The patch embedding's table** (CogVideoX-2B's sincos table, its only position encoding;
   5B-I2V's learned table, on top of RoPE): hooks on ``transformer.patch_embed`` replace the table it
   adds where the strategy changes it — the 2B's positions ``g(m)/1.875``, the learned table resampled
@@ -81,7 +84,7 @@ from .calls import call_grid, check_calls
 from .families import find_transformers, query_modules, read_model
 from .models import RopeModel
 from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
-from .presets import preset_grid
+from .presets import base_grid_for, preset_grids
 from .schedule import PHASES, TimestepSchedule
 from .tables import Grid, TableCache, Tables
 
@@ -122,13 +125,18 @@ def use_strategy(
     at any size), ``"drop"`` (no table) or ``"keep"`` (diffusers' behaviour: a ValueError at another
     size); :mod:`cogpe.adapters.patch_tables` says why resample is the default.
 
-    ``base_grid`` is the grid the strategy scales from: ``(T0, H0, W0)`` in tokens, or the name of a
-    preset of :data:`cogpe.adapters.presets.BASE_GRIDS` for the model's family (``"wan-480p"``,
-    ``"hunyuanvideo-720p"``, ``"cogvideox1.5-5b"``, …). By default: CogVideoX's config grid
-    (:func:`cogpe.adapters.families.trained_grid`: 13×30×45 for 1.0; for 1.5 the 150×150 slice table —
-    pass ``"cogvideox1.5-5b"`` to scale from its 768×1360 training size), and the largest training video
-    for Wan (``"wan-720p"``, or ``"wan2.2-5b-720p"`` for TI2V-5B) and HunyuanVideo
-    (``"hunyuanvideo-720p"``); ``StrategyHandle.base_grid`` says which grid was used.
+    ``base_grid`` is what the strategy scales from: ``(T0, H0, W0)`` in tokens, one grid for every call,
+    or the name of a preset of :data:`cogpe.adapters.presets.BASE_GRIDS` for the model's family
+    (``"wan-480p"``, ``"hunyuanvideo-720p"``, ``"cogvideox1.5-5b"``, …), whose trained sizes each call
+    picks from: the one its grid needs the least rescaling from
+    (:func:`cogpe.adapters.presets.base_grid_for`), so that every trained size, portrait or landscape,
+    runs unrescaled. By default: CogVideoX's config grid (:func:`cogpe.adapters.families.trained_grid`:
+    13×30×45 for 1.0; for 1.5 its ``sample_height × sample_width`` slice table, and for 1.5-I2V that
+    grid and its transpose — pass ``"cogvideox1.5-5b"`` to scale from its 768×1360 training size), and
+    every training size of the model for Wan (``"wan-14b"``; ``"wan-480p"`` for the 1.3B,
+    ``"wan2.2-5b-720p"`` for TI2V-5B) and HunyuanVideo (``"hunyuanvideo"``).
+    ``StrategyHandle.base_grids`` lists them, ``StrategyHandle.base_grid_at(grid)`` says which one a
+    grid scales from.
 
     Everything is checked here, before any computation: TypeError for a ``target`` that is not a
     supported transformer or a pipeline holding one, ValueError for a strategy the model cannot use
@@ -149,17 +157,22 @@ def use_strategy(
     chosen = _model_strategy(strategy, options, model)
     schedule = _schedule(chosen, late, watershed, model, pipeline)
     learned = _learned_option(learned_table, model)
-    base = model.check_reach(_base_grid(base_grid, model), "base_grid")
+    bases = tuple(model.check_reach(grid, "base_grid") for grid in _base_grids(base_grid, model))
+    if len(bases) > 1 and model.patch_table is not None:
+        raise ValueError(
+            f"base_grid={base_grid!r} names {len(bases)} trained grids, but {model.name}'s patch embedding adds a "
+            "table built for one grid; pass one grid (T, H, W) or a single-size preset"
+        )
     chosen.check_split(model.split)
     for transformer in transformers:
         active = _lookup(transformer)
         if active is not None:
             raise RuntimeError(
-                f"this {type(transformer).__name__} already runs {active.strategy!r} (base_grid={active.base_grid}) "
+                f"this {type(transformer).__name__} already runs {active.strategy!r} ({active._describe_bases()}) "
                 f"through use_strategy; call .remove() on that handle or leave its with-block before applying "
                 f"{chosen!r}"
             )
-    return StrategyHandle(transformers, pipeline, model, chosen, base, schedule=schedule, learned_table=learned)
+    return StrategyHandle(transformers, pipeline, model, chosen, bases, schedule=schedule, learned_table=learned)
 
 
 def _lookup(transformer: torch.nn.Module) -> StrategyHandle | None:
@@ -167,13 +180,13 @@ def _lookup(transformer: torch.nn.Module) -> StrategyHandle | None:
     return None if ref is None else ref()
 
 
-def _base_grid(base_grid: object, model: RopeModel) -> Grid:
+def _base_grids(base_grid: object, model: RopeModel) -> tuple[Grid, ...]:
     if base_grid is None:
-        return model.base_grid
+        return model.base_grids
     if isinstance(base_grid, str):
-        return preset_grid(base_grid, model.family)
+        return preset_grids(base_grid, model.family)
     t, h, w = check_grid("base_grid", base_grid, 3)
-    return t, h, w
+    return ((t, h, w),)
 
 
 def _model_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: RopeModel) -> Strategy:
@@ -232,10 +245,11 @@ class StrategyHandle:
     """A strategy applied to a model's transformers by :func:`use_strategy`: a context manager with :meth:`remove`.
 
     ``strategy`` (a :class:`cogpe.strategy.Strategy`; the early one of a schedule), ``schedule`` (a
-    :class:`~cogpe.adapters.schedule.TimestepSchedule`, else None), ``base_grid`` (tokens),
-    ``learned_table`` (5B-I2V's option, else None), ``model`` (:class:`cogpe.adapters.models.RopeModel`),
-    ``transformers`` (``transformer`` is the first) and ``active`` say what runs; :meth:`tables`,
-    :meth:`q_scale` and :meth:`patch_table` what the transformers get at a grid (and timestep).
+    :class:`~cogpe.adapters.schedule.TimestepSchedule`, else None), ``base_grids`` (tokens: the trained
+    grids a call scales from, :meth:`base_grid_at` the one it does), ``learned_table`` (5B-I2V's option,
+    else None), ``model`` (:class:`cogpe.adapters.models.RopeModel`), ``transformers`` (``transformer``
+    is the first) and ``active`` say what runs; :meth:`tables`, :meth:`q_scale` and :meth:`patch_table`
+    what the transformers get at a grid (and timestep).
     """
 
     def __init__(
@@ -244,7 +258,7 @@ class StrategyHandle:
         pipeline: object | None,
         model: RopeModel,
         strategy: Strategy,
-        base_grid: Grid,
+        base_grids: tuple[Grid, ...],
         *,
         schedule: TimestepSchedule | None = None,
         learned_table: str | None = None,
@@ -254,16 +268,17 @@ class StrategyHandle:
         self.pipeline = pipeline
         self.model = model
         self.strategy = strategy
-        self.base_grid = base_grid
+        self.base_grids = base_grids
         self.schedule = schedule
         self.learned_table = learned_table
         strategies = (strategy,) if schedule is None else (schedule.early, schedule.late)
-        # per phase ("early", "late"): the RoPE tables, and the table the patch embedding adds
-        self._caches = {phase: TableCache(s, base_grid, model.split, model.theta, kept_dtype=model.kept_dtype)
-                        for phase, s in zip(PHASES, strategies)}
+        self._strategies = dict(zip(PHASES, strategies))
+        # per phase ("early", "late") and base grid: the RoPE tables, built when a call first needs them;
+        # per phase: the table the patch embedding adds (models with one have one base grid)
+        self._caches: dict[tuple[str, Grid], TableCache] = {}
         if model.encoding == "rope":  # a learned table (5B-I2V) or none: the same in every phase
             shared = self._patch_tables(strategy)
-            self._patches = {phase: shared for phase in self._caches}
+            self._patches = {phase: shared for phase in self._strategies}
         else:  # the 2B's sincos table follows each phase's strategy
             self._patches = {phase: self._patch_tables(s) for phase, s in zip(PHASES, strategies)}
         self._phase = PHASES[0]  # set by a hook from the timestep of the current forward (schedules)
@@ -285,6 +300,8 @@ class StrategyHandle:
                         self._removers.append(module.register_forward_hook(self._scale_q).remove)
             if pipeline is not None:
                 self._removers.append(check_calls(pipeline, self._check_call))
+                if model.tables_at == "argument":
+                    self._removers.append(self._hook_pipeline_tables(pipeline))
         except BaseException:
             self.remove()
             raise
@@ -294,9 +311,40 @@ class StrategyHandle:
         run = repr(self.strategy) if self.schedule is None else (
             f"{self.schedule.early!r} then {self.schedule.late!r} from progress {self.schedule.watershed:g}")
         return (
-            f"StrategyHandle({run}, base_grid={self.base_grid}, "
+            f"StrategyHandle({run}, {self._describe_bases()}, "
             f"{type(self.transformer).__name__} ({self.model.name}), {state})"
         )
+
+    @property
+    def base_grid(self) -> Grid:
+        """The grid every call scales from, where there is one; ValueError where each call picks one of several."""
+        if len(self.base_grids) > 1:
+            raise ValueError(
+                f"this handle scales each call from one of {len(self.base_grids)} trained grids {self.base_grids}: "
+                "use handle.base_grid_at(grid) for the one a grid scales from, or handle.base_grids"
+            )
+        return self.base_grids[0]
+
+    def base_grid_at(self, grid: tuple[int, int, int]) -> Grid:
+        """The trained grid token ``grid`` is scaled from (:func:`cogpe.adapters.presets.base_grid_for`)."""
+        grid = _grid(check_grid("grid", grid, 3))
+        return self.base_grids[0] if len(self.base_grids) == 1 else base_grid_for(grid, self.base_grids)
+
+    def _describe_bases(self) -> str:
+        if len(self.base_grids) == 1:
+            return f"base_grid={self.base_grids[0]}"
+        return f"base grids {', '.join(map(str, self.base_grids))}"
+
+    def _cache_for(self, phase: str, grid: Grid) -> TableCache:
+        """The tables of ``phase``'s strategy scaled from the base grid of ``grid``, made on first use."""
+        base = self.base_grid_at(grid)
+        cache = self._caches.get((phase, base))
+        if cache is None:
+            model = self.model
+            cache = self._caches[(phase, base)] = TableCache(
+                self._strategies[phase], base, model.split, model.theta, kept_dtype=model.kept_dtype
+            )
+        return cache
 
     def __enter__(self) -> StrategyHandle:
         return self
@@ -327,8 +375,8 @@ class StrategyHandle:
         if self.model.encoding != "rope":
             raise ValueError("CogVideoX-2B has no RoPE tables: its positions are the table its patch embedding "
                              "adds; use handle.patch_table(grid)")
-        cache = self._caches[self._phase_at(timestep)]
-        return cache.get(self.model.check_reach(_grid(check_grid("grid", grid, 3))), device)
+        grid = self.model.check_reach(_grid(check_grid("grid", grid, 3)))
+        return self._cache_for(self._phase_at(timestep), grid).get(grid, device)
 
     def patch_table(
         self, grid: tuple[int, int, int], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -346,17 +394,17 @@ class StrategyHandle:
 
     def q_scale(self, grid: tuple[int, int, int], *, timestep: object = None) -> float:
         """The factor q is multiplied by at ``grid`` (and ``timestep``, under a schedule): YaRN's ``m²``, else 1.0."""
-        return self._caches[self._phase_at(timestep)].q_scale(_grid(check_grid("grid", grid, 3)))
+        grid = _grid(check_grid("grid", grid, 3))
+        return self._cache_for(self._phase_at(timestep), grid).q_scale(grid)
 
     def _phase_at(self, timestep: object) -> str:
         return PHASES[0] if self.schedule is None or timestep is None else self.schedule.phase(timestep)
 
     # --- hooks ------------------------------------------------------------------------------------------
 
-    @property
-    def _cache(self) -> TableCache:
-        """The RoPE tables of the phase the current forward runs."""
-        return self._caches[self._phase]
+    def _cache(self, grid: Grid) -> TableCache:
+        """The RoPE tables of the phase the current forward runs, at ``grid``."""
+        return self._cache_for(self._phase, grid)
 
     def _current_patch(self) -> PatchTables:
         patch = self._patches[self._phase]
@@ -410,6 +458,34 @@ class StrategyHandle:
         self._removers.append(rope.register_forward_pre_hook(self._read_grid).remove)
         self._removers.append(rope.register_forward_hook(self._rope_tables).remove)
 
+    def _hook_pipeline_tables(self, pipeline: object) -> Callable[[], None]:
+        """CogVideoX pipelines: their ``_prepare_rotary_positional_embeddings`` := the strategy's tables.
+
+        The transformer's pre-hook replaces whatever the pipeline passes, so the pipeline's own tables
+        are never used; building them is skipped, and with it 1.5's failure beyond ``sample_* // 2``.
+        """
+        name = "_prepare_rotary_positional_embeddings"
+        if not callable(getattr(pipeline, name, None)):
+            return lambda: None
+        own = vars(pipeline).get(name)  # an instance attribute to restore, if there was one
+        scale = int(getattr(pipeline, "vae_scale_factor_spatial", 8))
+        pt, ph, pw = self.model.patch
+
+        def prepare(height: int, width: int, num_frames: int, device: torch.device | str) -> Tables:
+            # num_frames: latent frames (1.5: padded to a multiple of pt); height, width: pixels
+            grid = (-(-int(num_frames) // pt), int(height) // (scale * ph), int(width) // (scale * pw))
+            return self.tables(grid, device)
+
+        setattr(pipeline, name, prepare)
+
+        def undo() -> None:
+            if own is None:
+                vars(pipeline).pop(name, None)
+            else:
+                setattr(pipeline, name, own)
+
+        return undo
+
     def _set_tables(
         self, positions: tuple[int, int], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
@@ -419,8 +495,9 @@ class StrategyHandle:
         if not isinstance(hidden, torch.Tensor):
             return None  # the forward reports its own missing argument
         grid = self.model.token_grid(hidden.shape)
-        tables = self._cache.get(grid, hidden.device)
-        self._q_scale = self._cache.q_scale(grid)
+        cache = self._cache(grid)
+        tables = cache.get(grid, hidden.device)
+        self._q_scale = cache.q_scale(grid)
         if len(args) > rotary:
             return args[:rotary] + (tables,) + args[rotary + 1 :], kwargs
         return args, {**kwargs, "image_rotary_emb": tables}
@@ -428,14 +505,16 @@ class StrategyHandle:
     def _read_grid(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
         """Forward pre-hook on ``rope`` (Wan, HunyuanVideo): refuse grids the model cannot take; set q's factor."""
         if args and isinstance(args[0], torch.Tensor):
-            self._q_scale = self._cache.q_scale(self.model.token_grid(args[0].shape))
+            grid = self.model.token_grid(args[0].shape)
+            self._q_scale = self._cache(grid).q_scale(grid)
 
     def _rope_tables(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> Tables | None:
         """Forward hook on ``rope``: its output := the strategy's tables, in the model's shape."""
         if not (args and isinstance(args[0], torch.Tensor)):
             return None
         hidden = args[0]  # (B, C, F, H, W)
-        return self.model.shaped(self._cache.get(self.model.token_grid(hidden.shape), hidden.device))
+        grid = self.model.token_grid(hidden.shape)
+        return self.model.shaped(self._cache(grid).get(grid, hidden.device))
 
     def _scale_q(self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
         """Forward hook on a query module: q × ``m²``; None (q untouched) where ``m² = 1``."""
@@ -446,8 +525,8 @@ class StrategyHandle:
         """Refuse a pipeline call whose frames, size or grid the model or strategy cannot take (before it runs)."""
         grid = call_grid(self.model, pipeline, arguments)
         if grid is not None:
-            for cache in self._caches.values():
-                cache.strategy.axes(grid, self.base_grid, self.model.split, self.model.theta)
+            for strategy in self._strategies.values():
+                strategy.axes(grid, self.base_grid_at(grid), self.model.split, self.model.theta)
 
 
 def _grid(values: tuple[int, ...]) -> Grid:

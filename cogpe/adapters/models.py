@@ -57,8 +57,9 @@ class RopeModel:
 
     ``family`` is ``"CogVideoX"``, ``"Wan"`` or ``"HunyuanVideo"``, ``name`` the version (``"CogVideoX
     1.0"``, ``"CogVideoX 1.5"``, or the family). ``split`` is the head's ``(t, h, w)`` channels, ``patch``
-    the ``(pt, ph, pw)`` patch, ``base_grid`` the default grid a strategy scales from (``preset`` names
-    it where it is a named preset rather than the config's). ``latents`` is the layout of the tensor the
+    the ``(pt, ph, pw)`` patch, ``base_grids`` the default grids a strategy scales from — one per trained
+    size; a call scales from the one :func:`cogpe.adapters.presets.base_grid_for` picks — (``preset``
+    names them where they are a named preset rather than the config's). ``latents`` is the layout of the tensor the
     grid is read from; ``tables_at`` where the tables go — ``"argument"`` (``image_rotary_emb`` of the
     transformer's forward), ``"rope"`` (the output of ``transformer.rope``) or ``"patch_embed"``
     (CogVideoX-2B, which has no RoPE: the sincos table its patch embedding adds, :attr:`encoding`
@@ -76,7 +77,7 @@ class RopeModel:
     theta: float
     patch: Grid
     temporal_compression: int
-    base_grid: Grid
+    base_grids: tuple[Grid, ...]
     frame_step: int
     latents: str  # "BFCHW" (CogVideoX hidden_states) or "BCFHW" (Wan's and HunyuanVideo's rope input)
     tables_at: str  # "argument" or "rope"

@@ -1,100 +1,142 @@
-"""Named training grids: the ``base_grid`` a strategy scales from, for models whose config does not say it.
+"""Named training sizes: the ``base_grid`` a strategy scales from, for models whose config does not say it.
 
 A CogVideoX 1.0 config holds its training grid (``sample_frames``, ``sample_height``, ``sample_width``);
 Wan's and HunyuanVideo's configs hold none: their rotary embeddings take any grid (Wan up to
-``rope_max_seq_len`` tokens per axis). Each preset names a video its model was trained to generate and
-turns it into tokens — latent frames ``(F − 1) // 4 + 1`` (every VAE here compresses time 4×, keeping
-frame 0), latent pixels ``/ vae_scale``, then the transformer's patch — so the arithmetic can be checked:
+``rope_max_seq_len`` tokens per axis). Each preset names the videos its model was trained to generate —
+every size it lists, in both orientations — and turns each into tokens: latent frames ``(F − 1) // 4 +
+1`` (every VAE here compresses time 4×, keeping frame 0), latent pixels ``/ vae_scale``, then the
+transformer's patch, so the arithmetic can be checked (sizes are height × width):
 
-=====================  =================  ==========  =======  ============  ========================================
-preset                 video (F × H × W)  VAE (s, t)  patch    tokens        model (source)
-=====================  =================  ==========  =======  ============  ========================================
-``cogvideox-5b``       49 × 480 × 720     8, 4        1, 2, 2  13 × 30 × 45  CogVideoX 1.0 5B (yang2024cogvideox)
-``cogvideox-5b-i2v``   49 × 480 × 720     8, 4        1, 2, 2  13 × 30 × 45  CogVideoX 1.0 5B-I2V
-``cogvideox1.5-5b``    81 × 768 × 1360    8, 4        2, 2, 2  11 × 48 × 85  CogVideoX 1.5 (model card); 21 → 22 → 11
-``wan-480p``           81 × 480 × 832     8, 4        1, 2, 2  21 × 30 × 52  Wan 2.1 T2V-1.3B, I2V-14B-480P
-``wan-720p``           81 × 720 × 1280    8, 4        1, 2, 2  21 × 45 × 80  Wan 2.1 T2V-14B, I2V-14B-720P; 2.2 A14B
-``wan2.2-5b-720p``     121 × 704 × 1280   16, 4       1, 2, 2  31 × 22 × 40  Wan 2.2 TI2V-5B
-``hunyuanvideo-540p``  129 × 544 × 960    8, 4        1, 2, 2  33 × 34 × 60  HunyuanVideo
-``hunyuanvideo-720p``  129 × 720 × 1280   8, 4        1, 2, 2  33 × 45 × 80  HunyuanVideo
-=====================  =================  ==========  =======  ============  ========================================
+=======================  ======  ==============================================  ==========  =======
+preset                   frames  sizes (H × W)                                   VAE (s, t)  patch
+=======================  ======  ==============================================  ==========  =======
+``cogvideox-5b``         49      480 × 720                                       8, 4        1, 2, 2
+``cogvideox-5b-i2v``     49      480 × 720                                       8, 4        1, 2, 2
+``cogvideox1.5-5b``      81      768 × 1360                                      8, 4        2, 2, 2
+``cogvideox1.5-5b-i2v``  81      768 × 1360, 1360 × 768                          8, 4        2, 2, 2
+``wan-480p``             81      480 × 832, 832 × 480                            8, 4        1, 2, 2
+``wan-720p``             81      720 × 1280, 1280 × 720                          8, 4        1, 2, 2
+``wan-14b``              81      720 × 1280, 1280 × 720, 480 × 832, 832 × 480    8, 4        1, 2, 2
+``wan2.2-5b-720p``       121     704 × 1280, 1280 × 704                          16, 4       1, 2, 2
+``hunyuanvideo-540p``    129     544 × 960, 960 × 544, 624 × 832, 832 × 624,     8, 4        1, 2, 2
+                                 720 × 720
+``hunyuanvideo-720p``    129     720 × 1280, 1280 × 720, 832 × 1104,             8, 4        1, 2, 2
+                                 1104 × 832, 960 × 960
+``hunyuanvideo``         129     the ten sizes of both                           8, 4        1, 2, 2
+=======================  ======  ==============================================  ==========  =======
 
-Sources (facts, not our choices): Wan's sizes are the ``SUPPORTED_SIZES`` of its generation scripts
-(github.com/Wan-Video/Wan2.1 and Wan2.2, ``wan/configs/__init__.py``: 1.3B ``480*832`` only, 14B and
-A14B ``480*832`` and ``720*1280``, TI2V-5B ``704*1280``), 81 frames at 16 fps for 2.1 and A14B, 121 at
-24 fps for TI2V-5B, whose VAE compresses space 16× (Wan 2.2 report); diffusers' ``WanPipeline`` defaults
-to 81 × 480 × 832. HunyuanVideo's are the settings its README lists (github.com/Tencent/HunyuanVideo:
-``720px1280px129f`` recommended, ``544px960px129f``); diffusers' ``HunyuanVideoPipeline`` defaults to
-129 × 720 × 1280. The VAE factors are diffusers' ``vae_scale_factor_spatial`` / ``_temporal`` of each
-pipeline, the patches the transformer configs' ``patch_size`` (Wan ``(1, 2, 2)``; HunyuanVideo 2 with
-``patch_size_t`` 1).
+Sources (facts, not our choices). Wan: the ``SUPPORTED_SIZES`` of its generation scripts
+(github.com/Wan-Video/Wan2.1 and Wan2.2, ``wan/configs/__init__.py``), whose strings are *width*·*height*
+(``'480*832'`` is 480 wide and 832 high: portrait; the scripts' ``size`` is "(width, height)"): T2V-1.3B
+``'480*832', '832*480'``; T2V-14B, I2V-14B, FLF2V-14B and Wan 2.2's A14B models those two and
+``'720*1280', '1280*720'``; TI2V-5B ``'704*1280', '1280*704'``; 81 frames at 16 fps for 2.1 and A14B,
+121 at 24 fps for TI2V-5B, whose VAE compresses space 16× (the Wan 2.2 report); diffusers'
+``WanPipeline`` defaults to 81 × 480 × 832 (H × W). HunyuanVideo: its README's table of supported
+height/width/frame settings (github.com/Tencent/HunyuanVideo, ``544px960px129f`` … ``960px960px129f``,
+height first; 720p recommended); diffusers' ``HunyuanVideoPipeline`` defaults to 129 × 720 × 1280.
+CogVideoX: the model cards (1.0: 480 × 720 only, 8N+1 frames; 1.5: 768 × 1360; 1.5-I2V:
+``Min(W, H) = 768, 768 ≤ Max(W, H) ≤ 1360``, of which the preset keeps the two extremes). The VAE
+factors are diffusers' ``vae_scale_factor_spatial`` / ``_temporal`` of each pipeline, the patches the
+transformer configs' ``patch_size`` (Wan ``(1, 2, 2)``; HunyuanVideo 2 with ``patch_size_t`` 1).
 
-Our choice: where a model was trained at several sizes, its *default* preset is the largest
-(:func:`default_preset`), so that by default no grid the model was trained on is rescaled — a strategy
-acts only on axes longer than the base (``cogpe.strategy``: ``s ≤ 1`` is plain extrapolation). Pass
-the smaller preset (``base_grid="wan-480p"``) for a checkpoint trained at the smaller size only.
+Our choice: **the base grid of a call is the trained grid that needs the least rescaling**
+(:func:`base_grid_for`): among the preset's grids, the one whose per-axis scales ``T/T0, H/H0, W/W0``
+— each counted as 1 where the trained grid holds the axis, since a strategy acts only on axes longer
+than the base (``cogpe.strategy``: ``s ≤ 1`` is plain extrapolation) — are smallest, largest first;
+then the nearest aspect ratio, then the smallest grid. So every trained size, in either orientation, is its own
+base and runs unrescaled; a request inside some trained size is not rescaled either; a larger one is
+scaled from the trained video it exceeds least, which is the one of its orientation (a portrait video
+from a portrait size: per-axis base grids, one fixed grid for every call, cannot be right for a model
+trained in both orientations). Why not by token area: RoPE rotates each axis by its own positions, so
+what a strategy must bound is each axis's range, which an area does not say. Pass a smaller preset
+(``base_grid="wan-480p"``) for a checkpoint trained at the smaller size only (Wan 2.1 I2V-14B-480P,
+whose config is the 720P checkpoint's), or one grid ``(T0, H0, W0)`` to scale every call from it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..cogvideox import get_preset
 from ..grids import latent_grid
 from .tables import Grid
 
-__all__ = ["BASE_GRIDS", "GridPreset", "default_preset", "preset_grid"]
+__all__ = ["BASE_GRIDS", "GridPreset", "base_grid_for", "default_preset", "preset_grids"]
 
 
 @dataclass(frozen=True)
 class GridPreset:
-    """A video a model was trained to generate, and the token grid it gives (module docstring)."""
+    """The videos a model was trained to generate, and the token grids they give (module docstring).
+
+    ``sizes`` are ``(height, width)`` pairs in pixels, every one at ``frames`` frames.
+    """
 
     family: str  # the RopeModel.family it applies to: "CogVideoX", "Wan" or "HunyuanVideo"
     frames: int
-    height: int
-    width: int
+    sizes: tuple[tuple[int, int], ...]
     vae_scale: int = 8
     temporal_compression: int = 4
     patch: Grid = (1, 2, 2)  # (t, h, w) patch of the transformer
     source: str = ""
 
     @property
-    def grid(self) -> Grid:
-        """Token grid ``(T, H, W)``: latent frames padded to a multiple of the time patch, then patched."""
+    def grids(self) -> tuple[Grid, ...]:
+        """Token grids ``(T, H, W)``, one per size: latent frames padded to a multiple of the time patch, patched."""
         pt, ph, _ = self.patch
-        return latent_grid(
-            self.frames, self.height, self.width, patch_size=ph, patch_size_t=None if pt == 1 else pt,
-            vae_scale=self.vae_scale, temporal_compression=self.temporal_compression,
+        return tuple(
+            latent_grid(
+                self.frames, height, width, patch_size=ph, patch_size_t=None if pt == 1 else pt,
+                vae_scale=self.vae_scale, temporal_compression=self.temporal_compression,
+            )
+            for height, width in self.sizes
         )
 
 
-def _cogvideox(name: str, source: str) -> GridPreset:
+def _both(*sizes: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """``(H, W)`` sizes followed by each one's other orientation ``(W, H)`` (squares once)."""
+    return tuple(dict.fromkeys([*sizes, *((w, h) for h, w in sizes)]))
+
+
+def _cogvideox(name: str, source: str, *, portrait: bool = False) -> GridPreset:
     config = get_preset(name)
     pt = config.patch_size_t or 1
-    return GridPreset("CogVideoX", config.num_frames, config.height, config.width, config.vae_scale,
-                      config.temporal_compression, (pt, config.patch_size, config.patch_size), source)
+    sizes = _both((config.height, config.width)) if portrait else ((config.height, config.width),)
+    return GridPreset("CogVideoX", config.num_frames, sizes, config.vae_scale, config.temporal_compression,
+                      (pt, config.patch_size, config.patch_size), source)
 
+
+_WAN_480P, _WAN_720P = _both((480, 832)), _both((720, 1280))
+_HUNYUAN_540P = _both((544, 960), (624, 832), (720, 720))
+_HUNYUAN_720P = _both((720, 1280), (832, 1104), (960, 960))
 
 #: Every preset by name (module docstring); ``use_strategy(..., base_grid=name)`` takes them.
 BASE_GRIDS: Mapping[str, GridPreset] = MappingProxyType(
     {
         "cogvideox-5b": _cogvideox("cogvideox-5b", "CogVideoX 1.0 5B: its config's sample grid"),
         "cogvideox-5b-i2v": _cogvideox("cogvideox-5b-i2v", "CogVideoX 1.0 5B-I2V: as 5B"),
-        "cogvideox1.5-5b": _cogvideox("cogvideox1.5-5b", "CogVideoX 1.5 5B: 768×1360 (model card, CogVideo #681)"),
-        "wan-480p": GridPreset("Wan", 81, 480, 832, source="Wan 2.1 T2V-1.3B and I2V-14B-480P; 14B and A14B at 480p"),
-        "wan-720p": GridPreset("Wan", 81, 720, 1280, source="Wan 2.1 T2V-14B, I2V-14B-720P; Wan 2.2 A14B"),
-        "wan2.2-5b-720p": GridPreset("Wan", 121, 704, 1280, vae_scale=16, source="Wan 2.2 TI2V-5B (VAE 16×16×4)"),
-        "hunyuanvideo-540p": GridPreset("HunyuanVideo", 129, 544, 960, source="HunyuanVideo README: 544px960px129f"),
-        "hunyuanvideo-720p": GridPreset("HunyuanVideo", 129, 720, 1280, source="HunyuanVideo README: 720px1280px129f"),
+        "cogvideox1.5-5b": _cogvideox("cogvideox1.5-5b", "CogVideoX 1.5 5B: 768×1360 (model card)"),
+        "cogvideox1.5-5b-i2v": _cogvideox(
+            "cogvideox1.5-5b", "CogVideoX 1.5 5B-I2V: min side 768, max side up to 1360 (model card)", portrait=True
+        ),
+        "wan-480p": GridPreset("Wan", 81, _WAN_480P, source="Wan 2.1 T2V-1.3B; the 480P checkpoints"),
+        "wan-720p": GridPreset("Wan", 81, _WAN_720P, source="Wan 2.1 and 2.2 14B models at 720p"),
+        "wan-14b": GridPreset("Wan", 81, _WAN_720P + _WAN_480P,
+                              source="Wan 2.1 T2V-14B, I2V-14B, FLF2V-14B; Wan 2.2 T2V-A14B, I2V-A14B"),
+        "wan2.2-5b-720p": GridPreset("Wan", 121, _both((704, 1280)), vae_scale=16,
+                                     source="Wan 2.2 TI2V-5B (VAE 16×16×4)"),
+        "hunyuanvideo-540p": GridPreset("HunyuanVideo", 129, _HUNYUAN_540P, source="HunyuanVideo README: 540p"),
+        "hunyuanvideo-720p": GridPreset("HunyuanVideo", 129, _HUNYUAN_720P, source="HunyuanVideo README: 720p"),
+        "hunyuanvideo": GridPreset("HunyuanVideo", 129, _HUNYUAN_720P + _HUNYUAN_540P,
+                                   source="HunyuanVideo README: 540p and 720p"),
     }
 )
 
 
-def preset_grid(name: str, family: str) -> Grid:
-    """The token grid of preset ``name`` for a model of ``family``; ValueError naming that family's presets."""
+def preset_grids(name: str, family: str) -> tuple[Grid, ...]:
+    """The token grids of preset ``name`` for a model of ``family``; ValueError naming that family's presets."""
     valid = ", ".join(repr(k) for k, p in BASE_GRIDS.items() if p.family == family)
     preset = BASE_GRIDS.get(name)
     if preset is None:
@@ -106,21 +148,53 @@ def preset_grid(name: str, family: str) -> Grid:
             f"base_grid={name!r} is a {preset.family} preset, but the model is {family}; "
             f"{family} presets: {valid}, or pass a grid (T, H, W) in tokens"
         )
-    return preset.grid
+    return preset.grids
+
+
+def base_grid_for(grid: Sequence[int], trained: Sequence[Grid]) -> Grid:
+    """The grid of ``trained`` that token ``grid`` is scaled from: the one needing the least rescaling.
+
+    Ordered by the per-axis scales ``n / n0``, each at least 1 (an axis the trained grid holds is not
+    rescaled), largest first — the largest scale, then the next, then the last — then by the distance of
+    the aspect ratios ``|ln(H/W) − ln(H0/W0)|``, then by size ``T0·H0·W0``, then as listed (module
+    docstring says why).
+
+    >>> wan = BASE_GRIDS["wan-14b"].grids
+    >>> base_grid_for((21, 52, 30), wan), base_grid_for((21, 30, 52), wan)   # 480p: each orientation itself
+    ((21, 52, 30), (21, 30, 52))
+    >>> base_grid_for((21, 90, 160), wan), base_grid_for((21, 160, 90), wan)  # 1440p: from 720p, oriented
+    ((21, 45, 80), (21, 80, 45))
+    """
+    if not trained:
+        raise ValueError("no trained grids to choose a base grid from")
+    _, h, w = grid
+
+    def order(base: Grid) -> tuple[tuple[float, ...], float, int]:
+        rescale = tuple(sorted((max(1.0, n / n0) for n, n0 in zip(grid, base)), reverse=True))
+        aspect = abs(math.log(h / w) - math.log(base[1] / base[2]))
+        return rescale, aspect, base[0] * base[1] * base[2]
+
+    return min(trained, key=order)  # min keeps the first of equal keys
 
 
 def default_preset(family: str, config: Mapping[str, Any]) -> str:
-    """The preset a Wan or HunyuanVideo transformer scales from by default: its largest training video.
+    """The preset a Wan or HunyuanVideo transformer scales from by default: every size its model was trained at.
 
-    Wan 2.2 TI2V-5B is told from the other Wan models by its 48 latent channels (the 16× VAE's ``z_dim``);
-    the 1.3B and 480P checkpoints share their configs' layout with 720p ones, so they default to
-    ``"wan-720p"`` too — pass ``base_grid="wan-480p"`` for them.
+    Wan 2.2 TI2V-5B is told from the other Wan models by its 48 latent channels (the 16× VAE's
+    ``z_dim``), Wan 2.1 T2V-1.3B by its width ``num_attention_heads × attention_head_dim = 1536``
+    (12 × 128; the 14B models' is 5120). The 480P and 720P checkpoints of a 14B model share their
+    config, so both default to ``"wan-14b"`` — pass ``base_grid="wan-480p"`` for a 480P one.
 
     >>> default_preset("Wan", {"in_channels": 48}), default_preset("HunyuanVideo", {})
-    ('wan2.2-5b-720p', 'hunyuanvideo-720p')
+    ('wan2.2-5b-720p', 'hunyuanvideo')
+    >>> default_preset("Wan", {"in_channels": 16, "num_attention_heads": 12, "attention_head_dim": 128})
+    'wan-480p'
     """
     if family == "Wan":
-        return "wan2.2-5b-720p" if config.get("in_channels") == 48 else "wan-720p"
+        if config.get("in_channels") == 48:
+            return "wan2.2-5b-720p"
+        width = int(config.get("num_attention_heads", 0)) * int(config.get("attention_head_dim", 0))
+        return "wan-480p" if width == 1536 else "wan-14b"
     if family == "HunyuanVideo":
-        return "hunyuanvideo-720p"
+        return "hunyuanvideo"
     raise ValueError(f"no default preset for {family}: its base grid is read from its config")
