@@ -37,10 +37,17 @@ def cogvideox():
 
 
 def received(transformer):
-    """A list that gets the ``image_rotary_emb`` the first block receives, call by call."""
+    """A list that gets the ``image_rotary_emb`` the first block's attention runs with, call by call (its
+    ``forward``, which runs after every hook)."""
     seen = []
-    transformer.transformer_blocks[0].register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append(kwargs["image_rotary_emb"]), with_kwargs=True)
+    attention = transformer.transformer_blocks[0].attn1
+    forward = attention.forward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["image_rotary_emb"])
+        return forward(*args, **kwargs)
+
+    attention.forward = spy
     return seen
 
 

@@ -63,11 +63,12 @@ import torch
 
 from .._checks import check_size, check_split
 from ..rope import default_split
+from .compiled import is_compiled, unwrap_compiled
 from .models import PatchTable, RopeModel
 from .presets import default_preset, preset_grids
 from .tables import Grid
 
-__all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_modules", "read_model", "trained_grid"]
+__all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_attentions", "query_modules", "read_model", "trained_grid"]
 
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = ("CogVideoXTransformer3DModel", "WanTransformer3DModel", "HunyuanVideoTransformer3DModel")
@@ -105,31 +106,35 @@ def _family(module: object, classes: Mapping[type, str]) -> str | None:
     return next((family for cls, family in classes.items() if isinstance(module, cls)), None)
 
 
-def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], object | None]:
-    """``(transformers, pipeline or None)`` of ``target``: a supported transformer, or a pipeline holding some.
+def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], object | None, bool]:
+    """``(transformers, pipeline or None, compiled)`` of ``target``: a supported transformer, or a pipeline holding some.
 
     A pipeline's transformers are its ``transformer`` and, where set, ``transformer_2`` (Wan 2.2 A14B).
-    TypeError naming :data:`SUPPORTED_TRANSFORMERS` for anything else.
+    A ``torch.compile(transformer)`` wrapper, given or held, stands for the transformer it wraps;
+    ``compiled`` says whether one was found or a transformer was compiled in place
+    (:mod:`cogpe.adapters.compiled`). TypeError naming :data:`SUPPORTED_TRANSFORMERS` for anything else.
     """
     classes = _classes()
     supported = ", ".join(SUPPORTED_TRANSFORMERS)
     if not classes:
         raise TypeError(f"use_strategy adapts diffusers models ({supported}), but diffusers is not installed")
-    if isinstance(target, torch.nn.Module) and _family(target, classes) is not None:
-        return (target,), None
-    held = [getattr(target, slot, None) for slot in _PIPELINE_SLOTS]
-    found = tuple(m for m in held if isinstance(m, torch.nn.Module) and _family(m, classes) is not None)
-    foreign = [m for m in held if isinstance(m, torch.nn.Module) and _family(m, classes) is None]
+    inner, wrapped = unwrap_compiled(target)
+    if isinstance(inner, torch.nn.Module) and _family(inner, classes) is not None:
+        return (inner,), None, wrapped or is_compiled(inner)
+    held = [unwrap_compiled(getattr(target, slot, None)) for slot in _PIPELINE_SLOTS]
+    modules = [(m, was) for m, was in held if isinstance(m, torch.nn.Module)]
+    found = tuple(m for m, _ in modules if _family(m, classes) is not None)
+    foreign = [m for m, _ in modules if _family(m, classes) is None]
     if foreign:
         raise TypeError(
             f"target {type(target).__name__} has a transformer of class {type(foreign[0]).__name__}, which "
             f"use_strategy does not support yet; supported transformers: {supported}"
         )
     if found:
-        return found, target
-    if isinstance(target, torch.nn.Module):
+        return found, target, any(was for _, was in modules) or any(is_compiled(m) for m in found)
+    if isinstance(inner, torch.nn.Module):
         raise TypeError(
-            f"target is a {type(target).__name__}, which use_strategy does not support yet; "
+            f"target is a {type(inner).__name__}, which use_strategy does not support yet; "
             f"supported transformers: {supported}"
         )
     raise TypeError(
@@ -237,8 +242,8 @@ def _hunyuan(config: Mapping[str, Any]) -> RopeModel:
     )
 
 
-def _attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn.Module]:
-    """The attentions that rotate q and k (module docstring)."""
+def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn.Module]:
+    """The attentions that rotate q and k (module docstring): ``attn1`` of each block, HunyuanVideo's ``attn``."""
     if family == "CogVideoX":
         return [block.attn1 for block in getattr(transformer, "transformer_blocks")]
     if family == "Wan":
@@ -255,7 +260,7 @@ def query_modules(transformer: torch.nn.Module, family: str) -> list[torch.nn.Mo
     where q cannot be reached alone (fused projections without qk-norm).
     """
     found = []
-    for attn in _attentions(transformer, family):
+    for attn in query_attentions(transformer, family):
         for norm, projection in (("norm_q", "to_q"), ("norm_added_q", "add_q_proj")):
             if getattr(attn, projection, None) is None and getattr(attn, norm, None) is None:
                 continue  # no such stream (no added projections)

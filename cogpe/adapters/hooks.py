@@ -14,9 +14,10 @@
 What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leaving the ``with``):
 
 - **Tables**, where the model takes them (:mod:`cogpe.adapters.families`). CogVideoX: a forward
-  pre-hook on the transformer reads the grid of ``hidden_states (B, F, C, H, W)`` and sets
-  ``image_rotary_emb`` to the strategy's ``(cos, sin)``, whatever the caller passed — the pipeline's
-  own tables or none. Wan and HunyuanVideo build their tables inside ``forward`` with their ``rope``
+  pre-hook on ``transformer.patch_embed`` reads the grid of its latents ``(B, F, C, H, W)``, and one on
+  each block's ``attn1`` sets ``image_rotary_emb`` to the strategy's ``(cos, sin)``, whatever the
+  caller passed — the pipeline's own tables or none (hooks inside ``forward``, which ``torch.compile``
+  traces with it; a pre-hook on the transformer only refuses latents it cannot take). Wan and HunyuanVideo build their tables inside ``forward`` with their ``rope``
   module: a forward pre-hook on ``transformer.rope`` reads the grid of its input ``(B, C, F, H, W)``
   (refusing latents the patch does not divide, and Wan grids beyond ``rope_max_seq_len``), and a
   forward hook replaces its output with the strategy's tables in the model's shape. Tables
@@ -51,6 +52,19 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   transformer hooks for the latent grid. A pipeline with two transformers (Wan 2.2 A14B) has both
   adapted by one handle.
 
+**Compiled models** (:mod:`cogpe.adapters.compiled`): ``target`` may be a ``torch.compile(transformer)``
+wrapper, a pipeline holding one, or a transformer compiled in place (``transformer.compile()``), and a
+model may be compiled after the strategy is applied; in every order the compiled model gives the eager
+patched output (to the compiler's own rounding), with no graph break or recompilation that the
+unpatched model does not have, and ``fullgraph=True`` compiles. Applying or removing a strategy on a
+compiled transformer discards torch.compile's compiled code (it does not see hooks added or removed
+later); the next call compiles again. A timestep schedule compiles one graph per phase (the phase is
+read on the host from the timestep) and not with ``fullgraph=True``.
+
+**Half precision**: the tables are float32, as the models' own are when loaded with their float32
+modules kept; where a Wan or HunyuanVideo model was cast whole, they take the dtype of the model's own
+tables. At the trained grid bfloat16 and float16 models give their own output bit for bit.
+
 Nothing else is touched: no weights, buffers or attention processors (the patch embedding's two
 switches, ``use_positional_embeddings`` and ``use_learned_positional_embeddings``, are off only while a
 call whose table is replaced runs). At the training grid every strategy of ``ENCODINGS["rope"]`` — and
@@ -66,7 +80,10 @@ active one; remove it first.
 Not covered (refused or untested): diffusers' context parallelism, which splits the output of Wan's
 ``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
 transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names (Wan VACE and
-Animate, SkyReels-V2, HunyuanVideo 1.5 and Framepack), which :func:`use_strategy` refuses by class.
+Animate, SkyReels-V2, HunyuanVideo 1.5 and Framepack), which :func:`use_strategy` refuses by class;
+a strategy applied to a transformer while a ``torch.compile`` wrapper of it, compiled earlier and not
+given to :func:`use_strategy`, is called instead (nothing leads from the transformer to its wrapper):
+give the wrapper, or call ``torch.compiler.reset()``.
 """
 
 from __future__ import annotations
@@ -81,7 +98,8 @@ import torch
 from .._checks import check_choice, check_grid
 from ..strategy import ENCODINGS, STRATEGIES, Strategy, StrategyLike, as_strategy
 from .calls import call_grid, check_calls
-from .families import find_transformers, query_modules, read_model
+from .compiled import compiled_tables, discard_compiled_code, register_source
+from .families import find_transformers, query_attentions, query_modules, read_model
 from .models import RopeModel
 from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
 from .presets import base_grid_for, preset_grids
@@ -146,7 +164,7 @@ def use_strategy(
     without a learned table; TypeError for ``late`` without ``watershed`` or the reverse; RuntimeError
     if a transformer already runs a strategy. The handle is a context manager; see the module docstring for what it changes.
     """
-    transformers, pipeline = find_transformers(target)
+    transformers, pipeline, compiled = find_transformers(target)
     model = read_model(transformers[0])
     for other in transformers[1:]:
         if read_model(other) != model:
@@ -172,7 +190,9 @@ def use_strategy(
                 f"through use_strategy; call .remove() on that handle or leave its with-block before applying "
                 f"{chosen!r}"
             )
-    return StrategyHandle(transformers, pipeline, model, chosen, bases, schedule=schedule, learned_table=learned)
+    return StrategyHandle(
+        transformers, pipeline, model, chosen, bases, schedule=schedule, learned_table=learned, compiled=compiled
+    )
 
 
 def _lookup(transformer: torch.nn.Module) -> StrategyHandle | None:
@@ -262,6 +282,7 @@ class StrategyHandle:
         *,
         schedule: TimestepSchedule | None = None,
         learned_table: str | None = None,
+        compiled: bool = False,
     ) -> None:
         self.transformers = transformers
         self.transformer = transformers[0]
@@ -273,9 +294,10 @@ class StrategyHandle:
         self.learned_table = learned_table
         strategies = (strategy,) if schedule is None else (schedule.early, schedule.late)
         self._strategies = dict(zip(PHASES, strategies))
-        # per phase ("early", "late") and base grid: the RoPE tables, built when a call first needs them;
+        # per phase ("early", "late") and base grid: the RoPE tables, each built when a call first needs it;
         # per phase: the table the patch embedding adds (models with one have one base grid)
-        self._caches: dict[tuple[str, Grid], TableCache] = {}
+        self._caches = {(phase, base): TableCache(s, base, model.split, model.theta, kept_dtype=model.kept_dtype)
+                        for phase, s in self._strategies.items() for base in base_grids}
         if model.encoding == "rope":  # a learned table (5B-I2V) or none: the same in every phase
             shared = self._patch_tables(strategy)
             self._patches = {phase: shared for phase in self._strategies}
@@ -283,8 +305,13 @@ class StrategyHandle:
             self._patches = {phase: self._patch_tables(s) for phase, s in zip(PHASES, strategies)}
         self._phase = PHASES[0]  # set by a hook from the timestep of the current forward (schedules)
         self._q_scale = 1.0  # set by a hook for the grid of the current forward
+        self._tables_now: Tables | None = None  # CogVideoX: set by a hook for the grid of the current forward
         self._removers: list[Callable[[], None]] = []
+        self._key = register_source(self._phase_tables)  # how compiled code fetches the tables
+        self._compiled = compiled  # compiled code of these transformers exists (or was traced with the hooks)
         self.active = True
+        if compiled:
+            discard_compiled_code()  # compiled before the hooks: it would not run them
         try:
             for transformer in transformers:
                 _ACTIVE[transformer] = weakref.ref(self)
@@ -336,15 +363,8 @@ class StrategyHandle:
         return f"base grids {', '.join(map(str, self.base_grids))}"
 
     def _cache_for(self, phase: str, grid: Grid) -> TableCache:
-        """The tables of ``phase``'s strategy scaled from the base grid of ``grid``, made on first use."""
-        base = self.base_grid_at(grid)
-        cache = self._caches.get((phase, base))
-        if cache is None:
-            model = self.model
-            cache = self._caches[(phase, base)] = TableCache(
-                self._strategies[phase], base, model.split, model.theta, kept_dtype=model.kept_dtype
-            )
-        return cache
+        """The tables of ``phase``'s strategy scaled from the base grid of ``grid``."""
+        return self._caches[(phase, self.base_grid_at(grid))]
 
     def __enter__(self) -> StrategyHandle:
         return self
@@ -358,6 +378,9 @@ class StrategyHandle:
         """Restore the transformers (and pipeline) exactly as they were; calling it again does nothing."""
         while self._removers:
             self._removers.pop()()
+        if self._compiled:
+            discard_compiled_code()  # compiled with the hooks: it would go on running them
+            self._compiled = False
         for cache in self._caches.values():
             cache.clear()
         for patch in self._patches.values():
@@ -406,6 +429,20 @@ class StrategyHandle:
         """The RoPE tables of the phase the current forward runs, at ``grid``."""
         return self._cache_for(self._phase, grid)
 
+    def _phase_tables(self, phase: str, grid: Grid, device: torch.device) -> Tables:
+        return self._cache_for(phase, grid).get(grid, device)
+
+    def _current_tables(self, grid: Grid, device: torch.device) -> Tables:
+        """The tables of the current forward: from the cache, or through an opaque operator while compiling."""
+        if torch.compiler.is_compiling():
+            self._compiled = True  # traced: removing the strategy must discard this code
+            return compiled_tables(self._key, self._phase, grid, device, self.model.head_dim)
+        return self._cache(grid).get(grid, device)
+
+    def _current_q_scale(self, grid: Grid) -> float:
+        cache = self._cache(grid)
+        return cache.q_scale_of(grid) if torch.compiler.is_compiling() else cache.q_scale(grid)
+
     def _current_patch(self) -> PatchTables:
         patch = self._patches[self._phase]
         if patch is None:  # never: the patch hooks are registered only where every phase has a table
@@ -445,14 +482,20 @@ class StrategyHandle:
         if self.model.tables_at == "patch_embed":
             return  # no RoPE: the patch embedding's hooks carry the positions
         if self.model.tables_at == "argument":
-            positions = _forward_positions(transformer)
+            at = _forward_positions(transformer)[1]
 
-            def set_tables(
-                module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
-            ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-                return self._set_tables(positions, args, kwargs)
+            def check_latents(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+                # refuse latents the model cannot take before its forward unpacks them (shape checks only:
+                # compiled, this hook makes no graph)
+                hidden = args[at] if len(args) > at else kwargs.get("hidden_states")
+                if isinstance(hidden, torch.Tensor):
+                    self.model.token_grid(hidden.shape)
 
-            self._removers.append(transformer.register_forward_pre_hook(set_tables, with_kwargs=True).remove)
+            self._removers.append(transformer.register_forward_pre_hook(check_latents, with_kwargs=True).remove)
+            embed = getattr(transformer, "patch_embed")
+            self._removers.append(embed.register_forward_pre_hook(self._embed_tables, with_kwargs=True).remove)
+            for attention in query_attentions(transformer, self.model.family):
+                self._removers.append(attention.register_forward_pre_hook(self._give_tables, with_kwargs=True).remove)
             return
         rope = getattr(transformer, "rope")
         self._removers.append(rope.register_forward_pre_hook(self._read_grid).remove)
@@ -486,35 +529,48 @@ class StrategyHandle:
 
         return undo
 
-    def _set_tables(
-        self, positions: tuple[int, int], args: tuple[Any, ...], kwargs: dict[str, Any]
+    def _embed_tables(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Forward pre-hook on CogVideoX's ``patch_embed``: the tables and q's factor for its latents' grid.
+
+        Hooks inside ``forward`` (this one, and :meth:`_give_tables` on the attentions) are traced with
+        it by ``torch.compile``; a hook on the transformer itself would be compiled as a graph of its own.
+        """
+        latents = args[1] if len(args) > 1 else kwargs.get("image_embeds")  # (B, F, C, H, W)
+        if not isinstance(latents, torch.Tensor):
+            return  # the forward reports its own missing argument
+        grid = self.model.token_grid(latents.shape)
+        self._tables_now = self._current_tables(grid, latents.device)
+        self._q_scale = self._current_q_scale(grid)
+
+    def _give_tables(
+        self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-        """Forward pre-hook (CogVideoX): ``image_rotary_emb`` := the strategy's tables for the latents' grid."""
-        rotary, hidden_at = positions
-        hidden = args[hidden_at] if len(args) > hidden_at else kwargs.get("hidden_states")
-        if not isinstance(hidden, torch.Tensor):
-            return None  # the forward reports its own missing argument
-        grid = self.model.token_grid(hidden.shape)
-        cache = self._cache(grid)
-        tables = cache.get(grid, hidden.device)
-        self._q_scale = cache.q_scale(grid)
-        if len(args) > rotary:
-            return args[:rotary] + (tables,) + args[rotary + 1 :], kwargs
-        return args, {**kwargs, "image_rotary_emb": tables}
+        """Forward pre-hook on each CogVideoX ``attn1``: ``image_rotary_emb`` := the tables of this forward."""
+        tables = self._tables_now
+        return None if tables is None else (args, {**kwargs, "image_rotary_emb": tables})
 
     def _read_grid(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
         """Forward pre-hook on ``rope`` (Wan, HunyuanVideo): refuse grids the model cannot take; set q's factor."""
         if args and isinstance(args[0], torch.Tensor):
             grid = self.model.token_grid(args[0].shape)
-            self._q_scale = self._cache(grid).q_scale(grid)
+            self._q_scale = self._current_q_scale(grid)
 
     def _rope_tables(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> Tables | None:
-        """Forward hook on ``rope``: its output := the strategy's tables, in the model's shape."""
+        """Forward hook on ``rope``: its output := the strategy's tables, in the model's shape and dtype.
+
+        The dtype is that of the model's own tables: float32 as loaded (diffusers keeps Wan's ``rope``
+        in float32), the half dtype where the whole model was cast, so that the trained grid stays
+        bit for bit the model's own either way.
+        """
         if not (args and isinstance(args[0], torch.Tensor)):
             return None
         hidden = args[0]  # (B, C, F, H, W)
         grid = self.model.token_grid(hidden.shape)
-        return self.model.shaped(self._cache(grid).get(grid, hidden.device))
+        cos, sin = self.model.shaped(self._current_tables(grid, hidden.device))
+        own = output[0] if isinstance(output, (tuple, list)) and output else None
+        if isinstance(own, torch.Tensor) and own.dtype != cos.dtype:
+            cos, sin = cos.to(own.dtype), sin.to(own.dtype)
+        return cos, sin
 
     def _scale_q(self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
         """Forward hook on a query module: q × ``m²``; None (q untouched) where ``m² = 1``."""

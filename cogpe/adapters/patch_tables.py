@@ -64,6 +64,7 @@ from ..grids import arange_positions, divided_positions
 from ..resample import resample_video_table
 from ..sincos import sincos_3d
 from ..strategy import Strategy
+from .compiled import compiled_patch_table, register_source
 from .models import PatchTable, RopeModel
 from .tables import Grid
 
@@ -151,19 +152,26 @@ class PatchTables:
             raise TypeError("a sincos patch table needs a strategy, a learned one takes none")
         self.table, self.base_grid, self.strategy, self.size = table, base_grid, strategy, size
         self.learned = check_choice("learned_table", learned, LEARNED_TABLE[:2])
-        self._changes: dict[Grid, bool] = {}
         self._tables: OrderedDict[tuple[Any, ...], torch.Tensor] = OrderedDict()
+        self._key = register_source(self.get)  # how compiled code fetches the tables
 
     def changes(self, grid: Grid) -> bool:
-        """Whether the module's own table is replaced at ``grid`` (cached per grid)."""
-        changed = self._changes.get(grid)
-        if changed is None:
-            if self.strategy is not None:
-                changed = sincos_positions(self.strategy, grid, self.base_grid, self.table.scale) is not None
-            else:
-                changed = self.learned == "drop" or grid != self.table.grid
-            self._changes[grid] = changed
-        return changed
+        """Whether the module's own table is replaced at ``grid``: a sincos table where ``"interpolate"``
+        divides an axis of 2 tokens or more (``s > 1``; :func:`sincos_positions`), a learned one where it
+        is dropped or the grid is not its own. Plain Python, so that compiled code decides it when traced."""
+        if self.strategy is not None:
+            scales = self.strategy.scales(grid, self.base_grid)
+            return self.strategy.name == "interpolate" and any(s > 1 and n > 1 for s, n in zip(scales, grid))
+        return self.learned == "drop" or grid != self.table.grid
+
+    def table_now(
+        self, grid: Grid, device: torch.device, dtype: torch.dtype, stored: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """:meth:`get`, through an opaque operator while ``torch.compile`` traces (:mod:`cogpe.adapters.compiled`)."""
+        if not torch.compiler.is_compiling():
+            return self.get(grid, device, dtype, stored)
+        rows = self.table.text_rows + grid[0] * grid[1] * grid[2]
+        return compiled_patch_table(self._key, grid, device, dtype, stored, rows, self.table.dim)
 
     def get(
         self, grid: Grid, device: torch.device | str, dtype: torch.dtype, stored: torch.Tensor | None = None
@@ -199,7 +207,6 @@ class PatchTables:
     def clear(self) -> None:
         """Drop every table."""
         self._tables.clear()
-        self._changes.clear()
 
 
 def hook_patch_embed(
@@ -232,7 +239,7 @@ def hook_patch_embed(
         if not isinstance(output, torch.Tensor):
             return None  # forward raised: only the switches are restored
         stored = getattr(mod, "pos_embedding", None) if current.strategy is None else None
-        table = current.get(grid, output.device, output.dtype, stored)
+        table = current.table_now(grid, output.device, output.dtype, stored)
         return output if table is None else output + table  # (B, text + N, D) + (1, text + N, D), as diffusers adds
 
     removers = [

@@ -136,9 +136,13 @@ class TableCache:
         """The factor on q (after qk-norm, before RoPE): ``Strategy.attention(grid, base_grid)²``."""
         scale = self._q_scales.get(grid)
         if scale is None:
-            factor = self.strategy.attention(grid, self.base_grid)
-            scale = self._q_scales[grid] = 1.0 if factor == 1.0 else factor * factor
+            scale = self._q_scales[grid] = self.q_scale_of(grid)
         return scale
+
+    def q_scale_of(self, grid: Grid) -> float:
+        """:meth:`q_scale`, computed, not looked up (what compiled code uses: no guard on the cache)."""
+        factor = self.strategy.attention(grid, self.base_grid)
+        return 1.0 if factor == 1.0 else factor * factor
 
     def clear(self) -> None:
         """Drop every table."""
