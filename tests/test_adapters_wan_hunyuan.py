@@ -235,6 +235,7 @@ def test_presets_state_their_token_arithmetic():
         "wan-480p": wan480, "wan-720p": wan720, "wan-14b": wan720 + wan480,
         "wan2.2-5b-720p": [(31, 22, 40), (31, 40, 22)],
         "hunyuanvideo-540p": hy540, "hunyuanvideo-720p": hy720, "hunyuanvideo": hy720 + hy540,
+        "skyreels-v2-540p": [(25, 34, 60), (25, 60, 34)], "skyreels-v2-720p": [(31, 45, 80), (31, 80, 45)],
     }
     for name in ("cogvideox-5b", "cogvideox-5b-i2v", "cogvideox1.5-5b"):
         assert BASE_GRIDS[name].grids == (token_grid(name),)
@@ -323,7 +324,8 @@ def test_named_presets_and_their_family():
     with use_strategy(wan, "riflex", base_grid=(21, 30, 52)) as handle:
         assert handle.base_grid == handle.base_grid_at((21, 90, 10)) == (21, 30, 52)
     with pytest.raises(ValueError, match=r"base_grid='hunyuanvideo-720p' is a HunyuanVideo preset, but the model is "
-                                         r"Wan; Wan presets: 'wan-480p', 'wan-720p', 'wan-14b', 'wan2.2-5b-720p', or pass"):
+                                         r"Wan; Wan presets: 'wan-480p', 'wan-720p', 'wan-14b', 'wan2.2-5b-720p', 'skyreels-v2-540p', "
+                                         r"'skyreels-v2-720p', or pass"):
         use_strategy(wan, "riflex", base_grid="hunyuanvideo-720p")
     with pytest.raises(ValueError, match=r"base_grid='hunyuan-720p' is not a preset; HunyuanVideo presets: "
                                          r"'hunyuanvideo-540p', 'hunyuanvideo-720p', 'hunyuanvideo'"):

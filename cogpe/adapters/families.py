@@ -41,6 +41,11 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   (``WanPipeline`` rounds other counts down with a warning; the adapter refuses them, naming valid ones).
   Wan 2.2 A14B pipelines hold two transformers (``transformer``, ``transformer_2``: high- and low-noise
   experts); a pipeline target adapts both.
+- **Wan VACE** (``WanVACETransformer3DModel``) and **SkyReels-V2** (``SkyReelsV2Transformer3DModel``) —
+  Wan's architecture under other class names: the same rotary module (SkyReels-V2's own copy of it),
+  built once in ``forward`` from the latents and given to every block; VACE's control blocks
+  (``vace_blocks``) rotate their q and k with it too. Wan's facts hold; VACE's sizes are Wan's (1.3B
+  480p, 14B 480p and 720p), SkyReels-V2's its own (540P, 720P; :mod:`cogpe.adapters.presets`).
 - **HunyuanVideo** — ``HunyuanVideoTransformer3DModel``. ``rope_axes_dim`` (16, 56, 56) and
   ``rope_theta`` 256 from the config; float32 integer positions, ``get_1d_rotary_pos_embed`` in float32,
   ``(N, d)`` interleaved tables built in ``forward`` (``self.rope(hidden_states)``, latents ``(B, C, F,
@@ -71,14 +76,23 @@ from .tables import Grid
 __all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_attentions", "query_modules", "read_model", "trained_grid"]
 
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
-SUPPORTED_TRANSFORMERS = ("CogVideoXTransformer3DModel", "WanTransformer3DModel", "HunyuanVideoTransformer3DModel")
+SUPPORTED_TRANSFORMERS = (
+    "CogVideoXTransformer3DModel", "WanTransformer3DModel", "WanVACETransformer3DModel", "SkyReelsV2Transformer3DModel",
+    "HunyuanVideoTransformer3DModel",
+)
 _MODULES = {
     "CogVideoXTransformer3DModel": "diffusers.models.transformers.cogvideox_transformer_3d",
     "WanTransformer3DModel": "diffusers.models.transformers.transformer_wan",
+    "WanVACETransformer3DModel": "diffusers.models.transformers.transformer_wan_vace",
+    "SkyReelsV2Transformer3DModel": "diffusers.models.transformers.transformer_skyreels_v2",
     "HunyuanVideoTransformer3DModel": "diffusers.models.transformers.transformer_hunyuan_video",
 }
 _FAMILIES = {"CogVideoXTransformer3DModel": "CogVideoX", "WanTransformer3DModel": "Wan",
+             "WanVACETransformer3DModel": "Wan", "SkyReelsV2Transformer3DModel": "Wan",
              "HunyuanVideoTransformer3DModel": "HunyuanVideo"}
+# the model names of the Wan family's classes (RopeModel.name), and the presets they default to
+_WAN_NAMES = {"WanTransformer3DModel": "Wan", "WanVACETransformer3DModel": "Wan VACE",
+              "SkyReelsV2Transformer3DModel": "SkyReels-V2"}
 # The attributes a pipeline keeps its transformers in (Wan 2.2 A14B: two experts).
 _PIPELINE_SLOTS = ("transformer", "transformer_2")
 _COGVIDEOX_THETA = 10000.0  # get_3d_rotary_pos_embed's default; no config field
@@ -88,7 +102,7 @@ _VAE_FRAME_STEP = 4  # Wan's and HunyuanVideo's VAEs: 4N+1 frames
 
 
 def _classes() -> dict[type, str]:
-    """Supported class -> family, for the classes the installed diffusers has (none without diffusers)."""
+    """Supported class -> its name in :data:`SUPPORTED_TRANSFORMERS`, for the classes the installed diffusers has."""
     found = {}
     for name, module in _MODULES.items():
         try:
@@ -96,14 +110,19 @@ def _classes() -> dict[type, str]:
         except (ImportError, AttributeError):
             continue
         if isinstance(cls, type):
-            found[cls] = _FAMILIES[name]
+            found[cls] = name
     return found
 
 
-def _family(module: object, classes: Mapping[type, str]) -> str | None:
+def _class_name(module: object, classes: Mapping[type, str]) -> str | None:
     if not isinstance(module, torch.nn.Module):
         return None
-    return next((family for cls, family in classes.items() if isinstance(module, cls)), None)
+    return next((name for cls, name in classes.items() if isinstance(module, cls)), None)
+
+
+def _family(module: object, classes: Mapping[type, str]) -> str | None:
+    name = _class_name(module, classes)
+    return None if name is None else _FAMILIES[name]
 
 
 def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], object | None, bool]:
@@ -145,12 +164,13 @@ def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], obje
 
 def read_model(transformer: torch.nn.Module) -> RopeModel:
     """The :class:`~cogpe.adapters.models.RopeModel` of a supported transformer (module docstring)."""
-    family = _family(transformer, _classes())
+    name = _class_name(transformer, _classes())
+    family = None if name is None else _FAMILIES[name]
     config: Mapping[str, Any] = getattr(transformer, "config")
     if family == "CogVideoX":
         return _cogvideox(transformer, config)
-    if family == "Wan":
-        return _wan(config)
+    if family == "Wan" and name is not None:
+        return _wan(config, _WAN_NAMES[name])
     if family == "HunyuanVideo":
         return _hunyuan(config)
     raise TypeError(f"{type(transformer).__name__} is not one of {', '.join(SUPPORTED_TRANSFORMERS)}")
@@ -208,17 +228,17 @@ def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeM
     )
 
 
-def _wan(config: Mapping[str, Any]) -> RopeModel:
+def _wan(config: Mapping[str, Any], name: str) -> RopeModel:
     head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
     hw = 2 * (head_dim // 6)
     if hw == 0:
         raise ValueError(f"attention_head_dim={head_dim} leaves WanRotaryPosEmbed no h, w channels (2⌊d/6⌋ = 0)")
     split = check_split("Wan's (t, h, w) split", (head_dim - 2 * hw, hw, hw), head_dim, "attention_head_dim")
     pt, ph, pw = (check_size(f"patch_size[{i}]", p) for i, p in enumerate(config["patch_size"]))
-    preset = default_preset("Wan", config)
+    preset = default_preset("SkyReels-V2" if name == "SkyReels-V2" else "Wan", config)
     limit = check_size("rope_max_seq_len", config["rope_max_seq_len"])
     model = RopeModel(
-        family="Wan", name="Wan", head_dim=head_dim, split=split, theta=_WAN_THETA, patch=(pt, ph, pw),
+        family="Wan", name=name, head_dim=head_dim, split=split, theta=_WAN_THETA, patch=(pt, ph, pw),
         temporal_compression=4, base_grids=preset_grids(preset, "Wan"), frame_step=_VAE_FRAME_STEP,
         latents="BCFHW", tables_at="rope", kept_dtype=_wan_dtype(), max_positions=limit, preset=preset,
     )
@@ -246,8 +266,9 @@ def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn
     """The attentions that rotate q and k (module docstring): ``attn1`` of each block, HunyuanVideo's ``attn``."""
     if family == "CogVideoX":
         return [block.attn1 for block in getattr(transformer, "transformer_blocks")]
-    if family == "Wan":
-        return [block.attn1 for block in getattr(transformer, "blocks")]
+    if family == "Wan":  # Wan VACE: its control blocks too
+        blocks = [*getattr(transformer, "blocks"), *getattr(transformer, "vace_blocks", [])]
+        return [block.attn1 for block in blocks]
     blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks")]
     return [block.attn for block in blocks]
 

@@ -18,6 +18,8 @@ preset                   frames  sizes (H × W)                                 
 ``wan-720p``             81      720 × 1280, 1280 × 720                          8, 4        1, 2, 2
 ``wan-14b``              81      720 × 1280, 1280 × 720, 480 × 832, 832 × 480    8, 4        1, 2, 2
 ``wan2.2-5b-720p``       121     704 × 1280, 1280 × 704                          16, 4       1, 2, 2
+``skyreels-v2-540p``     97      544 × 960, 960 × 544                            8, 4        1, 2, 2
+``skyreels-v2-720p``     121     720 × 1280, 1280 × 720                          8, 4        1, 2, 2
 ``hunyuanvideo-540p``    129     544 × 960, 960 × 544, 624 × 832, 832 × 624,     8, 4        1, 2, 2
                                  720 × 720
 ``hunyuanvideo-720p``    129     720 × 1280, 1280 × 720, 832 × 1104,             8, 4        1, 2, 2
@@ -34,6 +36,9 @@ Sources (facts, not our choices). Wan: the ``SUPPORTED_SIZES`` of its generation
 ``WanPipeline`` defaults to 81 × 480 × 832 (H × W). HunyuanVideo: its README's table of supported
 height/width/frame settings (github.com/Tencent/HunyuanVideo, ``544px960px129f`` … ``960px960px129f``,
 height first; 720p recommended); diffusers' ``HunyuanVideoPipeline`` defaults to 129 × 720 × 1280.
+SkyReels-V2: its generation scripts (github.com/SkyworkAI/SkyReels-V2) map ``--resolution 540P`` to
+544 × 960 and ``720P`` to 720 × 1280, swapped for a portrait input image, with 97 and 121 frames;
+diffusers' ``SkyReelsV2Pipeline`` defaults to 97 × 544 × 960. Wan VACE takes Wan's sizes.
 CogVideoX: the model cards (1.0: 480 × 720 only, 8N+1 frames; 1.5: 768 × 1360; 1.5-I2V:
 ``Min(W, H) = 768, 768 ≤ Max(W, H) ≤ 1360``, of which the preset keeps the two extremes). The VAE
 factors are diffusers' ``vae_scale_factor_spatial`` / ``_temporal`` of each pipeline, the patches the
@@ -127,6 +132,8 @@ BASE_GRIDS: Mapping[str, GridPreset] = MappingProxyType(
                               source="Wan 2.1 T2V-14B, I2V-14B, FLF2V-14B; Wan 2.2 T2V-A14B, I2V-A14B"),
         "wan2.2-5b-720p": GridPreset("Wan", 121, _both((704, 1280)), vae_scale=16,
                                      source="Wan 2.2 TI2V-5B (VAE 16×16×4)"),
+        "skyreels-v2-540p": GridPreset("Wan", 97, _both((544, 960)), source="SkyReels-V2 540P: 97 frames"),
+        "skyreels-v2-720p": GridPreset("Wan", 121, _both((720, 1280)), source="SkyReels-V2 720P: 121 frames"),
         "hunyuanvideo-540p": GridPreset("HunyuanVideo", 129, _HUNYUAN_540P, source="HunyuanVideo README: 540p"),
         "hunyuanvideo-720p": GridPreset("HunyuanVideo", 129, _HUNYUAN_720P, source="HunyuanVideo README: 720p"),
         "hunyuanvideo": GridPreset("HunyuanVideo", 129, _HUNYUAN_720P + _HUNYUAN_540P,
@@ -189,12 +196,18 @@ def default_preset(family: str, config: Mapping[str, Any]) -> str:
     ('wan2.2-5b-720p', 'hunyuanvideo')
     >>> default_preset("Wan", {"in_channels": 16, "num_attention_heads": 12, "attention_head_dim": 128})
     'wan-480p'
+
+    SkyReels-V2 (``family="SkyReels-V2"``): its 1.3B (1536 wide) was released at 540P only, its 14B at
+    540P and 720P under one config — ``"skyreels-v2-720p"``; pass ``"skyreels-v2-540p"`` for a 540P one.
     """
     if family == "Wan":
         if config.get("in_channels") == 48:
             return "wan2.2-5b-720p"
         width = int(config.get("num_attention_heads", 0)) * int(config.get("attention_head_dim", 0))
         return "wan-480p" if width == 1536 else "wan-14b"
+    if family == "SkyReels-V2":  # 1.3B: 540P only; 14B: 540P and 720P checkpoints, the larger by default
+        width = int(config.get("num_attention_heads", 0)) * int(config.get("attention_head_dim", 0))
+        return "skyreels-v2-540p" if width == 1536 else "skyreels-v2-720p"
     if family == "HunyuanVideo":
         return "hunyuanvideo"
     raise ValueError(f"no default preset for {family}: its base grid is read from its config")

@@ -1,0 +1,173 @@
+"""cogpe.adapters on the Wan-based transformers diffusers ships under other class names: Wan VACE and
+SkyReels-V2 (their rotary module is Wan's: the same split, θ, float64 angles and ``(1, N, 1, D)``
+tables), with the guarantees the three original families have — identity at the base grid under every
+strategy, Wan's own integer positions under ``"extrapolate"`` everywhere, YaRN equal to an oracle that
+scales q by hand and feeds the tables, every RoPE attention reached (VACE's control blocks too), their
+own default presets — and a tiny pipeline run of each. Transformers left out are refused by class.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import adapters_wan_hunyuan_support as wh
+from adapters_support import one_thread  # noqa: F401 (autouse fixture)
+from cogpe.adapters import BASE_GRIDS, SUPPORTED_TRANSFORMERS, use_strategy
+from cogpe.adapters.tables import strategy_tables
+from cogpe.strategy import ENCODINGS, Strategy
+
+diffusers = wh.diffusers
+GRID = (5, 8, 12)  # about twice wh.BASE = (3, 4, 6) on every axis
+VACE_CHANNELS = 4 * 2 + 8 * 8  # control latents: the video's (inactive, reactive) and the 8×8-pixel mask
+
+
+def tiny_vace(seed: int = 0):
+    """A 2-layer ``WanVACETransformer3DModel`` (head 20, as the tiny Wan) with one control block."""
+    torch.manual_seed(seed)
+    return diffusers.WanVACETransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=wh.HEAD_DIM["wan"], in_channels=4,
+        out_channels=4, text_dim=wh.TEXT_DIM, freq_dim=8, ffn_dim=16, num_layers=2, vace_layers=[0],
+        vace_in_channels=VACE_CHANNELS,
+    ).eval()
+
+
+def tiny_skyreels(seed: int = 0):
+    """A 2-layer ``SkyReelsV2Transformer3DModel`` (head 20)."""
+    torch.manual_seed(seed)
+    return diffusers.SkyReelsV2Transformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=wh.HEAD_DIM["wan"], in_channels=4,
+        out_channels=4, text_dim=wh.TEXT_DIM, freq_dim=8, ffn_dim=16, num_layers=2,
+    ).eval()
+
+
+MODELS = {"vace": tiny_vace, "skyreels": tiny_skyreels}
+
+
+def run(model, grid, *, step: int = 500):
+    """``model``'s output ``(1, 4, T, 2H, 2W)`` on seeded latents (and VACE's control latents) at token ``grid``."""
+    t, h, w = grid
+    g = torch.Generator().manual_seed(1)
+    hidden = torch.randn(1, 4, t, 2 * h, 2 * w, generator=g)  # (B, C, F, H, W)
+    text = torch.randn(1, wh.TEXT, wh.TEXT_DIM, generator=g)
+    kw = {}
+    if isinstance(model, diffusers.WanVACETransformer3DModel):
+        kw["control_hidden_states"] = torch.randn(1, VACE_CHANNELS, t, 2 * h, 2 * w, generator=g)
+    with torch.no_grad():
+        return model(hidden, torch.tensor([step]), text, **kw).sample
+
+
+def feeding(model, tables):
+    """A forward hook making ``model.rope`` return ``tables`` ``(N, D)`` as Wan's ``(1, N, 1, D)``; remove it after."""
+    cos, sin = (x.reshape(1, -1, 1, x.shape[-1]) for x in tables)
+    return model.rope.register_forward_hook(lambda module, args, output: (cos, sin))
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_identity_at_the_base_grid_and_integer_positions_elsewhere(kind):
+    model = MODELS[kind]()
+    own, larger = run(model, wh.BASE), run(model, GRID)
+    for name in ENCODINGS["rope"]:
+        with use_strategy(model, name, base_grid=wh.BASE):
+            assert torch.equal(run(model, wh.BASE), own), name
+            if name == "extrapolate":
+                assert torch.equal(run(model, GRID), larger)
+    assert torch.equal(run(model, GRID), larger)  # removed
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_yarn_is_the_oracle_that_scales_q_and_feeds_its_tables(kind):
+    """YaRN at 2×: the output of a copy whose q norms (every RoPE attention's, VACE's control blocks
+    included) output m² times as much, fed YaRN's frequencies by hand, without cogpe.adapters."""
+    model = MODELS[kind]()
+    with use_strategy(model, "yarn", base_grid=wh.BASE) as handle:
+        adapted = run(model, GRID)
+        m2 = handle.q_scale(GRID)
+        split = handle.model.split
+    scaled = wh.query_scaled(model, m2)  # every "…attn1.norm_q": VACE's control blocks' too
+    if kind == "vace":
+        assert scaled.vace_blocks[0].attn1.norm_q.weight.equal(model.vace_blocks[0].attn1.norm_q.weight * m2)
+    hook = feeding(scaled, strategy_tables(Strategy("yarn"), GRID, wh.BASE, split, kept_dtype=torch.float64))
+    try:
+        expected = run(scaled, GRID)
+    finally:
+        hook.remove()
+    assert m2 > 1 and torch.allclose(adapted, expected, rtol=0, atol=1e-6)
+
+
+def test_default_presets():
+    with use_strategy(tiny_vace(), "ntk") as handle:  # Wan's sizes: VACE 14B is Wan 14B's
+        assert handle.model.name == "Wan VACE" and handle.model.preset == "wan-14b"
+    with use_strategy(tiny_skyreels(), "ntk") as handle:  # 121 frames at 720 × 1280, both orientations
+        assert handle.model.name == "SkyReels-V2" and handle.base_grids == BASE_GRIDS["skyreels-v2-720p"].grids
+        assert handle.base_grids == ((31, 45, 80), (31, 80, 45))
+    assert BASE_GRIDS["skyreels-v2-540p"].grids == ((25, 34, 60), (25, 60, 34))  # 97 frames at 544 × 960
+    torch.manual_seed(0)
+    narrow = diffusers.SkyReelsV2Transformer3DModel(  # 1.3B-wide: 12 heads of 128, 540P only
+        patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=4, out_channels=4,
+        text_dim=8, freq_dim=8, ffn_dim=16, num_layers=1,
+    )
+    with use_strategy(narrow, "ntk") as handle:
+        assert handle.model.preset == "skyreels-v2-540p"
+
+
+def test_transformers_left_out_are_refused_by_class():
+    torch.manual_seed(0)
+    ltx = diffusers.LTXVideoTransformer3DModel(
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=8, cross_attention_dim=16,
+        num_layers=1, caption_channels=8,
+    )
+    with pytest.raises(TypeError, match=r"target is a LTXVideoTransformer3DModel, which use_strategy does not "
+                                        r"support yet; supported transformers: CogVideoXTransformer3DModel, "
+                                        r"WanTransformer3DModel, WanVACETransformer3DModel, SkyReelsV2"):
+        use_strategy(ltx, "ntk")
+    assert "SkyReelsV2Transformer3DModel" in SUPPORTED_TRANSFORMERS
+
+
+# --- pipelines ---------------------------------------------------------------------------------------------
+
+CALL = dict(num_frames=17, height=128, width=192)  # 5 × 8 × 12 tokens
+
+
+def tiny_vae():
+    torch.manual_seed(0)
+    return diffusers.AutoencoderKLWan(base_dim=4, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                                      temperal_downsample=[False, True, True], latents_mean=[0.0] * 4,
+                                      latents_std=[1.0] * 4).eval()
+
+
+def tiny_pipeline(kind: str, transformer):
+    if kind == "vace":
+        pipeline = diffusers.WanVACEPipeline(tokenizer=None, text_encoder=None, vae=tiny_vae(),
+                                             scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0),
+                                             transformer=transformer)
+    else:
+        pipeline = diffusers.SkyReelsV2Pipeline(tokenizer=None, text_encoder=None, transformer=transformer,
+                                                vae=tiny_vae(), scheduler=diffusers.UniPCMultistepScheduler())
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+def generate(pipeline, **call):
+    g = torch.Generator().manual_seed(2)
+    embeds, negative = (torch.randn(1, wh.TEXT, wh.TEXT_DIM, generator=g) for _ in range(2))
+    return pipeline(prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=2,
+                    generator=torch.Generator().manual_seed(0), output_type="latent", **call).frames
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_a_tiny_pipeline_at_twice_the_grid(kind):
+    pipeline = tiny_pipeline(kind, MODELS[kind]())
+    expected = generate(pipeline, **CALL)
+    with use_strategy(pipeline, "extrapolate", base_grid=wh.BASE):  # the model's own integer positions
+        assert torch.equal(generate(pipeline, **CALL), expected)
+    for name in ("yarn", "riflex"):
+        with use_strategy(pipeline, name, base_grid=wh.BASE):
+            given = generate(pipeline, **CALL)
+        assert given.shape == expected.shape and torch.isfinite(given).all()
+        assert (given - expected).abs().max() > 1e-4, name
+    with use_strategy(pipeline, "ntk", base_grid=wh.BASE):
+        with pytest.raises(ValueError, match=r"num_frames=16 cannot be taken by .*: frames must be 4N\+1"):
+            generate(pipeline, **{**CALL, "num_frames": 16})
+    assert torch.equal(generate(pipeline, **CALL), expected)
+
