@@ -1,4 +1,5 @@
-"""cogpe.adapters on the Wan-based transformers diffusers ships under other class names: Wan VACE and
+"""cogpe.adapters on the transformers diffusers ships under other class names: ConsisID (CogVideoX 1.0's
+architecture; its pipeline feeds CogVideoX 1.0's tables), and the Wan-based Wan VACE and
 SkyReels-V2 (their rotary module is Wan's: the same split, θ, float64 angles and ``(1, N, 1, D)``
 tables), with the guarantees the three original families have — identity at the base grid under every
 strategy, Wan's own integer positions under ``"extrapolate"`` everywhere, YaRN equal to an oracle that
@@ -11,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import adapters_support as cs
 import adapters_wan_hunyuan_support as wh
 from adapters_support import one_thread  # noqa: F401 (autouse fixture)
 from cogpe.adapters import BASE_GRIDS, SUPPORTED_TRANSFORMERS, use_strategy
@@ -119,7 +121,7 @@ def test_transformers_left_out_are_refused_by_class():
     )
     with pytest.raises(TypeError, match=r"target is a LTXVideoTransformer3DModel, which use_strategy does not "
                                         r"support yet; supported transformers: CogVideoXTransformer3DModel, "
-                                        r"WanTransformer3DModel, WanVACETransformer3DModel, SkyReelsV2"):
+                                        r"ConsisIDTransformer3DModel, WanTransformer3DModel, WanVACE"):
         use_strategy(ltx, "ntk")
     assert "SkyReelsV2Transformer3DModel" in SUPPORTED_TRANSFORMERS
 
@@ -171,3 +173,59 @@ def test_a_tiny_pipeline_at_twice_the_grid(kind):
             generate(pipeline, **{**CALL, "num_frames": 16})
     assert torch.equal(generate(pipeline, **CALL), expected)
 
+
+
+# --- ConsisID: CogVideoX 1.0's architecture and pipeline tables, its own class ------------------------------
+
+
+def tiny_consisid(seed: int = 0):
+    """A 2-layer ``ConsisIDTransformer3DModel`` of the tiny CogVideoX's layout (RoPE, 8 input channels:
+    latents and the reference image's), no face modules (``is_train_face=False``)."""
+    torch.manual_seed(seed)
+    return diffusers.ConsisIDTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=16, in_channels=8, out_channels=4, time_embed_dim=8,
+        text_embed_dim=8, num_layers=2, sample_width=12, sample_height=8, sample_frames=9, patch_size=2,
+        max_text_seq_length=cs.TEXT, use_rotary_positional_embeddings=True,
+    ).eval()
+
+
+def consisid_pipeline(transformer, vae=None):
+    pipeline = diffusers.ConsisIDPipeline(tokenizer=None, text_encoder=None, vae=vae, transformer=transformer,
+                                          scheduler=diffusers.CogVideoXDPMScheduler())
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+def test_consisid_is_its_pipeline_at_the_trained_grid_under_every_strategy():
+    pytest.importorskip("cv2")  # ConsisIDPipeline needs OpenCV (test extra)
+    model = tiny_consisid()
+    hidden, text, step = cs.inputs("1.0", cs.BASE, 1, 8, 500)
+    grid_tables = consisid_pipeline(model)._prepare_rotary_positional_embeddings(64, 96, 3, torch.device("cpu"))
+    with torch.no_grad():
+        own = model(hidden, text, step, image_rotary_emb=grid_tables).sample
+        for name in ENCODINGS["rope"]:
+            with use_strategy(model, name) as handle:
+                assert torch.equal(model(hidden, text, step).sample, own), name
+    assert handle.model.name == "ConsisID" and handle.base_grids == (cs.BASE,)
+
+
+def test_consisid_pipeline_at_twice_the_grid():
+    pytest.importorskip("cv2")
+    pipeline = consisid_pipeline(tiny_consisid(), cs.tiny_vae())
+    image = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(3))
+    positive, negative = cs.prompt_embeds()
+
+    def generate(**call):
+        return pipeline(image=image, prompt_embeds=positive, negative_prompt_embeds=negative, num_inference_steps=2,
+                        generator=torch.Generator().manual_seed(0), output_type="latent", **call).frames
+
+    call = dict(num_frames=17, height=128, width=192)
+    expected = generate(**call)
+    with use_strategy(pipeline, "linspace-crop-diffusers"):  # what its pipeline feeds, as CogVideoX 1.0's
+        assert torch.equal(generate(**call), expected)
+    with use_strategy(pipeline, "yarn"):
+        given = generate(**call)
+        with pytest.raises(ValueError, match=r"num_frames=16 cannot be taken by ConsisID: frames must be 8N\+1"):
+            generate(**{**call, "num_frames": 16})
+    assert given.shape == expected.shape and (given - expected).abs().max() > 1e-3
+    assert torch.equal(generate(**call), expected)

@@ -23,6 +23,10 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   training size whatever the config says. 5B-I2V
   (``use_learned_positional_embeddings=True``) adds a learned table in its patch embedding on top of
   RoPE: a :class:`~cogpe.adapters.models.PatchTable` of kind ``"learned"`` (:mod:`cogpe.adapters.patch_tables`).
+- **ConsisID** (``ConsisIDTransformer3DModel``) — CogVideoX 1.0's transformer (5B-I2V's layout, with
+  face-conditioning modules beside it) under its own class: the same patch embedding, blocks and
+  ``image_rotary_emb``, whose tables its pipeline builds as CogVideoX 1.0's does (crop region of the
+  config's sample grid); its config has no ``patch_size_t``. Read as CogVideoX 1.0, named ``"ConsisID"``.
 - **CogVideoX-2B** — the same class with ``use_rotary_positional_embeddings=False``: no RoPE; its patch
   embedding adds a sincos table (chapter 2) on positions ``arange(n) / scale``, ``scale`` the config's
   ``temporal_interpolation_scale`` (1) and ``spatial_interpolation_scale`` (1.875), ``(t, w, h)``
@@ -77,17 +81,19 @@ __all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_attentions", "q
 
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = (
-    "CogVideoXTransformer3DModel", "WanTransformer3DModel", "WanVACETransformer3DModel", "SkyReelsV2Transformer3DModel",
+    "CogVideoXTransformer3DModel", "ConsisIDTransformer3DModel", "WanTransformer3DModel", "WanVACETransformer3DModel", "SkyReelsV2Transformer3DModel",
     "HunyuanVideoTransformer3DModel",
 )
 _MODULES = {
     "CogVideoXTransformer3DModel": "diffusers.models.transformers.cogvideox_transformer_3d",
+    "ConsisIDTransformer3DModel": "diffusers.models.transformers.consisid_transformer_3d",
     "WanTransformer3DModel": "diffusers.models.transformers.transformer_wan",
     "WanVACETransformer3DModel": "diffusers.models.transformers.transformer_wan_vace",
     "SkyReelsV2Transformer3DModel": "diffusers.models.transformers.transformer_skyreels_v2",
     "HunyuanVideoTransformer3DModel": "diffusers.models.transformers.transformer_hunyuan_video",
 }
-_FAMILIES = {"CogVideoXTransformer3DModel": "CogVideoX", "WanTransformer3DModel": "Wan",
+_FAMILIES = {"CogVideoXTransformer3DModel": "CogVideoX", "ConsisIDTransformer3DModel": "CogVideoX",
+             "WanTransformer3DModel": "Wan",
              "WanVACETransformer3DModel": "Wan", "SkyReelsV2Transformer3DModel": "Wan",
              "HunyuanVideoTransformer3DModel": "HunyuanVideo"}
 # the model names of the Wan family's classes (RopeModel.name), and the presets they default to
@@ -168,7 +174,7 @@ def read_model(transformer: torch.nn.Module) -> RopeModel:
     family = None if name is None else _FAMILIES[name]
     config: Mapping[str, Any] = getattr(transformer, "config")
     if family == "CogVideoX":
-        return _cogvideox(transformer, config)
+        return _cogvideox(transformer, config, "ConsisID" if name == "ConsisIDTransformer3DModel" else None)
     if family == "Wan" and name is not None:
         return _wan(config, _WAN_NAMES[name])
     if family == "HunyuanVideo":
@@ -199,10 +205,11 @@ def trained_grid(config: Mapping[str, Any]) -> Grid:
     return t, h, w
 
 
-def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel:
+def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any], label: str | None) -> RopeModel:
     head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
-    pt, p = config["patch_size_t"], int(config["patch_size"])
-    name = "CogVideoX 1.0" if pt is None else "CogVideoX 1.5"
+    pt, p = config.get("patch_size_t"), int(config["patch_size"])  # ConsisID's config has no patch_size_t
+    version = "CogVideoX 1.0" if pt is None else "CogVideoX 1.5"
+    name = label or version
     rope = bool(config["use_rotary_positional_embeddings"])
     learned = bool(config.get("use_learned_positional_embeddings", False))  # only with RoPE: diffusers refuses others
     grid = trained_grid(config)
@@ -222,7 +229,7 @@ def _cogvideox(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeM
     return RopeModel(
         family="CogVideoX", name=name, head_dim=head_dim, split=default_split(head_dim), theta=_COGVIDEOX_THETA,
         patch=(1 if pt is None else int(pt), p, p), temporal_compression=int(config["temporal_compression_ratio"]),
-        base_grids=grids, frame_step=_COGVIDEOX_FRAME_STEPS[name], latents="BFCHW",
+        base_grids=grids, frame_step=_COGVIDEOX_FRAME_STEPS[version], latents="BFCHW",
         tables_at="argument" if rope else "patch_embed", sample_frames=int(config["sample_frames"]),
         sample_hw=(int(config["sample_height"]), int(config["sample_width"])), patch_table=table,
     )

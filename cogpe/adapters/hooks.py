@@ -126,7 +126,7 @@ def use_strategy(
     """Run ``target`` with ``strategy``'s RoPE positions and frequencies; returns a removable :class:`StrategyHandle`.
 
     ``target`` is a diffusers pipeline (anything with a ``.transformer``) or the transformer itself:
-    ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5),
+    ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5), ``ConsisIDTransformer3DModel``,
     ``WanTransformer3DModel`` (Wan 2.1, 2.2), ``WanVACETransformer3DModel``,
     ``SkyReelsV2Transformer3DModel`` or ``HunyuanVideoTransformer3DModel``. ``strategy`` is a
     name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B: ``"extrapolate"``,
