@@ -229,3 +229,103 @@ def test_consisid_pipeline_at_twice_the_grid():
             generate(**{**call, "num_frames": 16})
     assert given.shape == expected.shape and (given - expected).abs().max() > 1e-3
     assert torch.equal(generate(**call), expected)
+
+
+# --- HunyuanVideo 1.5: HunyuanVideo's rotary arithmetic, trained on aspect-ratio buckets ---------------------
+
+
+def tiny_hunyuan15(seed: int = 0, target_size: int = 64):
+    """A 1-layer ``HunyuanVideo15Transformer3DModel`` (head 16, rope_axes_dim 4/4/8, patch 1), its
+    training buckets those of ``target_size`` (64 px: 16 cells of 16 px)."""
+    torch.manual_seed(seed)
+    return diffusers.HunyuanVideo15Transformer3DModel(
+        in_channels=9, out_channels=4, num_attention_heads=2, attention_head_dim=16, num_layers=1,
+        num_refiner_layers=1, patch_size=1, patch_size_t=1, text_embed_dim=8, text_embed_2_dim=8, image_embed_dim=8,
+        rope_axes_dim=(4, 4, 8), target_size=target_size,
+    ).eval()
+
+
+def run15(model, grid):
+    """``model``'s output at token ``grid`` (latents ``(1, 9, T, H, W)``: patch 1), seeded inputs."""
+    t, h, w = grid
+    g = torch.Generator().manual_seed(1)
+    hidden = torch.randn(1, 9, t, h, w, generator=g)
+    text, text_2 = torch.randn(1, 3, 8, generator=g), torch.randn(1, 2, 8, generator=g)
+    with torch.no_grad():
+        return model(hidden, torch.tensor([500.0]), text, torch.ones(1, 3, dtype=torch.bool),
+                     encoder_hidden_states_2=text_2, encoder_attention_mask_2=torch.ones(1, 2, dtype=torch.bool),
+                     image_embeds=torch.randn(1, 5, 8, generator=g)).sample
+
+
+def test_hunyuanvideo15_buckets_are_its_pipelines():
+    """The buckets, against diffusers' own function (the pipeline picks sizes from it)."""
+    crop_sizes = pytest.importorskip("diffusers.pipelines.hunyuan_video1_5.image_processor").generate_crop_size_list
+    from cogpe.adapters.presets import bucket_grids, bucket_sizes
+
+    for target in (48, 64, 480, 720, 960):
+        assert bucket_sizes(target) == tuple((h, w) for w, h in crop_sizes(base_size=target, patch_size=16))
+    assert (31, 30, 30) in bucket_grids(480) and (31, 30, 30) == bucket_grids(480)[len(bucket_grids(480)) // 2]
+
+
+def test_hunyuanvideo15_identity_yarn_oracle_and_its_buckets():
+    model = tiny_hunyuan15()
+    base, grid = (3, 4, 6), (5, 8, 12)
+    own, larger = run15(model, base), run15(model, grid)
+    for name in ENCODINGS["rope"]:
+        with use_strategy(model, name, base_grid=base):
+            assert torch.equal(run15(model, base), own), name
+            if name == "extrapolate":
+                assert torch.equal(run15(model, grid), larger)
+    with use_strategy(model, "yarn", base_grid=base) as handle:
+        adapted, m2, split = run15(model, grid), handle.q_scale(grid), handle.model.split
+    scaled = wh.query_scaled(model, m2)  # the dual-stream blocks' norm_q and norm_added_q
+    tables = strategy_tables(Strategy("yarn"), grid, base, split, 256.0)
+    hook = scaled.rope.register_forward_hook(lambda module, args, output: tables)
+    try:
+        expected = run15(scaled, grid)
+    finally:
+        hook.remove()
+    assert m2 > 1 and torch.allclose(adapted, expected, rtol=0, atol=1e-6)
+    from cogpe.adapters.presets import bucket_grids
+
+    with use_strategy(model, "ntk") as handle:  # by default: every bucket of its target_size, each its own base
+        assert handle.model.name == "HunyuanVideo 1.5" and handle.base_grids == bucket_grids(64)
+        for trained in handle.base_grids:
+            cos, sin = model.rope(torch.zeros(1, 9, *trained))
+            assert torch.equal(handle.tables(trained)[0], cos) and handle.q_scale(trained) == 1.0
+
+
+def test_hunyuanvideo15_pipeline_at_twice_the_grid():
+    from diffusers.guiders import ClassifierFreeGuidance
+
+    torch.manual_seed(0)
+    vae = diffusers.AutoencoderKLHunyuanVideo15(latent_channels=4, block_out_channels=(8, 8, 8, 8, 8),
+                                                layers_per_block=1).eval()
+    pipeline = diffusers.HunyuanVideo15Pipeline(
+        text_encoder=None, tokenizer=None, transformer=tiny_hunyuan15(), vae=vae,
+        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(), text_encoder_2=None, tokenizer_2=None,
+        guider=ClassifierFreeGuidance(guidance_scale=6.0),
+    )
+    pipeline.set_progress_bar_config(disable=True)
+    g = torch.Generator().manual_seed(2)
+    embeds = {}
+    for sign in ("", "negative_"):
+        embeds[f"{sign}prompt_embeds"] = torch.randn(1, 3, 8, generator=g)
+        embeds[f"{sign}prompt_embeds_mask"] = torch.ones(1, 3, dtype=torch.long)
+        embeds[f"{sign}prompt_embeds_2"] = torch.randn(1, 2, 8, generator=g)
+        embeds[f"{sign}prompt_embeds_mask_2"] = torch.ones(1, 2, dtype=torch.long)
+
+    def generate(**call):
+        return pipeline(**embeds, num_inference_steps=2, generator=torch.Generator().manual_seed(0),
+                        output_type="latent", **call).frames
+
+    call = dict(num_frames=9, height=128, width=192)  # 16× VAE, patch 1: 3 × 8 × 12 tokens
+    expected = generate(**call)
+    with use_strategy(pipeline, "extrapolate"):
+        assert torch.equal(generate(**call), expected)
+    with use_strategy(pipeline, "yarn", base_grid=(3, 4, 6)):
+        given = generate(**call)
+        with pytest.raises(ValueError, match=r"height=120 is not a multiple of 16"):
+            generate(**{**call, "height": 120})
+    assert given.shape == expected.shape and (given - expected).abs().max() > 1e-3
+    assert torch.equal(generate(**call), expected)

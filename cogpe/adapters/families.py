@@ -58,6 +58,12 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   one ``norm_q(to_q(·))`` over video and text together; RoPE rotates the video tokens only. The token
   refiner's attention (text only, no RoPE) is left alone. Frames ``4N+1`` (the VAE's).
 
+- **HunyuanVideo 1.5** — ``HunyuanVideo15Transformer3DModel``: HunyuanVideo's rotary arithmetic
+  (``rope_axes_dim``, ``rope_theta``, float32 integer positions, ``(N, d)`` interleaved tables from its
+  ``rope`` module), dual-stream blocks only, a 16× VAE and ``patch_size`` 1. It is trained on
+  aspect-ratio buckets of about ``target_size²`` pixels, a config field: its default base grids are those
+  buckets (:func:`cogpe.adapters.presets.bucket_grids`), at 121 frames.
+
 Wan's and HunyuanVideo's configs do not hold their training grids: their default ``base_grid`` is a
 named preset (:mod:`cogpe.adapters.presets`). diffusers is imported inside the functions that need it,
 never when :mod:`cogpe` is imported.
@@ -74,7 +80,7 @@ from .._checks import check_size, check_split
 from ..rope import default_split
 from .compiled import is_compiled, unwrap_compiled
 from .models import PatchTable, RopeModel
-from .presets import default_preset, preset_grids
+from .presets import bucket_grids, default_preset, preset_grids
 from .tables import Grid
 
 __all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_attentions", "query_modules", "read_model", "trained_grid"]
@@ -82,7 +88,7 @@ __all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_attentions", "q
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = (
     "CogVideoXTransformer3DModel", "ConsisIDTransformer3DModel", "WanTransformer3DModel", "WanVACETransformer3DModel", "SkyReelsV2Transformer3DModel",
-    "HunyuanVideoTransformer3DModel",
+    "HunyuanVideoTransformer3DModel", "HunyuanVideo15Transformer3DModel",
 )
 _MODULES = {
     "CogVideoXTransformer3DModel": "diffusers.models.transformers.cogvideox_transformer_3d",
@@ -91,11 +97,12 @@ _MODULES = {
     "WanVACETransformer3DModel": "diffusers.models.transformers.transformer_wan_vace",
     "SkyReelsV2Transformer3DModel": "diffusers.models.transformers.transformer_skyreels_v2",
     "HunyuanVideoTransformer3DModel": "diffusers.models.transformers.transformer_hunyuan_video",
+    "HunyuanVideo15Transformer3DModel": "diffusers.models.transformers.transformer_hunyuan_video15",
 }
 _FAMILIES = {"CogVideoXTransformer3DModel": "CogVideoX", "ConsisIDTransformer3DModel": "CogVideoX",
              "WanTransformer3DModel": "Wan",
              "WanVACETransformer3DModel": "Wan", "SkyReelsV2Transformer3DModel": "Wan",
-             "HunyuanVideoTransformer3DModel": "HunyuanVideo"}
+             "HunyuanVideoTransformer3DModel": "HunyuanVideo", "HunyuanVideo15Transformer3DModel": "HunyuanVideo"}
 # the model names of the Wan family's classes (RopeModel.name), and the presets they default to
 _WAN_NAMES = {"WanTransformer3DModel": "Wan", "WanVACETransformer3DModel": "Wan VACE",
               "SkyReelsV2Transformer3DModel": "SkyReels-V2"}
@@ -178,7 +185,7 @@ def read_model(transformer: torch.nn.Module) -> RopeModel:
     if family == "Wan" and name is not None:
         return _wan(config, _WAN_NAMES[name])
     if family == "HunyuanVideo":
-        return _hunyuan(config)
+        return _hunyuan(config, "HunyuanVideo 1.5" if name == "HunyuanVideo15Transformer3DModel" else "HunyuanVideo")
     raise TypeError(f"{type(transformer).__name__} is not one of {', '.join(SUPPORTED_TRANSFORMERS)}")
 
 
@@ -257,15 +264,20 @@ def _wan_dtype() -> torch.dtype:
     return torch.float32 if torch.backends.mps.is_available() else torch.float64
 
 
-def _hunyuan(config: Mapping[str, Any]) -> RopeModel:
+def _hunyuan(config: Mapping[str, Any], name: str) -> RopeModel:
     head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
     split = check_split("rope_axes_dim", tuple(config["rope_axes_dim"]), head_dim, "attention_head_dim")
     p, pt = check_size("patch_size", config["patch_size"]), check_size("patch_size_t", config["patch_size_t"])
-    preset = default_preset("HunyuanVideo", config)
+    if name == "HunyuanVideo 1.5":  # its training buckets at the config's target_size (module docstring)
+        target = check_size("target_size", config["target_size"], what="pixels")
+        preset, grids = None, bucket_grids(target, patch=(pt, p, p))
+    else:
+        preset = default_preset("HunyuanVideo", config)
+        grids = preset_grids(preset, "HunyuanVideo")
     return RopeModel(
-        family="HunyuanVideo", name="HunyuanVideo", head_dim=head_dim, split=split, theta=float(config["rope_theta"]),
-        patch=(pt, p, p), temporal_compression=4, base_grids=preset_grids(preset, "HunyuanVideo"),
-        frame_step=_VAE_FRAME_STEP, latents="BCFHW", tables_at="rope", preset=preset,
+        family="HunyuanVideo", name=name, head_dim=head_dim, split=split, theta=float(config["rope_theta"]),
+        patch=(pt, p, p), temporal_compression=4, base_grids=grids, frame_step=_VAE_FRAME_STEP, latents="BCFHW",
+        tables_at="rope", preset=preset,
     )
 
 
@@ -276,7 +288,8 @@ def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn
     if family == "Wan":  # Wan VACE: its control blocks too
         blocks = [*getattr(transformer, "blocks"), *getattr(transformer, "vace_blocks", [])]
         return [block.attn1 for block in blocks]
-    blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks")]
+    # HunyuanVideo 1.5 has dual-stream blocks only
+    blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks", [])]
     return [block.attn for block in blocks]
 
 

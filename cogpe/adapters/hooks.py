@@ -79,8 +79,9 @@ active one; remove it first.
 
 Not covered (refused or untested): diffusers' context parallelism, which splits the output of Wan's
 ``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
-transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names but Wan VACE
-and SkyReels-V2 (Wan Animate, HunyuanVideo 1.5 and Framepack), which :func:`use_strategy` refuses by class;
+transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names but Wan VACE,
+SkyReels-V2 and HunyuanVideo 1.5 (Wan Animate, HunyuanVideo Framepack), and the other RoPE video
+transformers (LTX-Video, Cosmos, Mochi, Allegro), which :func:`use_strategy` refuses by class;
 a strategy applied to a transformer while a ``torch.compile`` wrapper of it, compiled earlier and not
 given to :func:`use_strategy`, is called instead (nothing leads from the transformer to its wrapper):
 give the wrapper, or call ``torch.compiler.reset()``.
@@ -128,7 +129,8 @@ def use_strategy(
     ``target`` is a diffusers pipeline (anything with a ``.transformer``) or the transformer itself:
     ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5), ``ConsisIDTransformer3DModel``,
     ``WanTransformer3DModel`` (Wan 2.1, 2.2), ``WanVACETransformer3DModel``,
-    ``SkyReelsV2Transformer3DModel`` or ``HunyuanVideoTransformer3DModel``. ``strategy`` is a
+    ``SkyReelsV2Transformer3DModel``, ``HunyuanVideoTransformer3DModel`` or
+    ``HunyuanVideo15Transformer3DModel``. ``strategy`` is a
     name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B: ``"extrapolate"``,
     ``"interpolate"``) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
     ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).

@@ -65,11 +65,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
+from .._checks import check_size
 from ..cogvideox import get_preset
 from ..grids import latent_grid
 from .tables import Grid
 
-__all__ = ["BASE_GRIDS", "GridPreset", "base_grid_for", "default_preset", "preset_grids"]
+__all__ = ["BASE_GRIDS", "GridPreset", "base_grid_for", "bucket_grids", "bucket_sizes", "default_preset", "preset_grids"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,41 @@ def preset_grids(name: str, family: str) -> tuple[Grid, ...]:
             f"{family} presets: {valid}, or pass a grid (T, H, W) in tokens"
         )
     return preset.grids
+
+
+def bucket_sizes(target_size: int, step: int = 16, max_ratio: float = 4.0) -> tuple[tuple[int, int], ...]:
+    """The ``(height, width)`` buckets HunyuanVideo 1.5 is trained and sampled at for ``target_size``.
+
+    Its rule (the pipeline's ``generate_crop_size_list``, from the official code): ``n = round((target /
+    step)²)`` cells of ``step`` pixels; walking from ``n × 1`` cells wide, either one row is added while
+    the rectangle still holds at most ``n`` cells or one column is taken away; every rectangle on the
+    way whose sides differ at most ``max_ratio``-fold is a bucket, ``width × height`` = ``(cols, rows) ·
+    step``. Both orientations of each shape occur.
+
+    >>> bucket_sizes(48)            # 9 cells of 16 px: 4 × 1, 4 × 2, 3 × 2, 3 × 3, 2 × 3, 2 × 4, 1 × 4
+    ((16, 64), (32, 64), (32, 48), (48, 48), (48, 32), (64, 32), (64, 16))
+    """
+    target_size, step = check_size("target_size", target_size), check_size("step", step)
+    cells = round((target_size / step) ** 2)
+    cols, rows, found = cells, 1, []
+    while cols > 0:
+        if max(cols, rows) <= max_ratio * min(cols, rows):
+            found.append((rows * step, cols * step))
+        if (rows + 1) * cols <= cells:
+            rows += 1
+        else:
+            cols -= 1
+    return tuple(found)
+
+
+def bucket_grids(target_size: int, frames: int = 121, *, patch: Grid = (1, 1, 1), vae_scale: int = 16) -> tuple[Grid, ...]:
+    """HunyuanVideo 1.5's trained token grids: :func:`bucket_sizes` at ``frames`` (121, its pipeline's
+    default) through its 16× VAE (4× in time) and ``patch``."""
+    pt, ph, _ = patch
+    return tuple(
+        latent_grid(frames, h, w, patch_size=ph, patch_size_t=None if pt == 1 else pt, vae_scale=vae_scale)
+        for h, w in bucket_sizes(target_size, vae_scale)
+    )
 
 
 def base_grid_for(grid: Sequence[int], trained: Sequence[Grid]) -> Grid:
