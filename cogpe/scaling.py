@@ -9,7 +9,8 @@ j = 0 … d/2-1), wavelength ``λ_j = 2π/θ_j`` and turns in the training windo
 - :func:`yarn_frequencies`: ``(1-γ(r_j))·θ_j/s + γ(r_j)·θ_j`` (NTK-by-parts, peng2024yarn Def. 2–3), and
   :func:`yarn_attention_factor`: cos and sin × ``0.1·ln(s) + 1`` (peng2024yarn Eq. 22);
 - :func:`riflex_frequencies`: ``θ_k → min(θ_k, margin·2π/(s·n0))``, every other ``θ_j`` kept
-  (zhao2025riflex Eq. 8).
+  (zhao2025riflex Eq. 8, cogpe's rule), and :func:`riflex_reference_frequencies`: ``θ_k → margin·2π/L``,
+  ``L = s·n0``, margin 0.9, once ``L`` exceeds the period of pair ``k`` (the paper's reference code).
 
 Position interpolation (``m / s``, chen2023extending) needs no formula of its own:
 :func:`cogpe.grids.divided_positions`. Which of these a named strategy uses on which axis — and the
@@ -21,7 +22,9 @@ YaRN's ramp is the paper's, linear in ``r``: ``γ(r) = 0`` for ``r < α``, ``1``
 video axes, chapter 6, section 6.2). RIFLEx's default ``k`` is the first pair that did not complete a
 turn over the trained positions ``0 … n0-1`` — period ``2π/θ_j > n0-1`` (:func:`intrinsic_component`);
 on CogVideoX-5B's temporal axis (d = 16, n0 = 13) that is the paper's k = 2 counted from 1, i.e.
-0-based 1, period 19.9.
+0-based 1, period 19.9. The paper picks k instead from the latent frame ``N`` at which an extrapolated
+video repeats: the pair whose period, rounded to whole frames, is closest to ``N``
+(:func:`repetition_component`, zhao2025riflex Eq. 7).
 """
 
 from __future__ import annotations
@@ -30,14 +33,25 @@ import math
 
 import torch
 
-from ._checks import check_alpha_beta, check_even_dim, check_factor, check_grid, check_margin, check_pair_index, check_size
+from ._checks import (
+    check_alpha_beta,
+    check_even_dim,
+    check_factor,
+    check_grid,
+    check_margin,
+    check_pair_index,
+    check_size,
+)
 from .rope import rope_frequencies
 
 __all__ = [
     "intrinsic_component",
     "ntk_frequencies",
+    "repetition_component",
     "riflex_frequencies",
+    "riflex_reference_frequencies",
     "scale_factors",
+    "whole_periods",
     "yarn_attention_factor",
     "yarn_frequencies",
     "yarn_ramp",
@@ -154,11 +168,12 @@ def riflex_frequencies(
 ) -> torch.Tensor:
     """RIFLEx: ``θ_k → min(θ_k, margin·2π/(s·n0))``, every other ``θ_j`` kept: ``(dim/2,)`` float64 (RIFLEx Eq. 8).
 
-    The new period of pair ``k`` is at least ``s·n0/margin`` ≥ the new length, so it never completes a
-    turn (no repetition). ``margin=1`` is the paper's equality; its reference code uses 0.9. ``k``
-    defaults to :func:`intrinsic_component`. Our choice: the frequency is only ever *reduced* — where
-    pair ``k``'s period already exceeds ``s·n0/margin`` (a spatial axis at a small scale, say) it is
-    kept, while the paper's one-line code would raise it to ``margin·2π/(s·n0)``. Unchanged for ``s ≤ 1``.
+    cogpe's rule, the default of strategy ``"riflex"``. The new period of pair ``k`` is at least
+    ``s·n0/margin`` ≥ the new length, so it never completes a turn (no repetition). ``margin=1`` is the
+    paper's equality; its reference code uses 0.9. ``k`` defaults to :func:`intrinsic_component`. Our
+    choice: the frequency is only ever *reduced* — where pair ``k``'s period already exceeds
+    ``s·n0/margin`` (a spatial axis at a small scale, say) it is kept, while the paper's one-line code
+    sets it to ``margin·2π/(s·n0)`` (:func:`riflex_reference_frequencies`). Unchanged for ``s ≤ 1``.
 
     >>> 2 * math.pi / riflex_frequencies(16, 13, 25 / 13)[:3]   # 97 frames: periods 6.28, 25, 62.8
     tensor([ 6.2832, 25.0000, 62.8319], dtype=torch.float64)
@@ -171,4 +186,63 @@ def riflex_frequencies(
     freqs = rope_frequencies(dim, theta)
     if s > 1:
         freqs[k] = min(freqs[k].item(), margin * 2 * math.pi / (s * n0))
+    return freqs
+
+
+def whole_periods(dim: int, theta: float = 10000.0) -> torch.Tensor:
+    """Periods ``2π/θ_j`` rounded to whole positions: shape ``(dim/2,)``, float64 (zhao2025riflex Eq. 4).
+
+    The reference code of zhao2025riflex compares these, not the exact periods, with a repetition frame
+    and with the new length.
+
+    >>> whole_periods(16).tolist()[:3], whole_periods(16, theta=256.0).tolist()[:5]
+    ([6.0, 20.0, 63.0], [6.0, 13.0, 25.0, 50.0, 101.0])
+    """
+    dim = check_even_dim("dim", dim)
+    return torch.round(2 * math.pi / rope_frequencies(dim, check_factor("theta", theta)))
+
+
+def repetition_component(dim: int, repetition_frame: int, theta: float = 10000.0) -> int:
+    """RIFLEx's k (0-based) from an observed repetition: the pair whose period is closest to it.
+
+    ``repetition_frame`` ``N`` is the latent frame at which a video extrapolated with plain RoPE starts
+    to repeat; k minimises ``|N_j - N|`` over the :func:`whole_periods` ``N_j`` of the axis, the
+    lowest j on a tie (zhao2025riflex Eq. 7, as its reference code computes it). HunyuanVideo's time
+    axis (d = 16, θ = 256) repeats near latent frame 48: periods 6, 13, 25, 50, … give the paper's
+    k = 4 counted from 1.
+
+    >>> repetition_component(16, 48, theta=256.0)
+    3
+    """
+    periods = whole_periods(dim, theta)  # (dim/2,)
+    frame = check_size("repetition_frame", repetition_frame, what="latent frame at which the video repeats")
+    return int(torch.argmin((periods - frame).abs()))  # argmin returns the first minimum
+
+
+def riflex_reference_frequencies(
+    dim: int, n0: int, s: float, theta: float = 10000.0, *, k: int | None = None, margin: float = 0.9
+) -> torch.Tensor:
+    """RIFLEx as its reference code applies it: ``θ_k → margin·2π/L``, ``L = s·n0``: ``(dim/2,)`` float64.
+
+    zhao2025riflex Eq. 8 with the 0.9 of its reference code: pair ``k`` covers ``margin`` of a turn over
+    the ``L`` new positions. The frequency is *set*, not compared with ``θ_k``; the reference scripts
+    change RoPE only when the new length exceeds the period of pair ``k`` (``L > N_k``, ``N_k`` its
+    :func:`whole_periods` entry), so ``θ_k`` is kept for ``L ≤ N_k`` and for ``s ≤ 1``. ``k`` defaults
+    to :func:`intrinsic_component`; the paper picks it with :func:`repetition_component`. Which axis
+    this applies to (the time axis only) is :mod:`cogpe.strategy`'s ``riflex_rule="reference"``;
+    chapter 6, section 6.1 sets it beside :func:`riflex_frequencies`.
+
+    >>> 2 * math.pi / riflex_reference_frequencies(16, 13, 25 / 13)[:3]   # 97 frames: 25 latent
+    tensor([ 6.2832, 27.7778, 62.8319], dtype=torch.float64)
+    """
+    dim = check_even_dim("dim", dim)
+    n0 = check_size("n0", n0)
+    s = check_factor("s", s)
+    margin = check_margin(margin)
+    k = intrinsic_component(dim, n0, theta) if k is None else check_pair_index("k", k, dim)
+    freqs = rope_frequencies(dim, theta)
+    length = s * n0  # L_test, the new number of positions; s = n/n0 may leave float rounding in it
+    length = float(round(length)) if math.isclose(length, round(length), rel_tol=1e-12) else length
+    if s > 1 and length > whole_periods(dim, theta)[k].item():
+        freqs[k] = margin * 2 * math.pi / length
     return freqs

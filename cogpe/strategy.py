@@ -17,6 +17,9 @@ strategy                       positions ``g(m)``            frequencies ``h(θ_
 ``"ntk"``                      ``m``                         ``θ_j·s^(-2j/(d-2))``                   bloc97_2023ntk
 ``"yarn"``                     ``m``                         NTK-by-parts; logits × factor²          peng2024yarn
 ``"riflex"``                   ``m``                         ``θ_k → min(θ_k, margin·2π/(s·n0))``    zhao2025riflex
+                                                             on every axis; with
+                                                             ``riflex_rule="reference"``
+                                                             t only, ``θ_k → 0.9·2π/(s·n0)``
 ``"linspace-crop"``            t: ``m``; h, w: ``n`` points  ``θ_j``                                 diffusers CogVideoX
                                on the crop region (numpy                                             1.0 pipeline
                                ``endpoint=False``)                                                   (≤ 0.31)
@@ -37,7 +40,14 @@ Our choices (not the papers'):
   with ``s > 1`` and gives exactly ``arange(n)`` and ``θ_j`` where ``s ≤ 1``: a grid no longer than the
   training one sees a prefix of the positions the model was trained on, so there is nothing to fix.
   The linspace-crop strategies reproduce diffusers, which rescales at every size. :meth:`Strategy.axes`
-  is the one place this rule lives.
+  is the one place this rule lives. RIFLEx's reference code agrees: it replaces RoPE only when the new
+  number of latent frames exceeds the period of the intrinsic pair (zhao2025riflex).
+- **RIFLEx has two rules** (:data:`RIFLEX_RULES`). ``riflex_rule="cogpe"``, the default, is our
+  approximation: on every axis with ``s > 1``, k is the first pair that did not complete a turn in
+  training and its frequency is only ever lowered, ``min(θ_k, margin·2π/(s·n0))``, margin 1.
+  ``riflex_rule="reference"`` is the paper's: the time axis only, k given (``riflex_k``) or the pair
+  whose period is closest to the latent frame where the video repeats (``riflex_repetition_frame``),
+  ``θ_k`` set to ``margin·2π/(s·n0)``, margin 0.9 (:func:`cogpe.scaling.riflex_reference_frequencies`).
 - **YaRN's β defaults to 4 turns, not LLaMA's 32.** Video axes are 13–45 tokens long, so with β = 32
   no channel would ever be "kept" and YaRN would collapse to PI (chapter 6, section 6.2).
 - **YaRN's temperature uses the largest per-axis scale** (one softmax over all ``T·H·W`` tokens).
@@ -55,7 +65,7 @@ The lab model's encodings are named ``"<encoding>-<strategy>"`` (``"rope-yarn"``
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence, Union
 
@@ -82,12 +92,20 @@ from .grids import (
     linspace_positions,
 )
 from .rope import default_split, rope_3d, rope_frequencies
-from .scaling import ntk_frequencies, riflex_frequencies, yarn_attention_factor, yarn_frequencies
+from .scaling import (
+    ntk_frequencies,
+    repetition_component,
+    riflex_frequencies,
+    riflex_reference_frequencies,
+    yarn_attention_factor,
+    yarn_frequencies,
+)
 from .sincos import sincos_3d
 
 __all__ = [
     "ENCODINGS",
     "MODEL_STRATEGIES",
+    "RIFLEX_RULES",
     "ROPE_TYPES",
     "STRATEGIES",
     "STRATEGY_OPTIONS",
@@ -124,13 +142,20 @@ ENCODINGS = MappingProxyType(
     }
 )
 
+#: RIFLEx's rules (``riflex_rule``) and the ``riflex_margin`` each defaults to: cogpe's approximation
+#: and the paper's reference code (zhao2025riflex; chapter 6, section 6.1).
+RIFLEX_RULES = MappingProxyType({"cogpe": 1.0, "reference": 0.9})
+
 #: The options each strategy accepts, with their defaults; strategies not listed take none.
+#: ``riflex_margin=None`` is the default of the rule (:data:`RIFLEX_RULES`).
 STRATEGY_OPTIONS = MappingProxyType(
     {
         "interpolate": MappingProxyType({"factor": None}),
         "ntk": MappingProxyType({"factor": None}),
         "yarn": MappingProxyType({"factor": None, "yarn_alpha": 1.0, "yarn_beta": 4.0, "attention_factor": None}),
-        "riflex": MappingProxyType({"factor": None, "riflex_k": None, "riflex_margin": 1.0}),
+        "riflex": MappingProxyType(
+            {"factor": None, "riflex_k": None, "riflex_margin": None, "riflex_rule": "cogpe", "riflex_repetition_frame": None}
+        ),
     }
 )
 
@@ -149,11 +174,17 @@ class Strategy:
     ``factor`` fixes the per-axis scale (``None``: ``s = n/n0`` from the grids); ``yarn_alpha`` /
     ``yarn_beta`` are YaRN's ramp bounds in turns, ``attention_factor`` the factor on cos and sin
     (``None``: YaRN's ``0.1·ln(s) + 1``; 1.0 switches the temperature off); ``riflex_k`` the 0-based
-    pair per axis (``None``: :func:`cogpe.scaling.intrinsic_component`), ``riflex_margin`` in (0, 1].
-    Options belong to the strategies :data:`STRATEGY_OPTIONS` lists them under.
+    pair per axis (``None``: :func:`cogpe.scaling.intrinsic_component`), ``riflex_margin`` in (0, 1]
+    (``None``: the rule's, 1.0 or 0.9), ``riflex_rule`` one of :data:`RIFLEX_RULES`. Under
+    ``"reference"`` only the time axis changes: ``riflex_k`` is one int (stored ``(k, None, None)``),
+    or ``riflex_repetition_frame`` ``N`` picks k (:func:`cogpe.scaling.repetition_component`), or
+    neither and k is the intrinsic component. Options belong to the strategies
+    :data:`STRATEGY_OPTIONS` lists them under.
 
     >>> Strategy("yarn", yarn_beta=8.0)
     Strategy('yarn', yarn_beta=8.0)
+    >>> Strategy("riflex", riflex_rule="reference", riflex_repetition_frame=20)
+    Strategy('riflex', riflex_rule='reference', riflex_repetition_frame=20)
     >>> Strategy("ntk", riflex_margin=0.9)
     Traceback (most recent call last):
     ...
@@ -166,12 +197,14 @@ class Strategy:
     yarn_beta: float = 4.0
     attention_factor: float | None = None
     riflex_k: tuple[int | None, int | None, int | None] = field(default=(None, None, None))
-    riflex_margin: float = 1.0
+    riflex_margin: float | None = None
+    riflex_rule: str = "cogpe"
+    riflex_repetition_frame: int | None = None
 
     def __post_init__(self) -> None:
         check_choice("strategy", self.name, STRATEGIES)
         options = _OPTION_NAMES.get(self.name, ())
-        foreign = [f for f in _OPTION_FIELDS if f.name not in options and getattr(self, f.name) != f.default]
+        foreign = [f for f in _OPTION_FIELDS if f.name not in options and not self._is_default(f)]
         if foreign:
             given = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in foreign)
             raise TypeError(f"strategy {self.name!r} takes no option {given}; {_options_by_strategy()}")
@@ -182,16 +215,27 @@ class Strategy:
         object.__setattr__(self, "yarn_beta", beta)
         if self.attention_factor is not None:
             object.__setattr__(self, "attention_factor", check_factor("attention_factor", self.attention_factor))
-        object.__setattr__(self, "riflex_k", _check_axis_ks(self.riflex_k))
-        object.__setattr__(self, "riflex_margin", check_margin(self.riflex_margin))
+        rule = check_choice("riflex_rule", self.riflex_rule, tuple(RIFLEX_RULES))
+        object.__setattr__(self, "riflex_k", _check_axis_ks(self.riflex_k, rule))
+        margin = RIFLEX_RULES[rule] if self.riflex_margin is None else self.riflex_margin
+        object.__setattr__(self, "riflex_margin", check_margin(margin))
+        object.__setattr__(self, "riflex_repetition_frame", _check_repetition_frame(self))
+
+    def _is_default(self, f: Field) -> bool:
+        """Whether option field ``f`` holds its default (``riflex_margin``: None or the rule's)."""
+        value = getattr(self, f.name)
+        if f.name == "riflex_margin":
+            rule = "reference" if self.riflex_rule == "reference" else "cogpe"
+            return value is None or value == RIFLEX_RULES[rule]
+        return value == f.default
 
     def __repr__(self) -> str:
-        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in _OPTION_FIELDS if getattr(self, f.name) != f.default]
+        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in _OPTION_FIELDS if not self._is_default(f)]
         return f"Strategy({', '.join([repr(self.name), *changed])})"
 
     def options(self) -> dict[str, Any]:
         """The options that differ from their defaults, as keyword arguments."""
-        return {f.name: getattr(self, f.name) for f in _OPTION_FIELDS if getattr(self, f.name) != f.default}
+        return {f.name: getattr(self, f.name) for f in _OPTION_FIELDS if not self._is_default(f)}
 
     def scales(self, grid: tuple[int, int, int], base_grid: tuple[int, int, int]) -> tuple[float, float, float]:
         """Per-axis scales: ``factor`` if fixed, else ``(T/T0, H/H0, W/W0)``."""
@@ -214,7 +258,7 @@ class Strategy:
             return _crop_axes(self.name, grid, base_grid, split, theta)
         scales = self.scales(grid, base_grid)
         t, h, w = (
-            (self._positions(n, s), self._frequencies(n0, s, d, theta, self.riflex_k[i]))
+            (self._positions(n, s), self._frequencies(n0, s, d, theta, i))
             for i, (n, n0, s, d) in enumerate(zip(grid, base_grid, scales, split))
         )
         return t, h, w
@@ -222,9 +266,9 @@ class Strategy:
     def axis(self, n: int, n0: int, dim: int, theta: float = 10000.0, *, axis: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """One axis on its own: ``(positions (n,), freqs (dim/2,))`` for ``n`` tokens trained on ``n0``.
 
-        ``axis`` (0, 1, 2 for t, h, w) picks the entry of a per-axis ``factor`` or ``riflex_k``. The
-        linspace-crop strategies spread the ``n`` points over the whole ``[0, n0)`` (one axis has no
-        aspect ratio to crop to).
+        ``axis`` (0, 1, 2 for t, h, w) picks the entry of a per-axis ``factor`` or ``riflex_k``
+        (``riflex_rule="reference"`` changes axis 0 only). The linspace-crop strategies spread the
+        ``n`` points over the whole ``[0, n0)`` (one axis has no aspect ratio to crop to).
 
         >>> positions, freqs = Strategy("interpolate").axis(4, 2, 8)
         >>> positions.tolist(), freqs.shape
@@ -241,7 +285,7 @@ class Strategy:
         s = self.factor[axis] if self.factor is not None else n / n0
         if self.riflex_k[axis] is not None:
             check_pair_index(f"riflex_k[{axis}] ({_AXES[axis]})", self.riflex_k[axis], dim)
-        return self._positions(n, s), self._frequencies(n0, s, dim, theta, self.riflex_k[axis])
+        return self._positions(n, s), self._frequencies(n0, s, dim, theta, axis)
 
     # The rule "an axis with s <= 1 keeps arange(n) and θ_j" is these two methods' first line.
 
@@ -251,15 +295,28 @@ class Strategy:
             return arange_positions(n)
         return divided_positions(n, s)
 
-    def _frequencies(self, n0: int, s: float, d: int, theta: float, k: int | None) -> torch.Tensor:
-        """Frequencies ``(d/2,)`` float64 of one axis of ``d`` channels trained on ``n0`` tokens, at scale ``s``."""
+    def _frequencies(self, n0: int, s: float, d: int, theta: float, axis: int) -> torch.Tensor:
+        """Frequencies ``(d/2,)`` float64 of axis ``axis`` (0, 1, 2: t, h, w) of ``d`` channels trained on
+        ``n0`` tokens, at scale ``s``."""
         if s <= 1 or self.name in ("extrapolate", "interpolate"):
             return rope_frequencies(d, theta)
         if self.name == "ntk":
             return ntk_frequencies(d, s, theta)
         if self.name == "yarn":
             return yarn_frequencies(d, n0, s, theta, alpha=self.yarn_alpha, beta=self.yarn_beta)
-        return riflex_frequencies(d, n0, s, theta, k=k, margin=self.riflex_margin)
+        return self._riflex(n0, s, d, theta, axis)
+
+    def _riflex(self, n0: int, s: float, d: int, theta: float, axis: int) -> torch.Tensor:
+        """RIFLEx's frequencies ``(d/2,)`` float64 of one axis under ``riflex_rule`` (chapter 6, section 6.1)."""
+        k = self.riflex_k[axis]
+        margin = RIFLEX_RULES[self.riflex_rule] if self.riflex_margin is None else self.riflex_margin
+        if self.riflex_rule == "cogpe":
+            return riflex_frequencies(d, n0, s, theta, k=k, margin=margin)
+        if axis != 0:  # the reference rule changes the time axis only
+            return rope_frequencies(d, theta)
+        if self.riflex_repetition_frame is not None:
+            k = repetition_component(d, self.riflex_repetition_frame, theta)
+        return riflex_reference_frequencies(d, n0, s, theta, k=k, margin=margin)
 
     def _check_not_resample(self) -> None:
         if self.name == "resample":
@@ -327,14 +384,40 @@ def _options_by_strategy() -> str:
     return "options by strategy: " + "; ".join(f"{k!r}: {', '.join(v)}" for k, v in STRATEGY_OPTIONS.items())
 
 
-def _check_axis_ks(k) -> tuple[int | None, int | None, int | None]:
-    """``riflex_k`` as one entry per axis (None = the intrinsic component)."""
+def _check_axis_ks(k, rule: str = "cogpe") -> tuple[int | None, int | None, int | None]:
+    """``riflex_k`` as one entry per axis (None = the intrinsic component); ``(k, None, None)`` under
+    ``riflex_rule="reference"``, which changes the time axis only."""
     if k is None or (isinstance(k, numbers.Integral) and not isinstance(k, bool)):
-        k = (k, k, k)
+        k = (k, None, None) if rule == "reference" else (k, k, k)
     elif isinstance(k, (str, bytes)) or not isinstance(k, Sequence) or len(k) != 3:
         raise TypeError(f"riflex_k must be None, an int or a tuple of 3 (t, h, w), got {k!r}")
     t, h, w = (None if ki is None else check_pair_index(f"riflex_k[{i}] ({_AXES[i]})", ki) for i, ki in enumerate(k))
+    if rule == "reference" and (h, w) != (None, None):
+        raise ValueError(
+            f"riflex_k={tuple(k)!r} names a pair of h or w, but riflex_rule='reference' changes the time "
+            f"axis only; give riflex_k={t!r} (the t pair) or use riflex_rule='cogpe' for every axis"
+        )
     return t, h, w
+
+
+def _check_repetition_frame(strategy: "Strategy") -> int | None:
+    """``riflex_repetition_frame``: None, or a latent frame >= 1 under ``riflex_rule="reference"`` with no
+    ``riflex_k`` (it chooses k, :func:`cogpe.scaling.repetition_component`)."""
+    frame = strategy.riflex_repetition_frame
+    if frame is None:
+        return None
+    frame = check_size("riflex_repetition_frame", frame, what="latent frame at which the video repeats")
+    if strategy.riflex_rule != "reference":
+        raise ValueError(
+            f"riflex_repetition_frame={frame} chooses k under riflex_rule='reference' only, got "
+            f"riflex_rule={strategy.riflex_rule!r}; add riflex_rule='reference' (the paper's rule)"
+        )
+    if strategy.riflex_k[0] is not None:
+        raise ValueError(
+            f"riflex_repetition_frame={frame} and riflex_k={strategy.riflex_k[0]} both choose the time "
+            "axis' pair; give one"
+        )
+    return frame
 
 
 def _crop_axes(name: str, grid, base_grid, split, theta: float) -> Axes:
@@ -395,10 +478,16 @@ def from_rope_scaling(config: Mapping[str, Any]) -> Strategy:
     (T, H, W) — our extension; YaRN's ``beta_fast`` / ``beta_slow`` are our ``yarn_beta`` / ``yarn_alpha``
     (turns in the training window), ``attention_factor`` the factor on cos and sin. ``dynamic`` is NTK
     at the scale of each grid, which is transformers' dynamic NTK at ``factor`` 1; a fixed NTK scale
-    is ``{"rope_type": "ntk", "factor": s}``. An unknown type or key is refused, naming the valid ones.
+    is ``{"rope_type": "ntk", "factor": s}``. ``riflex`` also reads the video wrappers'
+    ``riflex_freq_index``: the time axis' pair counted from 1, as in zhao2025riflex's code, so
+    ``riflex_k = riflex_freq_index - 1``, under ``riflex_rule="reference"`` unless the dict names a
+    rule (the wrappers' 0, "off", is ``{"rope_type": "default"}``). An unknown type or key is refused,
+    naming the valid ones.
 
     >>> from_rope_scaling({"rope_type": "yarn", "factor": (1, 2, 2), "beta_fast": 8})
     Strategy('yarn', factor=(1.0, 2.0, 2.0), yarn_beta=8.0)
+    >>> from_rope_scaling({"rope_type": "riflex", "riflex_freq_index": 2})
+    Strategy('riflex', riflex_k=(1, None, None), riflex_rule='reference')
     """
     if not isinstance(config, Mapping):
         raise TypeError(f"rope_scaling must be a dict, got {type(config).__name__}")
@@ -422,14 +511,36 @@ def from_rope_scaling(config: Mapping[str, Any]) -> Strategy:
         config.pop("factor", None)
     valid = {**{k: v for k, v in _ROPE_KEYS.items() if v in STRATEGY_OPTIONS.get(name, {})},
              **{k: k for k in STRATEGY_OPTIONS.get(name, {})}}
+    if name == "riflex":
+        valid["riflex_freq_index"] = "riflex_freq_index"
     unknown = sorted(set(config) - set(valid))
     if unknown:
         raise ValueError(
             f"rope_scaling key {', '.join(map(repr, unknown))} is not valid for rope_type {rope_type!r}; "
             f"valid keys: 'rope_type'{''.join(f', {k!r}' for k in sorted(valid))}"
         )
+    if "riflex_freq_index" in config:
+        _read_freq_index(config)
     options = {valid[k]: v for k, v in config.items()}
     return Strategy(name, **options)
+
+
+def _read_freq_index(config: dict[str, Any]) -> None:
+    """The wrappers' 1-based ``riflex_freq_index`` of a ``riflex`` dict as ``riflex_k`` (0-based) and the
+    reference rule, in place (zhao2025riflex's code counts k from 1)."""
+    index = config.pop("riflex_freq_index")
+    if "riflex_k" in config:
+        raise ValueError(
+            f"rope_scaling has riflex_freq_index={index!r} and riflex_k={config['riflex_k']!r}; give one "
+            "(riflex_k = riflex_freq_index - 1: the index counts pairs from 1)"
+        )
+    if isinstance(index, numbers.Integral) and not isinstance(index, bool) and index == 0:
+        raise ValueError(
+            "riflex_freq_index=0 switches RIFLEx off in the video wrappers; for no RIFLEx use "
+            "{'rope_type': 'default'}, else give the time axis' pair counted from 1 (>= 1)"
+        )
+    config["riflex_k"] = check_size("riflex_freq_index", index, what="the time axis' pair counted from 1") - 1
+    config.setdefault("riflex_rule", "reference")
 
 
 def _rope_type_names() -> list[str]:

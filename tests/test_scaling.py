@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import assume, given, settings
@@ -20,8 +21,11 @@ from cogpe.rope import apply_rope, rope_3d, rope_frequencies
 from cogpe.scaling import (
     intrinsic_component,
     ntk_frequencies,
+    repetition_component,
     riflex_frequencies,
+    riflex_reference_frequencies,
     scale_factors,
+    whole_periods,
     yarn_attention_factor,
     yarn_frequencies,
     yarn_ramp,
@@ -278,6 +282,94 @@ def test_riflex_acts_per_axis(base, grid):
         _close(freqs, riflex_frequencies(d, n0, max(n / n0, 1.0), k=ki, margin=0.9))
 
 
+# --- RIFLEx's reference rule -----------------------------------------------------------------------
+# Literal numpy transcriptions of zhao2025riflex's formulas, loop by loop, as slow references:
+# Eq. 4 periods N_j = 2π/θ_j rounded to whole frames, Eq. 7 k = argmin_j |N_j - N| (lowest j on a tie),
+# Eq. 8 with the code's margin, θ_k = 0.9·2π/L_test, applied only where L_test > N_k (and s > 1).
+
+
+def _np_thetas(d, theta):
+    return np.array([1.0 / theta ** (2 * j / d) for j in range(d // 2)], dtype=np.float64)
+
+
+def _np_identify_k(d, theta, frame):
+    """0-based; the reference counts from 1."""
+    periods = [round(2 * math.pi / t) for t in _np_thetas(d, theta)]
+    diffs = [abs(p - frame) for p in periods]
+    return diffs.index(min(diffs)), periods
+
+
+def _np_first_incomplete(d, theta, n0):
+    for j, t in enumerate(_np_thetas(d, theta)):
+        if 2 * math.pi / t > n0 - 1:
+            return j
+    return None
+
+
+def _np_reference(d, theta, n0, length, k, margin=0.9):
+    freqs = _np_thetas(d, theta)
+    if length > n0 and length > round(2 * math.pi / freqs[k]):
+        freqs[k] = margin * 2 * math.pi / length
+    return freqs
+
+
+@pytest.mark.parametrize("theta", [256.0, 10000.0, 1e5])
+@pytest.mark.parametrize("d", [2, 4, 8, 16, 24, 32])
+def test_repetition_component_is_the_literal_eq_7(d, theta):
+    for frame in range(1, 400):
+        k, periods = _np_identify_k(d, theta, frame)
+        assert repetition_component(d, frame, theta) == k
+    assert whole_periods(d, theta).tolist() == [float(p) for p in periods]
+
+
+@pytest.mark.parametrize("theta", [256.0, 10000.0])
+@pytest.mark.parametrize("d", [2, 4, 8, 16, 24])
+def test_riflex_reference_is_the_literal_eq_8_over_many_lengths(d, theta):
+    """Every (n0, L_test), odd ones included, with k given and k defaulted; identity at L_test <= n0."""
+    for n0 in (1, 2, 5, 7, 13, 21, 33):
+        intrinsic = _np_first_incomplete(d, theta, n0)
+        for length in range(1, 4 * n0 + 30):
+            s = length / n0
+            for k in range(d // 2):
+                expected = _np_reference(d, theta, n0, length, k)
+                got = riflex_reference_frequencies(d, n0, s, theta, k=k).numpy()
+                np.testing.assert_allclose(got, expected, rtol=1e-14, atol=0)
+                if length <= n0:
+                    np.testing.assert_array_equal(got, _np_thetas(d, theta))
+            if intrinsic is not None:
+                got = riflex_reference_frequencies(d, n0, s, theta).numpy()
+                np.testing.assert_allclose(got, _np_reference(d, theta, n0, length, intrinsic), rtol=1e-14, atol=0)
+
+
+def test_riflex_reference_k_from_the_repetition_frame():
+    """CogVideoX-5B t (d = 16, θ = 1e4, 13 latent frames): the reference code's k = 2, N_k = 20 —
+    the period of pair 2 and the frame where plain extrapolation repeats it; every frame 14–41 gives
+    k = 2. HunyuanVideo t (d = 16, θ = 256, 33 latent frames): repetition near frame 48 gives k = 4,
+    N_k = 50 (zhao2025riflex; counted from 1 there, from 0 here). cogpe's first incomplete pair agrees."""
+    assert whole_periods(16)[1].item() == 20.0 and repetition_component(16, 20) == 1
+    assert {repetition_component(16, n) for n in range(14, 42)} == {1}
+    assert repetition_component(16, 13) == 0 and repetition_component(16, 42) == 2  # 13: a tie, 6 vs 20
+    assert whole_periods(16, 256.0)[3].item() == 50.0 and repetition_component(16, 48, 256.0) == 3
+    assert intrinsic_component(16, 13) == 1 and intrinsic_component(16, 33, theta=256.0) == 3
+
+
+def test_riflex_reference_numbers_and_gate():
+    """97 frames of CogVideoX-5B (L_test = 25): θ_2 = 0.9·2π/25 = 0.2262, period 27.8; 261 frames of
+    HunyuanVideo (L_test = 66): θ_4 = 0.0857. Below L_test = N_k + 1 nothing changes."""
+    cog = riflex_reference_frequencies(16, 13, 25 / 13, k=1)
+    assert cog[1].item() == pytest.approx(0.2262, abs=1e-4) and TWO_PI / cog[1].item() == pytest.approx(27.78, abs=1e-2)
+    hunyuan = riflex_reference_frequencies(16, 33, 2.0, theta=256.0, k=3)
+    assert hunyuan[3].item() == pytest.approx(0.0857, abs=1e-4)
+    for length in range(14, 21):  # 13 < L_test <= N_k = 20: the reference scripts keep RoPE as is
+        assert torch.equal(riflex_reference_frequencies(16, 13, length / 13, k=1), rope_frequencies(16))
+    assert not torch.equal(riflex_reference_frequencies(16, 13, 21 / 13, k=1), rope_frequencies(16))
+    # set, not min'ed: at a margin of 1 and L_test = 21 both rules agree, at 0.9 the reference is lower
+    assert riflex_reference_frequencies(16, 13, 21 / 13, k=1, margin=1.0)[1] == riflex_frequencies(16, 13, 21 / 13)[1]
+    # identity at s <= 1 even where L_test exceeds N_k (pair 0, period 6, at 13 positions)
+    assert torch.equal(riflex_reference_frequencies(16, 13, 1.0, k=0), rope_frequencies(16))
+    assert not torch.equal(riflex_reference_frequencies(16, 13, 14 / 13, k=0), rope_frequencies(16))
+
+
 # --- diffusers' linspace-crop ---------------------------------------------------------------------
 
 
@@ -401,7 +493,8 @@ def test_dtypes_and_shapes():
 def test_strategy_options_table():
     assert set(STRATEGY_OPTIONS) <= set(STRATEGIES)
     assert dict(STRATEGY_OPTIONS["yarn"]) == {"factor": None, "yarn_alpha": 1.0, "yarn_beta": 4.0, "attention_factor": None}
-    assert dict(STRATEGY_OPTIONS["riflex"]) == {"factor": None, "riflex_k": None, "riflex_margin": 1.0}
+    assert dict(STRATEGY_OPTIONS["riflex"]) == {"factor": None, "riflex_k": None, "riflex_margin": None,
+                                                "riflex_rule": "cogpe", "riflex_repetition_frame": None}
     assert dict(STRATEGY_OPTIONS["interpolate"]) == dict(STRATEGY_OPTIONS["ntk"]) == {"factor": None}
 
 
@@ -470,6 +563,14 @@ def test_bad_input_of_the_helpers():
         riflex_frequencies(16, 13, 0.0)
     with pytest.raises(ValueError, match="riflex_margin"):
         RotaryEmbedding3D(64, strategy="riflex", base_grid=BASE, riflex_margin=2.0)
+    with pytest.raises(ValueError, match=r"repetition_frame must be an integer >= 1, got 0"):
+        repetition_component(16, 0)
+    with pytest.raises(TypeError, match=r"repetition_frame must be an integer \(latent frame"):
+        repetition_component(16, 20.0)
+    with pytest.raises(ValueError, match=r"k=8 is out of range"):
+        riflex_reference_frequencies(16, 13, 2.0, k=8)
+    with pytest.raises(ValueError, match="riflex_margin"):
+        riflex_reference_frequencies(16, 13, 2.0, margin=1.2)
     with pytest.raises(ValueError, match="base_grid"):  # crop ((0, 0), (0, 1)): zero height
         scaled_rope_3d(64, (1, 2, 4), (1, 1, 1), "linspace-crop")
     with pytest.raises(TypeError, match="yarn_beta"):

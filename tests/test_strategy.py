@@ -4,6 +4,7 @@ tables, the lab model's ``<encoding>-<strategy>`` names and transformers-style `
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -14,10 +15,12 @@ import cogpe.strategy as strategy_module
 from cogpe import rope_3d, sincos_3d
 from cogpe.grids import diffusers_linspace_positions, linspace_positions
 from cogpe.model import ModelConfig, VideoDiT
-from cogpe.scaling import yarn_attention_factor
+from cogpe.rope import rope_frequencies
+from cogpe.scaling import riflex_frequencies, riflex_reference_frequencies, yarn_attention_factor
 from cogpe.strategy import (
     ENCODINGS,
     MODEL_STRATEGIES,
+    RIFLEX_RULES,
     ROPE_TYPES,
     STRATEGIES,
     STRATEGY_OPTIONS,
@@ -172,6 +175,13 @@ def test_a_fixed_factor_replaces_the_grid_ratio(grid, factor):
         ({"rope_type": "yarn", "factor": 2, "beta_fast": 32, "beta_slow": 1}, Strategy("yarn", factor=2, yarn_beta=32)),
         ({"rope_type": "yarn", "attention_factor": 1.0}, Strategy("yarn", attention_factor=1.0)),
         ({"rope_type": "riflex", "riflex_k": (None, 2, 2)}, Strategy("riflex", riflex_k=(None, 2, 2))),
+        ({"rope_type": "riflex", "riflex_rule": "reference", "riflex_repetition_frame": 48},
+         Strategy("riflex", riflex_rule="reference", riflex_repetition_frame=48)),
+        # the wrappers' riflex_freq_index counts from 1 and means the reference rule
+        ({"rope_type": "riflex", "riflex_freq_index": 2}, Strategy("riflex", riflex_rule="reference", riflex_k=1)),
+        ({"rope_type": "riflex", "riflex_freq_index": 4, "riflex_margin": 1.0},
+         Strategy("riflex", riflex_rule="reference", riflex_k=(3, None, None), riflex_margin=1.0)),
+        ({"rope_type": "riflex", "riflex_freq_index": 2, "riflex_rule": "cogpe"}, Strategy("riflex", riflex_k=1)),
         ({"rope_type": "linspace-crop"}, Strategy("linspace-crop")),
     ],
 )
@@ -207,6 +217,12 @@ def test_rope_scaling_linear_and_yarn_tables():
         ({"rope_type": "linear", "type": "yarn"}, ValueError, r"rope_type='linear' and type='yarn'"),
         ({"rope_type": "linear", "factor": 0}, ValueError, r"factor\[0\] \(T\) must be a finite number > 0"),
         ({"rope_type": "yarn", "beta_fast": 1, "beta_slow": 2}, ValueError, r"yarn_beta=1.0 must be greater than yarn_alpha=2.0"),
+        ({"rope_type": "yarn", "riflex_freq_index": 2}, ValueError, r"key 'riflex_freq_index' is not valid for rope_type 'yarn'"),
+        ({"rope_type": "riflex", "riflex_freq_index": 0}, ValueError, r"riflex_freq_index=0 switches RIFLEx off.*'default'"),
+        ({"rope_type": "riflex", "riflex_freq_index": -1}, ValueError, r"riflex_freq_index must be an integer >= 1, got -1"),
+        ({"rope_type": "riflex", "riflex_freq_index": 2.0}, TypeError, r"riflex_freq_index must be an integer \(the time axis' pair counted from 1\)"),
+        ({"rope_type": "riflex", "riflex_freq_index": 2, "riflex_k": 1}, ValueError, r"riflex_freq_index=2 and riflex_k=1; give one"),
+        ({"rope_type": "riflex", "riflex_rule": "paper"}, ValueError, r"unknown riflex_rule 'paper'; valid: 'cogpe', 'reference'"),
         ("yarn", TypeError, r"rope_scaling must be a dict"),
     ],
 )
@@ -233,3 +249,149 @@ def test_unknown_rope_type_lists_each_valid_name_once():
         from_rope_scaling({"rope_type": "llama3"})
     names = str(err.value).split("valid: ")[1].split(", ")
     assert len(names) == len(set(names)) and "'yarn'" in names
+
+
+# --- RIFLEx: cogpe's rule and the reference rule ----------------------------------------------------
+
+COG_BASE = (13, 30, 45)  # CogVideoX-5B: 49 frames at 480 x 720
+REFERENCE = Strategy("riflex", riflex_rule="reference")
+
+
+def test_riflex_rules_and_their_margins():
+    assert dict(RIFLEX_RULES) == {"cogpe": 1.0, "reference": 0.9}
+    assert Strategy("riflex").riflex_margin == 1.0 and REFERENCE.riflex_margin == 0.9
+    assert REFERENCE == Strategy("riflex", riflex_rule="reference", riflex_margin=0.9)
+    assert Strategy("riflex") == Strategy("riflex", riflex_margin=1.0)
+    assert repr(REFERENCE) == "Strategy('riflex', riflex_rule='reference')" and REFERENCE.options() == {"riflex_rule": "reference"}
+    loose = Strategy("riflex", riflex_rule="reference", riflex_margin=1.0)
+    assert repr(loose) == "Strategy('riflex', riflex_margin=1.0, riflex_rule='reference')"
+    # the reference rule's k is the time axis' only
+    assert Strategy("riflex", riflex_rule="reference", riflex_k=1).riflex_k == (1, None, None)
+    assert Strategy("riflex", riflex_k=1).riflex_k == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        Strategy("riflex"),
+        REFERENCE,
+        Strategy("riflex", riflex_rule="reference", riflex_k=3, riflex_margin=0.5),
+        Strategy("riflex", riflex_rule="reference", riflex_repetition_frame=48, factor=(2, 1, 1)),
+        Strategy("riflex", riflex_rule="reference", riflex_margin=1.0),
+        Strategy("riflex", riflex_k=(None, 2, 0), riflex_margin=0.9),
+        Strategy("yarn", yarn_beta=8.0),
+    ],
+    ids=repr,
+)
+def test_options_repr_and_rope_scaling_round_trip(strategy):
+    assert Strategy(strategy.name, **strategy.options()) == strategy
+    assert as_strategy(strategy.name, **strategy.options()) == strategy
+    assert from_rope_scaling({"rope_type": strategy.name, **strategy.options()}) == strategy
+    assert eval(repr(strategy), {"Strategy": Strategy}) == strategy
+    assert dataclasses.replace(strategy) == strategy and hash(dataclasses.replace(strategy)) == hash(strategy)
+
+
+@FAST
+@given(base=grids(1, 8), grid=grids(1, 20), k=st.one_of(st.none(), st.integers(0, 7)))
+def test_the_reference_rule_changes_the_time_axis_only(base, grid, k):
+    axes = scaled_axes(64, grid, base, "riflex", riflex_rule="reference", riflex_k=k)
+    (t, ft), (h, fh), (w, fw) = axes
+    assert torch.equal(fh, rope_frequencies(24)) and torch.equal(fw, rope_frequencies(24))
+    for positions, n in zip((t, h, w), grid):
+        assert torch.equal(positions, torch.arange(n, **f64))
+    s = max(grid[0] / base[0], 1.0)
+    try:
+        expected = riflex_reference_frequencies(16, base[0], s, k=k)
+    except ValueError:  # no incomplete pair on t to default to: the same error either way
+        return
+    assert torch.equal(ft, expected)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [REFERENCE, Strategy("riflex", riflex_rule="reference", riflex_k=0),
+     Strategy("riflex", riflex_rule="reference", riflex_repetition_frame=6, riflex_margin=0.3)],
+    ids=repr,
+)
+@FAST
+@given(data=st.data())
+def test_the_reference_rule_is_the_identity_at_or_below_the_trained_length(strategy, data):
+    """The reference code replaces RoPE only beyond the trained length (L_test > N_k >= n0 there)."""
+    base = data.draw(grids(2, 12))
+    grid = data.draw(st.tuples(*(st.integers(1, n0) for n0 in base)))
+    tables = scaled_rope_3d(64, grid, base, strategy, dtype=torch.float64)
+    assert same_tables(tables, rope_3d(64, grid, dtype=torch.float64))
+
+
+def test_the_two_rules_on_cogvideox_5b_in_numbers():
+    """Twice and three times the frames (26, 39 latent): both change t pair 1 (period 19.9), cogpe's to
+    26 / 39 frames, the reference to 28.9 / 43.3 (margin 0.9); at twice the frames *and* twice the
+    resolution cogpe also slows h pair 2 (29.2 -> 60) and w pair 3 (62.8 -> 90), the reference does not."""
+    def periods(strategy, grid):
+        return [2 * math.pi / f for _, f in scaled_axes(64, grid, COG_BASE, strategy)]
+
+    plain = [2 * math.pi / rope_frequencies(d) for d in (16, 24, 24)]
+    for frames, cogpe_period, reference_period in [(26, 26.0, 28.889), (39, 39.0, 43.333)]:
+        for strategy, new in [("riflex", cogpe_period), (REFERENCE, reference_period)]:
+            t, h, w = periods(strategy, (frames, 30, 45))
+            changed = (t != plain[0]).nonzero().flatten().tolist()
+            assert changed == [1] and t[1].item() == pytest.approx(new, abs=1e-3)
+            assert torch.equal(h, plain[1]) and torch.equal(w, plain[2])
+    assert plain[0][1].item() == pytest.approx(19.87, abs=1e-2)
+    cogpe_axes = periods("riflex", (26, 60, 90))
+    reference_axes = periods(REFERENCE, (26, 60, 90))
+    assert [(p != q).nonzero().flatten().tolist() for p, q in zip(cogpe_axes, plain)] == [[1], [2], [3]]
+    assert [(p != q).nonzero().flatten().tolist() for p, q in zip(reference_axes, plain)] == [[1], [], []]
+    assert cogpe_axes[1][2].item() == pytest.approx(60.0) and cogpe_axes[2][3].item() == pytest.approx(90.0)
+    assert plain[1][2].item() == pytest.approx(29.16, abs=1e-2) and plain[2][3].item() == pytest.approx(62.83, abs=1e-2)
+
+
+def test_the_repetition_frame_chooses_k_on_the_time_axis():
+    """HunyuanVideo (t: d = 16, θ = 256, 33 latent frames) at 261 frames (66 latent): repetition near
+    frame 48 -> the reference code's k = 4 (here 3), θ_3 = 0.9·2π/66; CogVideoX-5B near frame 20 -> k = 1."""
+    hunyuan = Strategy("riflex", riflex_rule="reference", riflex_repetition_frame=48)
+    _, freqs = hunyuan.axis(66, 33, 16, theta=256.0, axis=0)
+    base = rope_frequencies(16, 256.0)
+    assert (freqs != base).nonzero().flatten().tolist() == [3]
+    assert freqs[3].item() == pytest.approx(0.9 * 2 * math.pi / 66, rel=1e-15)
+    assert torch.equal(hunyuan.axis(66, 33, 16, theta=256.0, axis=1)[1], base)  # h, w: untouched
+    cog = Strategy("riflex", riflex_rule="reference", riflex_repetition_frame=20)
+    given_k = Strategy("riflex", riflex_rule="reference", riflex_k=1)
+    assert torch.equal(cog.axis(26, 13, 16, axis=0)[1], given_k.axis(26, 13, 16, axis=0)[1])
+    assert torch.equal(REFERENCE.axis(26, 13, 16, axis=0)[1], given_k.axis(26, 13, 16, axis=0)[1])  # intrinsic: 1
+    # the cogpe rule on the same axis: pair 1 to period 26 exactly
+    assert torch.equal(Strategy("riflex").axis(26, 13, 16, axis=0)[1], riflex_frequencies(16, 13, 2.0))
+
+
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        (dict(riflex_rule="paper"), ValueError, r"unknown riflex_rule 'paper'; valid: 'cogpe', 'reference'"),
+        (dict(riflex_rule=None), TypeError, r"riflex_rule must be a string, one of 'cogpe', 'reference'"),
+        (dict(riflex_rule="reference", riflex_repetition_frame=0), ValueError,
+         r"riflex_repetition_frame must be an integer >= 1, got 0"),
+        (dict(riflex_rule="reference", riflex_repetition_frame=20.5), TypeError,
+         r"riflex_repetition_frame must be an integer \(latent frame at which the video repeats\), got 20.5"),
+        (dict(riflex_rule="reference", riflex_repetition_frame=True), TypeError, r"riflex_repetition_frame"),
+        (dict(riflex_repetition_frame=20), ValueError,
+         r"riflex_repetition_frame=20 chooses k under riflex_rule='reference' only, got riflex_rule='cogpe'"),
+        (dict(riflex_rule="reference", riflex_repetition_frame=20, riflex_k=1), ValueError,
+         r"riflex_repetition_frame=20 and riflex_k=1 both choose"),
+        (dict(riflex_rule="reference", riflex_k=(1, 2, None)), ValueError,
+         r"riflex_k=\(1, 2, None\) names a pair of h or w, but riflex_rule='reference' changes the time axis only; give riflex_k=1"),
+        (dict(riflex_rule="reference", riflex_margin=1.5), ValueError, r"riflex_margin=1.5 must be in \(0, 1\]"),
+    ],
+)
+def test_bad_riflex_options_name_the_argument_value_and_valid_ones(options, error, match):
+    with pytest.raises(error, match=match):
+        Strategy("riflex", **options)
+    with pytest.raises(error, match=match):
+        as_strategy({"rope_type": "riflex", **options})
+
+
+@pytest.mark.parametrize("name", ["extrapolate", "ntk", "yarn", "interpolate"])
+@pytest.mark.parametrize("option", [dict(riflex_rule="reference"), dict(riflex_repetition_frame=20)])
+def test_riflex_options_belong_to_riflex(name, option):
+    (key, value), = option.items()
+    with pytest.raises(TypeError, match=rf"strategy '{name}' takes no option {key}={value!r}; options by strategy"):
+        Strategy(name, **option)
