@@ -8,7 +8,7 @@ Item 3 — a training step (forward, backward, AdamW) of the lab's tiny model: i
 matmul's, and its time against diffusers' ``CogVideoXTransformer3DModel`` of the same size.
 Item 5 — the adapters' hooks: the forward of a diffusers CogVideoX transformer under
 ``cogpe.adapters.use_strategy`` (one strategy, and a timestep schedule) against the same transformer,
-unpatched, fed the same precomputed tables.
+unpatched, fed the same precomputed tables; eager, and each through a ``torch.compile`` wrapper of its own.
 
 A case's ``build()`` creates its tensors only when it is measured, so the large ones of one case are
 freed before the next.
@@ -21,8 +21,9 @@ import dataclasses
 import importlib.util
 import itertools
 import math
+import sys
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 
@@ -96,7 +97,11 @@ class Ratio:
 
 @dataclass(frozen=True)
 class Case:
-    """One measured situation: ``build()`` returns the variants to time; ``ratios`` say what to report."""
+    """One measured situation: ``build()`` returns the variants to time; ``ratios`` say what to report.
+
+    ``absent`` names variants left out on purpose, with why (e.g. ``"--no-compile"``): the ratios that
+    need them report it as the reason they are skipped.
+    """
 
     item: int
     name: str
@@ -105,6 +110,16 @@ class Case:
     build: Callable[[], Variants]
     ratios: tuple[Ratio, ...]
     notes: str = field(default="")
+    absent: Mapping[str, str] = field(default_factory=dict)
+
+
+def compiled_graphs() -> int:
+    """Graphs ``torch.compile`` has made in this process so far (TorchDynamo's count; 0 before it is loaded)."""
+    if "torch._dynamo" not in sys.modules:
+        return 0
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
 
 
 def diffusers_embeddings():
@@ -406,26 +421,40 @@ ADAPTER_SHAPES = {
     "quick": [("smoke", 1, 2, 16, 3, 8, (2, 4, 6))],
 }
 
+#: The compiled variants of item 5, each a ``torch.compile`` wrapper of its own of the eager variant's module.
+COMPILED_ADAPTER_VARIANTS = ("compiled use_strategy", "compiled timestep schedule", "compiled fed tables")
+
 ADAPTER_RATIOS = (
     Ratio("use_strategy", "fed tables", ("<=", 1.02)),
     Ratio("timestep schedule", "fed tables", ("<=", 1.02)),
+    Ratio("compiled use_strategy", "compiled fed tables", ("<=", 1.02)),
+    Ratio("compiled timestep schedule", "compiled fed tables", ("<=", 1.02)),
 )
 
+#: How far a compiled output may be from the one it is checked against, relative to the latter's largest
+#: entry: the compiler fuses and reorders float32 sums, so it rounds differently (CogVideoX-5B's layer
+#: here: about 4e-7), and computes nothing else.
+COMPILED_RTOL = 1e-5
 
-def adapter_cases(mode: str, device: str) -> list[Case]:
+
+def adapter_cases(mode: str, device: str, *, compiled: bool = True, backend: str = "inductor") -> list[Case]:
     """Item 5 for every shape of ``mode``: an adapted forward over the unpatched one fed the same tables.
 
-    Tables are cached in the handle, so the ratio is the hooks' overhead. Without diffusers there is
+    Tables are cached in the handle, so the ratio is the hooks' overhead. With ``compiled`` each model is
+    also timed through a ``torch.compile(module, backend=backend)`` wrapper of its own, compiled before
+    timing; without, the compiled ratios are skipped (``--no-compile``). Without diffusers there is
     nothing to adapt and the item has no case.
     """
     if importlib.util.find_spec("diffusers") is None:
         return []
+    if compiled:
+        _check_backend(backend)
     cases = []
     for label, layers, heads, head_dim, text, text_dim, grid in ADAPTER_SHAPES[mode]:
         params = {"layers": layers, "heads": heads, "head_dim": head_dim, "text_tokens": text,
                   "text_dim": text_dim, "grid": list(grid), "base_grid": [grid[0], grid[1] // 2, grid[2] // 2],
                   "strategy": "ntk", "schedule": "interpolate, then ntk from progress 0.3", "timestep": 500,
-                  "device": device}
+                  "compile_backend": backend if compiled else None, "device": device}
         cases.append(Case(
             item=5,
             name=f"use_strategy {label} {grid}",
@@ -434,17 +463,30 @@ def adapter_cases(mode: str, device: str) -> list[Case]:
             build=lambda p=params: _adapter_variants(p, device),
             ratios=ADAPTER_RATIOS,
             notes="the same weights in three module trees: adapted (NTK at twice the trained H, W), adapted with "
-                  "a schedule (NTK at this timestep), unpatched and fed the handle's tables; outputs checked equal",
+                  "a schedule (NTK at this timestep), unpatched and fed the handle's tables; outputs checked equal. "
+                  "Compiled: each tree through a torch.compile wrapper of its own, compiled under its strategy "
+                  f"before timing (no graph made while timed); outputs checked within {COMPILED_RTOL:g} of the "
+                  "compiled fed model's (relative to its largest entry), and that one's within as much of the "
+                  "eager output",
+            absent={} if compiled else dict.fromkeys(COMPILED_ADAPTER_VARIANTS, "--no-compile"),
         ))
     return cases
 
 
-def _adapter_variants(params: dict, device: str) -> Variants:
+def _check_backend(backend: object) -> None:
+    """ValueError unless ``backend`` names a ``torch.compile`` backend (``torch._dynamo.list_backends``)."""
+    import torch._dynamo
+
+    known = torch._dynamo.list_backends(exclude_tags=())
+    if not isinstance(backend, str) or backend not in known:
+        raise ValueError(f"backend must name a torch.compile backend ({', '.join(sorted(known))}), got {backend!r}")
+
+
+def _adapter_models(params: dict, device: str) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
+    """``(model, fed, scheduled)``: three module trees of one seeded CogVideoX transformer sharing its weights
+    (no hooks yet)."""
     from diffusers import CogVideoXTransformer3DModel
 
-    from cogpe.adapters import use_strategy
-
-    t, h, w = params["grid"]
     bt, bh, bw = params["base_grid"]
     torch.manual_seed(0)
     model = CogVideoXTransformer3DModel(
@@ -454,7 +496,14 @@ def _adapter_variants(params: dict, device: str) -> Variants:
         use_rotary_positional_embeddings=True,
     ).to(device).eval()
     shared = {id(x): x for x in itertools.chain(model.parameters(), model.buffers())}
-    fed, scheduled = copy.deepcopy(model, dict(shared)), copy.deepcopy(model, dict(shared))  # same weights
+    return model, copy.deepcopy(model, dict(shared)), copy.deepcopy(model, dict(shared))
+
+
+def _adapter_variants(params: dict, device: str) -> Variants:
+    from cogpe.adapters import use_strategy
+
+    t, h, w = params["grid"]
+    model, fed, scheduled = _adapter_models(params, device)
     use_strategy(scheduled, "interpolate", late=params["strategy"], watershed=0.3)
     handle = use_strategy(model, params["strategy"])
     gen = torch.Generator().manual_seed(1)
@@ -466,17 +515,58 @@ def _adapter_variants(params: dict, device: str) -> Variants:
     def forward(module, **kw):
         def call():
             with torch.no_grad():
-                return module(x, text, step, return_dict=False, **kw)[0]
+                return module(x, text, step, return_dict=False, **kw)[0]  # (B, F, C, H, W)
         return call
 
-    variants = {
-        "use_strategy": forward(model),
-        "timestep schedule": forward(scheduled),
-        "fed tables": forward(fed, image_rotary_emb=tables),
-    }
+    modules = {"use_strategy": (model, {}), "timestep schedule": (scheduled, {}),
+               "fed tables": (fed, {"image_rotary_emb": tables})}
+    variants = {name: forward(module, **kw) for name, (module, kw) in modules.items()}
     reference = variants["fed tables"]()
     for name in ("use_strategy", "timestep schedule"):
         if not torch.equal(variants[name](), reference):
             raise RuntimeError(f"item 5: {name} does not compute what the fed model does; the ratio would compare "
                                "different work")
+    backend = params["compile_backend"]
+    if backend is not None:
+        torch.compiler.reset()  # graphs of earlier cases neither serve these nor count against the recompile limit
+        variants |= _compiled_variants(
+            {f"compiled {name}": forward(torch.compile(module, backend=backend), **kw)
+             for name, (module, kw) in modules.items()},
+            reference,
+        )
     return variants  # the handles live as long as their hooks, on the modules the variants call
+
+
+def _compiled_variants(calls: Variants, reference: torch.Tensor) -> Variants:
+    """``calls`` (the compiled variants), each compiled here by its first call and checked.
+
+    ``reference`` is the eager fed model's output ``(B, F, C, H, W)``: the compiled fed model is checked
+    against it, each compiled adapted model against the compiled fed model's output (:data:`COMPILED_RTOL`).
+    """
+    fed = "compiled fed tables"
+    expected = _first_call(fed, calls[fed], reference)
+    for name in calls:
+        if name != fed:
+            _first_call(name, calls[name], expected)
+    return calls
+
+
+def _first_call(name: str, call: Callable[[], torch.Tensor], expected: torch.Tensor) -> torch.Tensor:
+    """``call()``'s output ``(B, F, C, H, W)``, checked to have made graphs of its own — one reusing another
+    wrapper's code, or falling back to eager, would not time its own work — and to match ``expected``."""
+    graphs = compiled_graphs()
+    output = call()
+    if compiled_graphs() == graphs:
+        raise RuntimeError(f"item 5: {name} made no graph of its own (compiled code of another model ran, or "
+                           "torch.compile fell back to eager); its time would not be its own")
+    _check_close(name, output, expected)
+    return output
+
+
+def _check_close(name: str, output: torch.Tensor, expected: torch.Tensor) -> None:
+    """RuntimeError unless ``output`` is within :data:`COMPILED_RTOL` · max|expected| of ``expected`` (same shape)."""
+    error = (output - expected).abs().max().item()
+    bound = COMPILED_RTOL * expected.abs().max().item()
+    if not error <= bound:  # NaN fails too
+        raise RuntimeError(f"item 5: {name} is {error:.3g} from the output it should match (tolerance {bound:.3g}); "
+                           "the ratio would compare different work")

@@ -3,10 +3,15 @@
 Each case's variants are timed with ``torch.utils.benchmark.Timer`` (median of its blocked
 auto-range, threads = all cores), in a new order each round; a ratio is computed within each round,
 from timings taken seconds apart, and the median over rounds is reported. The table prints every
-ratio next to its goal (PASS / MISS; "info" without a goal); ``cogpe/results/benchmarks/<device>-<date>.json``
-keeps every timing with its provenance: :func:`cogpe.runfiles.provenance` (commit, whether ``cogpe/`` had
-uncommitted changes, date, torch, device, threads) with the diffusers version, platform, CPU model and
-cores, the run's settings and the load average.
+ratio next to its goal (PASS / MISS; "info" without a goal; "skipped", saying why, where a variant is
+absent); ``cogpe/results/benchmarks/<device>-<date>.json`` keeps every timing with its provenance:
+:func:`cogpe.runfiles.provenance` (commit, whether ``cogpe/`` had uncommitted changes, date, torch,
+device, threads) with the diffusers version, platform, CPU model and cores, the run's settings and the
+load average.
+
+``torch.compile`` variants (items 1 and 3 outside ``--quick``, item 5 always; ``--no-compile`` skips
+them all) compile before they are timed; a case whose variants make a graph while they are timed (a
+recompilation) is refused.
 
 Item 4 (wall time of executing every notebook and of ``make book``) takes minutes per measurement, so
 it is measured once, not in rounds.
@@ -15,6 +20,7 @@ it is measured once, not in rounds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -23,11 +29,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Mapping
 
 import torch
 from torch.utils.benchmark import Timer
 
-from benchmarks.cases import Case, Ratio, adapter_cases, apply_cases, step_cases, table_cases
+from benchmarks.cases import Case, Ratio, adapter_cases, apply_cases, compiled_graphs, step_cases, table_cases
 from cogpe.results.report import table_lines
 from cogpe.runfiles import device_name, format_provenance, provenance, write_json
 
@@ -115,17 +122,28 @@ def time_variant(fn, threads: int, min_run_time: float) -> float:
 
 
 def measure_case(case: Case, rounds: int, threads: int, min_run_time: float) -> dict:
-    """Time every variant of ``case`` in ``rounds`` rounds; return its JSON record with the ratios."""
-    variants = case.build()
-    for fn in variants.values():
-        fn()  # warm up: first-call allocations, lazy imports, torch.compile
+    """Time every variant of ``case`` in ``rounds`` rounds; return its JSON record with the ratios.
+
+    The variants are built and warmed up with torch using ``threads`` threads, as they are timed
+    (compiled code guards on the thread count). RuntimeError if ``torch.compile`` makes a graph while
+    the variants are timed: the times would include compiling.
+    """
+    with torch_threads(threads):
+        variants = case.build()
+        for fn in variants.values():
+            fn()  # warm up: first-call allocations, lazy imports, torch.compile
     names = list(variants)
     times = {name: [] for name in names}
     monitor = OtherLoad()
+    graphs = compiled_graphs()
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order every round
             times[name].append(time_variant(variants[name], threads, min_run_time))
     del variants
+    made = compiled_graphs() - graphs
+    if made:
+        raise RuntimeError(f"item {case.item}, {case.name}: torch.compile made {made} graph(s) while the variants "
+                           "were timed (a recompilation); the times include compiling")
     return {
         "item": case.item,
         "case": case.name,
@@ -135,8 +153,19 @@ def measure_case(case: Case, rounds: int, threads: int, min_run_time: float) -> 
         "other_cpu_share": monitor.share(),
         "median_s": {name: statistics.median(ts) for name, ts in times.items()},
         "times_s": times,
-        "ratios": [ratio_record(ratio, times) for ratio in case.ratios],
+        "ratios": [ratio_record(ratio, times, case.absent) for ratio in case.ratios],
     }
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """torch using ``threads`` threads inside the block, as many as before after it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class OtherLoad:
@@ -171,11 +200,14 @@ class OtherLoad:
         return round(min(1.0, max(0.0, (busy - own) / (wall * cores))), 3) if wall > 0 else None
 
 
-def ratio_record(ratio, times: dict) -> dict:
+def ratio_record(ratio, times: dict, absent: Mapping[str, str] | None = None) -> dict:
+    """``ratio``'s JSON record from ``times`` (variant -> seconds per round); skipped, saying why (``absent``:
+    variant -> the reason it was left out; else "no <variant>"), where a variant it needs was not timed."""
     missing = [n for n in (ratio.numerator, ratio.denominator) if n is not None and n not in times]
     record = {"ratio": ratio.label, "goal": ratio.goal_text()}
     if missing:
-        return {**record, "value": None, "status": f"skipped: no {', '.join(missing)}"}
+        why = dict.fromkeys((absent or {}).get(n, f"no {n}") for n in missing)
+        return {**record, "value": None, "status": f"skipped: {', '.join(why)}"}
     rounds = len(next(iter(times.values())))
     per_round = [ratio.value(times, r) for r in range(rounds)]
     value = statistics.median(per_round)
@@ -239,7 +271,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="seconds per Timer measurement (default 0.5; 0.01 with --quick)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: all cores; fewer leaves room for other processes on a shared machine)")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants of items 1 and 3")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants of items 1, 3 and 5")
     parser.add_argument("--out", default=str(RESULTS), help=f"folder for the JSON (default {RESULTS})")
     args = parser.parse_args(argv)
     if args.rounds is None:
@@ -272,22 +304,18 @@ def cases_for(args) -> list[Case]:
     if 3 in args.items:
         cases += step_cases(mode, args.device, compiled=not (args.quick or args.no_compile))
     if 5 in args.items:
-        cases += adapter_cases(mode, args.device)
+        cases += adapter_cases(mode, args.device, compiled=not args.no_compile)
     return cases
 
 
 def measure(args) -> dict:
     """Every case of ``args`` with torch using ``args.threads`` threads: the JSON document."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         prov = benchmark_provenance(args, args.threads)
         results = []
         for case in cases_for(args):
             print(f"[{len(results) + 1}] item {case.item}: {case.name} {case.dtype}", file=sys.stderr, flush=True)
             results.append(measure_case(case, args.rounds, args.threads, args.min_run_time))
-    finally:
-        torch.set_num_threads(previous)
     if 4 in args.items:
         results += measure_wall_times(args)  # the kernels and the build use their own threads
     prov["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None

@@ -24,10 +24,11 @@ def bench():
 
 @pytest.fixture(scope="module")
 def quick_run(bench, tmp_path_factory):
-    """One quick run for the whole module: (returned document, output folder, printed text)."""
+    """One quick run for the whole module: (returned document, output folder, printed text). With
+    ``--no-compile``: inductor would compile item 5 for seconds; its compiled variants are tested below."""
     out, printed = tmp_path_factory.mktemp("bench"), io.StringIO()
     with contextlib.redirect_stdout(printed):
-        doc = bench.main(["--quick", "--out", str(out)])
+        doc = bench.main(["--quick", "--no-compile", "--out", str(out)])
     return doc, out, printed.getvalue()
 
 
@@ -102,18 +103,89 @@ def test_each_training_step_case_times_its_own_shapes(bench):
         assert case.params["batch"] * math.prod(case.params["token_grid"]) == m
 
 
+EAGER_ADAPTER_RATIOS = {"use_strategy / fed tables", "timestep schedule / fed tables"}
+COMPILED_ADAPTER_RATIOS = {"compiled use_strategy / compiled fed tables",
+                           "compiled timestep schedule / compiled fed tables"}
+
+
+def check_adapter_ratios(case: dict, names) -> None:
+    """Each ratio of ``names`` in item-5 record ``case`` is measured, goal <= 1.02, the quotient of its two times."""
+    ratios = {r["ratio"]: r for r in case["ratios"]}
+    t = case["median_s"]  # one round: each ratio is the quotient of the two times
+    for name in names:
+        ratio = ratios[name]
+        assert ratio["goal"] == "<= 1.02x" and ratio["unit"] == "x" and ratio["status"] in ("PASS", "MISS")
+        numerator, denominator = name.split(" / ")
+        assert ratio["value"] == pytest.approx(t[numerator] / t[denominator])
+
+
 def test_adapter_overhead_against_the_model_fed_its_tables(quick_run):
     """Item 5: use_strategy's forward (one strategy; a timestep schedule) over the unpatched model's fed the
-    same tables — the hooks' overhead, goal <= 1.02 each (the variants are checked to compute the same)."""
+    same tables — the hooks' overhead, goal <= 1.02 each (the variants are checked to compute the same);
+    under --no-compile the compiled ratios are listed, skipped, saying so."""
     (case,) = [r for r in quick_run[0]["results"] if r["item"] == 5]
     assert set(case["median_s"]) == {"use_strategy", "timestep schedule", "fed tables"}
     ratios = {r["ratio"]: r for r in case["ratios"]}
-    assert set(ratios) == {"use_strategy / fed tables", "timestep schedule / fed tables"}
-    t = case["median_s"]  # one round: each ratio is the quotient of the two times
-    for name, ratio in ratios.items():
-        assert ratio["goal"] == "<= 1.02x" and ratio["unit"] == "x" and ratio["status"] in ("PASS", "MISS")
-        assert ratio["value"] == pytest.approx(t[name.split(" / ")[0]] / t["fed tables"])
+    assert set(ratios) == EAGER_ADAPTER_RATIOS | COMPILED_ADAPTER_RATIOS
+    check_adapter_ratios(case, EAGER_ADAPTER_RATIOS)
+    for name in COMPILED_ADAPTER_RATIOS:
+        assert ratios[name]["status"] == "skipped: --no-compile" and ratios[name]["value"] is None
+        assert ratios[name]["goal"] == "<= 1.02x"
     assert case["params"]["grid"] == [2, 4, 6] and case["params"]["base_grid"] == [2, 2, 3]
+    assert case["params"]["compile_backend"] is None
+    assert "skipped: --no-compile" in quick_run[2]
+
+
+def test_compiled_adapter_variants_are_built_beside_the_eager_ones(bench):
+    """Item 5's compiled variants: each model through a torch.compile wrapper of its own, compiled (and its
+    output checked) when the case is built, no graph made by later calls, its ratio next to the eager ones.
+    Dynamo's ``eager`` backend (tracing, guards, graph breaks; no code generation) keeps this to seconds;
+    ``--quick`` compiles with inductor. Fixed times stand in for timings (measuring is tested above)."""
+    from benchmarks.cases import COMPILED_ADAPTER_VARIANTS, adapter_cases, compiled_graphs
+
+    dynamo = pytest.importorskip("torch._dynamo")
+    (case,) = adapter_cases("quick", "cpu", backend="eager")
+    assert case.params["compile_backend"] == "eager" and not case.absent
+    try:
+        variants = case.build()
+        graphs = compiled_graphs()
+        for call in variants.values():
+            call()
+        assert compiled_graphs() == graphs
+    finally:
+        dynamo.reset()
+    assert set(variants) == {"use_strategy", "timestep schedule", "fed tables", *COMPILED_ADAPTER_VARIANTS}
+    times = {name: [1.0 + i / 100] for i, name in enumerate(variants)}
+    record = {"ratios": [bench.ratio_record(ratio, times, case.absent) for ratio in case.ratios],
+              "median_s": {name: ts[0] for name, ts in times.items()}}
+    check_adapter_ratios(record, EAGER_ADAPTER_RATIOS | COMPILED_ADAPTER_RATIOS)
+    assert [r["ratio"] for r in record["ratios"]][2:] == [
+        "compiled use_strategy / compiled fed tables", "compiled timestep schedule / compiled fed tables"]
+
+
+def test_a_compile_backend_must_exist(bench):
+    from benchmarks.cases import adapter_cases
+
+    with pytest.raises(ValueError, match="torch.compile backend"):
+        adapter_cases("quick", "cpu", backend="no-such-backend")
+    assert adapter_cases("quick", "cpu", compiled=False, backend="no-such-backend")  # not compiled: not read
+
+
+def test_a_case_that_compiles_while_timed_is_refused(bench):
+    """A variant compiling a new graph at every call (a new shape each time): its times include compiling."""
+    from benchmarks.cases import Case, Ratio
+
+    dynamo = pytest.importorskip("torch._dynamo")
+    import torch
+
+    sizes = iter(range(1, 10_000))
+    double = torch.compile(lambda x: x * 2, backend="eager", dynamic=False)
+    case = Case(0, "recompiles", "float32", {}, lambda: {"f": lambda: double(torch.ones(next(sizes)))}, (Ratio("f"),))
+    try:
+        with pytest.raises(RuntimeError, match="while the variants were timed"):
+            bench.measure_case(case, rounds=1, threads=1, min_run_time=0.001)
+    finally:
+        dynamo.reset()
 
 
 def test_quick_wall_times_execute_the_first_notebook_only(quick_run):
