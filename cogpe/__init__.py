@@ -66,16 +66,8 @@ from .resample import (
 )
 from .rope_complex import apply_rope_complex, rope_complex_table
 from .scaling import scale_factors
-from .strategy import (
-    STRATEGIES,
-    Strategy,
-    as_strategy,
-    attention_scale,
-    from_rope_scaling,
-    scaled_axes,
-    scaled_rope_3d,
-    scaled_sincos_3d,
-)
+from .strategy import STRATEGIES, Strategy, as_strategy, from_rope_scaling
+from .strategy_tables import attention_scale, scaled_axes, scaled_rope_3d, scaled_sincos_3d
 from .sincos import sincos_1d, sincos_2d, sincos_3d, sincos_frequencies
 
 __version__ = "0.1.0"

@@ -340,7 +340,7 @@ class VideoDiT(nn.Module):
         at levels ``t (B,)``: the average over videos, heads and queries of ``−Σ_j p_ij ln p_ij``.
 
         Uniform attention over N tokens has entropy ``ln N``; attention that spreads as the grid grows
-        is what YaRN's temperature (:func:`cogpe.strategy.attention_scale`) is meant to counter.
+        is what YaRN's temperature (:func:`cogpe.strategy_tables.attention_scale`) is meant to counter.
 
         >>> model = VideoDiT(ModelConfig(width=32, depth=2, heads=2, base_grid=(2, 2, 2)))
         >>> h = model.attention_entropy(torch.zeros(1, 3, 2, 8, 8), torch.tensor([0.5]))

@@ -120,7 +120,7 @@ def sincos_3d(
     ``(t, h, w)`` row-major. Positions are ``arange(n) / interpolation[axis]`` with one factor per axis
     (SAT's ``time/height/width_interpolation``; CogVideoX-2B uses ``(1, 1.875, 1.875)``), or
     ``positions=(t (T,), h (H,), w (W,))`` instead (:func:`cogpe.grids.positions_3d`: the same rules as
-    :func:`cogpe.rope.rope_3d`). Tables for a named strategy are :func:`cogpe.strategy.scaled_sincos_3d`'s.
+    :func:`cogpe.rope.rope_3d`). Tables for a named strategy are :func:`cogpe.strategy_tables.scaled_sincos_3d`'s.
     Computed in float64, returned in ``dtype``.
 
     >>> table = sincos_3d(1920, (13, 30, 45), (1.0, 1.875, 1.875))   # CogVideoX-2B at 49 x 480 x 720

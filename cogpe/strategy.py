@@ -40,14 +40,10 @@ Our choices (not the papers'):
   with ``s > 1`` and gives exactly ``arange(n)`` and ``θ_j`` where ``s ≤ 1``: a grid no longer than the
   training one sees a prefix of the positions the model was trained on, so there is nothing to fix.
   The linspace-crop strategies reproduce diffusers, which rescales at every size. :meth:`Strategy.axes`
-  is the one place this rule lives. RIFLEx's reference code agrees: it replaces RoPE only when the new
-  number of latent frames exceeds the period of the intrinsic pair (zhao2025riflex).
-- **RIFLEx has two rules** (:data:`RIFLEX_RULES`). ``riflex_rule="cogpe"``, the default, is our
-  approximation: on every axis with ``s > 1``, k is the first pair that did not complete a turn in
-  training and its frequency is only ever lowered, ``min(θ_k, margin·2π/(s·n0))``, margin 1.
-  ``riflex_rule="reference"`` is the paper's: the time axis only, k given (``riflex_k``) or the pair
-  whose period is closest to the latent frame where the video repeats (``riflex_repetition_frame``),
-  ``θ_k`` set to ``margin·2π/(s·n0)``, margin 0.9 (:func:`cogpe.scaling.riflex_reference_frequencies`).
+  is the one place this rule lives (RIFLEx's reference code, too, acts only past pair k's period).
+- **RIFLEx's default rule is ours** (:data:`RIFLEX_RULES`): every axis with ``s > 1``, k the first pair
+  with no complete turn in training, its frequency only lowered, margin 1. ``riflex_rule="reference"``
+  is the paper's (:func:`cogpe.scaling.riflex_reference_frequencies`).
 - **YaRN's β defaults to 4 turns, not LLaMA's 32.** Video axes are 13–45 tokens long, so with β = 32
   no channel would ever be "kept" and YaRN would collapse to PI (chapter 6, section 6.2).
 - **YaRN's temperature uses the largest per-axis scale** (one softmax over all ``T·H·W`` tokens).
@@ -57,9 +53,8 @@ Our choices (not the papers'):
 Wherever a strategy is taken (``StrategyLike``) it may be a :class:`Strategy`, a name with options as
 keyword arguments, or a ``rope_scaling`` dict; :func:`as_strategy` reads all three.
 
-The lab model's encodings are named ``"<encoding>-<strategy>"`` (``"rope-yarn"``); they are read by
-:func:`parse_model_strategy` alone. transformers-style ``rope_scaling`` dicts are read by
-:func:`from_rope_scaling` (mapping in chapter 6, section 6.5).
+The lab model's encodings ``"<encoding>-<strategy>"`` are read by :func:`parse_model_strategy`, ``rope_scaling``
+dicts by :func:`from_rope_scaling` (chapter 6, section 6.5); the tables are :mod:`cogpe.strategy_tables`'.
 """
 
 from __future__ import annotations
@@ -81,7 +76,6 @@ from ._checks import (
     check_margin,
     check_pair_index,
     check_size,
-    check_split,
 )
 from .grids import (
     arange_positions,
@@ -91,7 +85,7 @@ from .grids import (
     divided_positions,
     linspace_positions,
 )
-from .rope import default_split, rope_3d, rope_frequencies
+from .rope import rope_3d, rope_frequencies
 from .scaling import (
     ntk_frequencies,
     repetition_component,
@@ -111,12 +105,8 @@ __all__ = [
     "STRATEGY_OPTIONS",
     "Strategy",
     "as_strategy",
-    "attention_scale",
     "from_rope_scaling",
     "parse_model_strategy",
-    "scaled_axes",
-    "scaled_rope_3d",
-    "scaled_sincos_3d",
 ]
 
 #: Every strategy name, in the order of chapter 6.
@@ -567,95 +557,3 @@ def check_encoding(encoding: str, strategy: Strategy) -> Strategy:
             + (" (it changes RoPE frequencies, which a sincos table does not have)" if encoding == "sincos" else "")
         )
     return strategy
-
-
-# --- tables ---------------------------------------------------------------------------------------------
-
-
-def _head_split(head_dim: int, split: Sequence[int] | None) -> tuple[int, int, int]:
-    return default_split(head_dim) if split is None else check_split("split", split, head_dim, "head_dim")
-
-
-def scaled_axes(
-    head_dim: int,
-    grid,
-    base_grid,
-    strategy: StrategyLike = "extrapolate",
-    theta: float = 10000.0,
-    *,
-    split: Sequence[int] | None = None,
-    **options,
-) -> Axes:
-    """Per-axis ``(positions, freqs)`` of ``strategy``: three pairs of float64 tensors ``(n,)``, ``(d/2,)``.
-
-    ``grid = (T, H, W)`` is the new grid, ``base_grid = (T0, H0, W0)`` the training one, ``split`` the
-    ``(t, h, w)`` channel counts (default ``(hd/4, 3hd/8, 3hd/8)``); ``strategy`` and ``options`` as
-    :func:`as_strategy` reads them.
-
-    >>> (t, ft), (h, fh), (w, fw) = scaled_axes(64, (13, 60, 90), (13, 30, 45), "interpolate")
-    >>> t[:3].tolist(), h[:3].tolist(), fh.shape
-    ([0.0, 1.0, 2.0], [0.0, 0.5, 1.0], torch.Size([12]))
-    """
-    strategy = check_encoding("rope", as_strategy(strategy, **options))
-    return strategy.axes(grid, base_grid, _head_split(head_dim, split), check_factor("theta", theta))
-
-
-def scaled_rope_3d(
-    head_dim: int,
-    grid,
-    base_grid,
-    strategy: StrategyLike = "extrapolate",
-    theta: float = 10000.0,
-    *,
-    split: Sequence[int] | None = None,
-    dtype: torch.dtype = torch.float32,
-    device=None,
-    **options,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """3-D RoPE tables ``(cos, sin)``, each ``(T*H*W, head_dim)``, for ``grid`` under ``strategy``.
-
-    :meth:`Strategy.rope_tables`: :meth:`Strategy.axes` chooses positions and frequencies,
-    :func:`cogpe.rope.rope_3d` builds the table (CogVideoX-5B layout, angles in float64, returned in
-    ``dtype`` on ``device``), and cos and sin are multiplied by :meth:`Strategy.attention` (YaRN's
-    temperature) where it is not 1.
-
-    >>> cos, sin = scaled_rope_3d(64, (26, 30, 45), (13, 30, 45), "riflex")
-    >>> cos.shape
-    torch.Size([35100, 64])
-    """
-    strategy = check_encoding("rope", as_strategy(strategy, **options))
-    return strategy.rope_tables(grid, base_grid, _head_split(head_dim, split), check_factor("theta", theta), dtype=dtype, device=device)
-
-
-def scaled_sincos_3d(
-    dim: int,
-    grid,
-    base_grid,
-    strategy: StrategyLike = "extrapolate",
-    theta: float = 10000.0,
-    *,
-    dtype: torch.dtype = torch.float32,
-    device=None,
-    **options,
-) -> torch.Tensor:
-    """CogVideoX-2B's sincos table ``(T*H*W, dim)`` for ``grid`` under ``strategy`` (extrapolate or interpolate).
-
-    ``"interpolate"`` is index division by ``s = n/n0`` on the axes with ``s > 1`` — CogVideoX-2B's
-    ``/1.875`` when trained at 256×384 (16×24 tokens) and run at 480×720 (chapter 5).
-
-    >>> torch.equal(scaled_sincos_3d(64, (13, 30, 45), (13, 16, 24), "interpolate"),
-    ...             sincos_3d(64, (13, 30, 45), (1.0, 1.875, 1.875)))
-    True
-    """
-    return as_strategy(strategy, **options).sincos_table(dim, grid, base_grid, theta, dtype=dtype, device=device)
-
-
-def attention_scale(strategy: StrategyLike, grid, base_grid) -> float:
-    """The factor :func:`scaled_rope_3d` multiplies cos and sin by: YaRN's temperature, else 1.0.
-
-    >>> round(attention_scale("yarn", (26, 30, 45), (13, 30, 45)), 4)   # s = (2, 1, 1)
-    1.0693
-    >>> attention_scale("ntk", (26, 30, 45), (13, 30, 45))
-    1.0
-    """
-    return as_strategy(strategy).attention(grid, base_grid)

@@ -29,7 +29,8 @@ from adapters_support import (
 )
 from cogpe.adapters import use_strategy
 from cogpe.rope import rope_3d
-from cogpe.strategy import ENCODINGS, Strategy, attention_scale, scaled_rope_3d
+from cogpe.strategy import ENCODINGS, Strategy
+from cogpe.strategy_tables import attention_scale, scaled_rope_3d
 
 ROPE = ENCODINGS["rope"]
 

@@ -35,7 +35,8 @@ from adapters_support import (
 from cogpe.adapters import use_strategy
 from cogpe.resample import resample_video_table
 from cogpe.sincos import sincos_3d
-from cogpe.strategy import ENCODINGS, STRATEGIES, Strategy, scaled_sincos_3d
+from cogpe.strategy import ENCODINGS, STRATEGIES, Strategy
+from cogpe.strategy_tables import scaled_sincos_3d
 
 SINCOS = ENCODINGS["sincos"]
 DIM = 32  # 2 heads of 16: the tiny models' width, the table's channels

@@ -4,7 +4,7 @@ Tiny ``WanTransformer3DModel`` (head 20: split 8/6/6, θ 10000, float64 tables) 
 ``HunyuanVideoTransformer3DModel`` (head 16: ``rope_axes_dim`` 4/4/8, θ 256, float32 tables), scaled from
 ``base_grid`` 3×4×6 tokens (tests/adapters_wan_hunyuan_support.py). Oracles: the unpatched model (its
 own ``rope`` module), or the unpatched model fed tables built independently with
-:func:`cogpe.strategy.scaled_rope_3d` (``feeding``).
+:func:`cogpe.strategy_tables.scaled_rope_3d` (``feeding``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from adapters_wan_hunyuan_support import (
 from cogpe.adapters import BASE_GRIDS, use_strategy
 from cogpe.adapters.presets import base_grid_for
 from cogpe.cogvideox import token_grid
-from cogpe.strategy import ENCODINGS, Strategy, attention_scale, scaled_rope_3d
+from cogpe.strategy import ENCODINGS, Strategy
+from cogpe.strategy_tables import attention_scale, scaled_rope_3d
 
 ROPE = ENCODINGS["rope"]
 

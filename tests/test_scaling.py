@@ -30,7 +30,8 @@ from cogpe.scaling import (
     yarn_frequencies,
     yarn_ramp,
 )
-from cogpe.strategy import ENCODINGS, STRATEGY_OPTIONS, attention_scale, scaled_axes, scaled_rope_3d
+from cogpe.strategy import ENCODINGS, STRATEGY_OPTIONS
+from cogpe.strategy_tables import attention_scale, scaled_axes, scaled_rope_3d
 
 STRATEGIES = ENCODINGS["rope"]  # every strategy a RoPE table can use
 

@@ -28,10 +28,8 @@ from cogpe.strategy import (
     as_strategy,
     from_rope_scaling,
     parse_model_strategy,
-    scaled_axes,
-    scaled_rope_3d,
-    scaled_sincos_3d,
 )
+from cogpe.strategy_tables import scaled_axes, scaled_rope_3d, scaled_sincos_3d
 
 FAST = settings(max_examples=40, deadline=None)
 f64 = dict(dtype=torch.float64)

@@ -21,6 +21,7 @@
   switched by the diffusion timestep (Lumina-Next's time-aware scaling);
 - :mod:`cogpe.adapters.compiled` — what makes the adapters work under ``torch.compile`` (an opaque
   operator fetching the tables; compiled code discarded when hooks change);
+- :mod:`cogpe.adapters.arguments` — what ``use_strategy``'s arguments mean for one model, checked first;
 - :mod:`cogpe.adapters.calls` — pipeline calls checked before they run, removably;
 - :mod:`cogpe.adapters.hooks` — :func:`~cogpe.adapters.hooks.use_strategy` and its :class:`~cogpe.adapters.hooks.StrategyHandle`: the hooks that
   set the tables, put YaRN's temperature on q, check pipeline calls, and come off again.

@@ -96,14 +96,15 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from .._checks import check_choice, check_grid
-from ..strategy import ENCODINGS, STRATEGIES, Strategy, StrategyLike, as_strategy
+from .._checks import check_grid
+from ..strategy import Strategy, StrategyLike
+from .arguments import base_grids, learned_option, model_strategy, timestep_schedule
 from .calls import call_grid, check_calls
 from .compiled import compiled_tables, discard_compiled_code, register_source
 from .families import find_transformers, query_attentions, query_modules, read_model
 from .models import RopeModel
 from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
-from .presets import base_grid_for, preset_grids
+from .presets import base_grid_for
 from .schedule import PHASES, TimestepSchedule
 from .tables import Grid, TableCache, Tables
 
@@ -175,15 +176,10 @@ def use_strategy(
                 f"the transformers of {type(pipeline).__name__} differ in their RoPE ({model} vs "
                 f"{read_model(other)}); adapt each transformer on its own"
             )
-    chosen = _model_strategy(strategy, options, model)
-    schedule = _schedule(chosen, late, watershed, model, pipeline)
-    learned = _learned_option(learned_table, model)
-    bases = tuple(model.check_reach(grid, "base_grid") for grid in _base_grids(base_grid, model))
-    if len(bases) > 1 and model.patch_table is not None:
-        raise ValueError(
-            f"base_grid={base_grid!r} names {len(bases)} trained grids, but {model.name}'s patch embedding adds a "
-            "table built for one grid; pass one grid (T, H, W) or a single-size preset"
-        )
+    chosen = model_strategy(strategy, options, model)
+    schedule = timestep_schedule(chosen, late, watershed, model, pipeline)
+    learned = learned_option(learned_table, model)
+    bases = base_grids(base_grid, model)
     chosen.check_split(model.split)
     for transformer in transformers:
         active = _lookup(transformer)
@@ -201,67 +197,6 @@ def use_strategy(
 def _lookup(transformer: torch.nn.Module) -> StrategyHandle | None:
     ref = _ACTIVE.get(transformer)
     return None if ref is None else ref()
-
-
-def _base_grids(base_grid: object, model: RopeModel) -> tuple[Grid, ...]:
-    if base_grid is None:
-        return model.base_grids
-    if isinstance(base_grid, str):
-        return preset_grids(base_grid, model.family)
-    t, h, w = check_grid("base_grid", base_grid, 3)
-    return ((t, h, w),)
-
-
-def _model_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: RopeModel) -> Strategy:
-    """``strategy`` as a :class:`Strategy` the model's encoding can use; ValueError naming the valid ones otherwise."""
-    encoding = model.encoding
-    valid = ", ".join(map(repr, ENCODINGS[encoding]))
-    what = (f"CogVideoX-2B ({model.name}), whose positions are a sincos table added in its patch embedding"
-            if encoding == "sincos" else f"{model.name}, whose positions are RoPE tables")
-    name = strategy if isinstance(strategy, str) else getattr(strategy, "name", None)
-    if isinstance(name, str) and name not in ENCODINGS[encoding]:
-        why = ""
-        if name == "resample":
-            why = f" (it resamples a learned table; {'a sincos table is computed' if encoding == 'sincos' else 'RoPE has none'})"
-        elif name in STRATEGIES:
-            why = " (it acts on RoPE's frequencies or crop region, which a sincos table does not have)"
-        raise ValueError(f"strategy={name!r} cannot be used by {what}{why}; valid strategies: {valid}")
-    chosen = as_strategy(strategy, **options)
-    if chosen.name not in ENCODINGS[encoding]:  # a rope_scaling dict naming one
-        raise ValueError(f"strategy={chosen!r} cannot be used by {what}; valid strategies: {valid}")
-    return chosen
-
-
-def _schedule(
-    early: Strategy, late: StrategyLike | None, watershed: float | None, model: RopeModel, pipeline: object | None
-) -> TimestepSchedule | None:
-    """The :class:`~cogpe.adapters.schedule.TimestepSchedule` of ``late`` and ``watershed``, None without them."""
-    if late is None and watershed is None:
-        return None
-    if late is None or watershed is None:
-        given, missing = ("late", "watershed") if watershed is None else ("watershed", "late")
-        raise TypeError(
-            f"{given}= needs {missing}=: a timestep schedule runs the strategy until the denoising progress "
-            "1 − t/1000 reaches watershed and `late` from then on (Lumina-Next); give both, or neither"
-        )
-    later = _model_strategy(late, {}, model)
-    later.check_split(model.split)
-    config = getattr(getattr(pipeline, "scheduler", None), "config", None)
-    steps = config.get("num_train_timesteps") if isinstance(config, Mapping) else None
-    return TimestepSchedule(early, later, watershed, 1000 if steps is None else int(steps))
-
-
-def _learned_option(value: object, model: RopeModel) -> str | None:
-    """``learned_table`` checked against the model: the option for a learned table (default ``"resample"``), else None."""
-    table = model.patch_table
-    if table is None or table.kind != "learned":
-        if value is not None:
-            raise ValueError(
-                f"learned_table={value!r} applies to a model with a learned position table (CogVideoX 1.0 5B-I2V); "
-                f"this {model.name} has {'a sincos table' if table is not None else 'none'}: leave learned_table unset"
-            )
-        return None
-    return LEARNED_TABLE[0] if value is None else check_choice("learned_table", value, LEARNED_TABLE)
 
 
 class StrategyHandle:

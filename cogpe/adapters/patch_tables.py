@@ -25,7 +25,7 @@ Under a strategy (:func:`cogpe.adapters.use_strategy`):
   grid. ``"interpolate"`` divides by ``s = n/n0`` as well on axes longer than the base: at 480×720 the
   positions stay ``arange/1.875``, at 960×1440 they become ``arange/3.75``. For ``H ≥ 30`` this is
   ``arange(H)/(H/16)``, index division from the 16×24-token training stage chapter 4 infers from
-  ``30/1.875 = 16``: :func:`cogpe.strategy.scaled_sincos_3d` with ``base_grid (13, 16, 24)``. On axes
+  ``30/1.875 = 16``: :func:`cogpe.strategy_tables.scaled_sincos_3d` with ``base_grid (13, 16, 24)``. On axes
   no longer than the base (``s ≤ 1``) both keep the model's own positions.
 - **learned** (``learned_table``) — ``"resample"`` (the default): the video rows resampled to the grid
   by :func:`cogpe.resample.resample_video_table` (bicubic over (H, W), linear over T; fang2023eva02),

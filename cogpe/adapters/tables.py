@@ -22,7 +22,7 @@ that arithmetic:
   MPS backend is available Wan uses float32 angles, and so does the adapter.)
 
 An axis with new frequencies (NTK, YaRN, RIFLEx at ``s > 1``) has no diffusers counterpart and is
-computed in float64 and rounded once, as :func:`cogpe.strategy.scaled_rope_3d` does.
+computed in float64 and rounded once, as :func:`cogpe.strategy_tables.scaled_rope_3d` does.
 """
 
 from __future__ import annotations
