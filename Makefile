@@ -17,7 +17,7 @@ HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS    := requirejs@2.3.4
 VENDOR_STAMP := $(VENDOR)/.$(subst /,_,$(MATHJAX)_$(HTML_MANAGER)_$(REQUIREJS))
 
-.PHONY: install vendor chromium test unit typecheck book bench lab-gpu clean
+.PHONY: install vendor chromium test test-floor unit typecheck book bench lab-gpu clean
 
 install: $(STAMP)
 
@@ -60,6 +60,25 @@ test: install
 	$(MAKE) book
 	$(MAKE) chromium
 	$(BIN)/python -m pytest
+	$(MAKE) test-floor
+
+# The adapters' tests at the oldest diffusers they support (cogpe.adapters.families.DIFFUSERS_RANGE; the
+# main environment pins the newest), in a second virtual environment. transformers < 5: that diffusers'
+# pipelines import names transformers 5 removed.
+FLOOR_VENV ?= .venv-floor
+FLOOR_DIFFUSERS ?= diffusers==0.35.0
+FLOOR_STAMP := $(FLOOR_VENV)/.installed-$(subst =,,$(FLOOR_DIFFUSERS))
+
+test-floor: $(FLOOR_STAMP)
+	$(FLOOR_VENV)/bin/python -m pytest tests/test_adapters*.py -q
+
+$(FLOOR_STAMP): pyproject.toml Makefile
+	test -x $(FLOOR_VENV)/bin/python || $(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -c "import torch" 2>/dev/null || $(FLOOR_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(FLOOR_VENV)/bin/python -m pip install --quiet "$(FLOOR_DIFFUSERS)" "transformers>=4.41.2,<5" \
+		"numpy>=1.24" "hypothesis>=6.100" "pytest>=8.0" "nbval>=0.11" "opencv-python-headless>=4.8"
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
 
 unit: install
 	$(BIN)/python -m pytest tests cogpe -x -q

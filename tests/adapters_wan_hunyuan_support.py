@@ -116,9 +116,10 @@ def tiny_wan_pipeline(transformer, transformer_2=None, boundary_ratio=None):
     torch.manual_seed(0)
     vae = diffusers.AutoencoderKLWan(base_dim=4, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                      temperal_downsample=[False, True, True], latents_mean=[0.0] * 4, latents_std=[1.0] * 4)
-    pipeline = diffusers.WanPipeline(
+    experts = {} if transformer_2 is None else dict(transformer_2=transformer_2, boundary_ratio=boundary_ratio)
+    pipeline = diffusers.WanPipeline(  # Wan 2.2's second expert: diffusers >= 0.35
         tokenizer=None, text_encoder=None, vae=vae.eval(), scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0),
-        transformer=transformer, transformer_2=transformer_2, boundary_ratio=boundary_ratio,
+        transformer=transformer, **experts,
     )
     pipeline.set_progress_bar_config(disable=True)
     return pipeline

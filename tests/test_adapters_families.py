@@ -16,10 +16,15 @@ import adapters_support as cs
 import adapters_wan_hunyuan_support as wh
 from adapters_support import one_thread  # noqa: F401 (autouse fixture)
 from cogpe.adapters import BASE_GRIDS, SUPPORTED_TRANSFORMERS, use_strategy
+from cogpe.adapters.families import DIFFUSERS_RANGE, _version, check_diffusers_version
 from cogpe.adapters.tables import strategy_tables
 from cogpe.strategy import ENCODINGS, Strategy
 
 diffusers = wh.diffusers
+DIFFUSERS = _version(diffusers.__version__)
+# SkyReels-V2's rotary module returns (cos, sin) from diffusers 0.36; HunyuanVideo 1.5 arrived in 0.36;
+# WanVACEPipeline takes prompt embeddings without a prompt from 0.36
+NEWER = pytest.mark.skipif(DIFFUSERS < (0, 36, 0), reason=f"needs diffusers >= 0.36, {diffusers.__version__} here")
 GRID = (5, 8, 12)  # about twice wh.BASE = (3, 4, 6) on every axis
 VACE_CHANNELS = 4 * 2 + 8 * 8  # control latents: the video's (inactive, reactive) and the 8×8-pixel mask
 
@@ -43,7 +48,8 @@ def tiny_skyreels(seed: int = 0):
     ).eval()
 
 
-MODELS = {"vace": tiny_vace, "skyreels": tiny_skyreels}
+KINDS = {"vace": "vace", "skyreels": pytest.param("skyreels", marks=NEWER)}
+FACTORIES = {"vace": tiny_vace, "skyreels": tiny_skyreels}
 
 
 def run(model, grid, *, step: int = 500):
@@ -65,9 +71,9 @@ def feeding(model, tables):
     return model.rope.register_forward_hook(lambda module, args, output: (cos, sin))
 
 
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", list(KINDS.values()))
 def test_identity_at_the_base_grid_and_integer_positions_elsewhere(kind):
-    model = MODELS[kind]()
+    model = FACTORIES[kind]()
     own, larger = run(model, wh.BASE), run(model, GRID)
     for name in ENCODINGS["rope"]:
         with use_strategy(model, name, base_grid=wh.BASE):
@@ -77,11 +83,11 @@ def test_identity_at_the_base_grid_and_integer_positions_elsewhere(kind):
     assert torch.equal(run(model, GRID), larger)  # removed
 
 
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", list(KINDS.values()))
 def test_yarn_is_the_oracle_that_scales_q_and_feeds_its_tables(kind):
     """YaRN at 2×: the output of a copy whose q norms (every RoPE attention's, VACE's control blocks
     included) output m² times as much, fed YaRN's frequencies by hand, without cogpe.adapters."""
-    model = MODELS[kind]()
+    model = FACTORIES[kind]()
     with use_strategy(model, "yarn", base_grid=wh.BASE) as handle:
         adapted = run(model, GRID)
         m2 = handle.q_scale(GRID)
@@ -97,6 +103,7 @@ def test_yarn_is_the_oracle_that_scales_q_and_feeds_its_tables(kind):
     assert m2 > 1 and torch.allclose(adapted, expected, rtol=0, atol=1e-6)
 
 
+@NEWER
 def test_default_presets():
     with use_strategy(tiny_vace(), "ntk") as handle:  # Wan's sizes: VACE 14B is Wan 14B's
         assert handle.model.name == "Wan VACE" and handle.model.preset == "wan-14b"
@@ -157,9 +164,10 @@ def generate(pipeline, **call):
                     generator=torch.Generator().manual_seed(0), output_type="latent", **call).frames
 
 
-@pytest.mark.parametrize("kind", list(MODELS))
+@NEWER
+@pytest.mark.parametrize("kind", list(KINDS.values()))
 def test_a_tiny_pipeline_at_twice_the_grid(kind):
-    pipeline = tiny_pipeline(kind, MODELS[kind]())
+    pipeline = tiny_pipeline(kind, FACTORIES[kind]())
     expected = generate(pipeline, **CALL)
     with use_strategy(pipeline, "extrapolate", base_grid=wh.BASE):  # the model's own integer positions
         assert torch.equal(generate(pipeline, **CALL), expected)
@@ -257,6 +265,7 @@ def run15(model, grid):
                      image_embeds=torch.randn(1, 5, 8, generator=g)).sample
 
 
+@NEWER
 def test_hunyuanvideo15_buckets_are_its_pipelines():
     """The buckets, against diffusers' own function (the pipeline picks sizes from it)."""
     crop_sizes = pytest.importorskip("diffusers.pipelines.hunyuan_video1_5.image_processor").generate_crop_size_list
@@ -267,6 +276,7 @@ def test_hunyuanvideo15_buckets_are_its_pipelines():
     assert (31, 30, 30) in bucket_grids(480) and (31, 30, 30) == bucket_grids(480)[len(bucket_grids(480)) // 2]
 
 
+@NEWER
 def test_hunyuanvideo15_identity_yarn_oracle_and_its_buckets():
     model = tiny_hunyuan15()
     base, grid = (3, 4, 6), (5, 8, 12)
@@ -295,6 +305,7 @@ def test_hunyuanvideo15_identity_yarn_oracle_and_its_buckets():
             assert torch.equal(handle.tables(trained)[0], cos) and handle.q_scale(trained) == 1.0
 
 
+@NEWER
 def test_hunyuanvideo15_pipeline_at_twice_the_grid():
     from diffusers.guiders import ClassifierFreeGuidance
 
@@ -329,3 +340,21 @@ def test_hunyuanvideo15_pipeline_at_twice_the_grid():
             generate(**{**call, "height": 120})
     assert given.shape == expected.shape and (given - expected).abs().max() > 1e-3
     assert torch.equal(generate(**call), expected)
+
+
+# --- diffusers versions -------------------------------------------------------------------------------------
+
+
+def test_older_diffusers_are_refused_naming_the_version_to_install(monkeypatch):
+    """Before 0.35 Wan's rotary module returned one complex tensor (SkyReels-V2's before 0.36): the hooks
+    would feed the attention tables of the wrong form, so the call is refused, naming the version."""
+    check_diffusers_version(DIFFUSERS_RANGE[0])
+    check_diffusers_version("0.36.0.dev0", "SkyReelsV2Transformer3DModel")
+    with pytest.raises(RuntimeError, match=r"cogpe.adapters needs diffusers >= 0.35.0, .* diffusers 0.33.1 is "
+                                           r"installed: pip install -U 'diffusers>=0.35.0'"):
+        check_diffusers_version("0.33.1")
+    with pytest.raises(RuntimeError, match=r"SkyReelsV2Transformer3DModel needs diffusers >= 0.36.0"):
+        check_diffusers_version("0.35.2", "SkyReelsV2Transformer3DModel")
+    monkeypatch.setattr(diffusers, "__version__", "0.32.2")
+    with pytest.raises(RuntimeError, match=r"needs diffusers >= 0.35.0.*diffusers 0.32.2 is installed"):
+        use_strategy(wh.tiny("wan", layers=1), "ntk")

@@ -12,6 +12,8 @@ about twice the training grid in frames and size, and compares the latents it re
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
@@ -112,6 +114,8 @@ def test_wan_and_hunyuan_pipelines_at_twice_the_grid(family):
 
 
 def test_wan_2_2_pipeline_adapts_both_experts():
+    if "transformer_2" not in inspect.signature(diffusers.WanPipeline.__init__).parameters:
+        pytest.skip(f"diffusers {diffusers.__version__}'s WanPipeline has no second expert (Wan 2.2: diffusers >= 0.35)")
     """Wan 2.2 A14B: a high-noise ``transformer`` and a low-noise ``transformer_2``, switched at
     ``boundary_ratio`` (here after the first of 2 steps). One handle adapts both; each is then busy."""
     high, low = wh.tiny("wan", seed=0), wh.tiny("wan", seed=1)

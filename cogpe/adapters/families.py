@@ -1,5 +1,8 @@
 """Which diffusers video transformers the adapters take, and what is read from each: split, θ, patch, grids.
 
+Supported diffusers: :data:`DIFFUSERS_RANGE`, 0.35.0 (from which Wan's rotary module returns ``(cos,
+sin)``; SkyReels-V2's from 0.36.0) to 0.42.1, both tested; an older one is refused naming the version
+to install (:func:`check_diffusers_version`), and classes a version lacks are not offered.
 Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into a
 :class:`cogpe.adapters.models.RopeModel` by :func:`read_model`:
 
@@ -72,6 +75,7 @@ never when :mod:`cogpe` is imported.
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any, Mapping
 
 import torch
@@ -83,7 +87,7 @@ from .models import PatchTable, RopeModel
 from .presets import bucket_grids, default_preset, preset_grids
 from .tables import Grid
 
-__all__ = ["SUPPORTED_TRANSFORMERS", "find_transformers", "query_attentions", "query_modules", "read_model", "trained_grid"]
+__all__ = ["DIFFUSERS_RANGE", "SUPPORTED_TRANSFORMERS", "check_diffusers_version", "find_transformers", "query_attentions", "query_modules", "read_model", "trained_grid"]
 
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = (
@@ -106,12 +110,39 @@ _FAMILIES = {"CogVideoXTransformer3DModel": "CogVideoX", "ConsisIDTransformer3DM
 # the model names of the Wan family's classes (RopeModel.name), and the presets they default to
 _WAN_NAMES = {"WanTransformer3DModel": "Wan", "WanVACETransformer3DModel": "Wan VACE",
               "SkyReelsV2Transformer3DModel": "SkyReels-V2"}
+#: The diffusers versions the adapters are tested with (the oldest and the newest). 0.35.0 is the first whose
+#: Wan rotary module returns ``(cos, sin)`` tables, which the adapters replace (before: one complex tensor).
+DIFFUSERS_RANGE = ("0.35.0", "0.42.1")
+# classes whose rotary module took that form later than DIFFUSERS_RANGE[0]
+_CLASS_FLOORS = {"SkyReelsV2Transformer3DModel": "0.36.0"}
 # The attributes a pipeline keeps its transformers in (Wan 2.2 A14B: two experts).
 _PIPELINE_SLOTS = ("transformer", "transformer_2")
 _COGVIDEOX_THETA = 10000.0  # get_3d_rotary_pos_embed's default; no config field
 _WAN_THETA = 10000.0  # WanRotaryPosEmbed's default; WanTransformer3DModel passes none
 _COGVIDEOX_FRAME_STEPS = {"CogVideoX 1.0": 8, "CogVideoX 1.5": 16}  # frames must be step·N + 1
 _VAE_FRAME_STEP = 4  # Wan's and HunyuanVideo's VAEs: 4N+1 frames
+
+
+def _version(text: str) -> tuple[int, int, int]:
+    """``"0.35.2"`` (or ``"0.36.0.dev0"``) -> ``(0, 35, 2)``."""
+    parts = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if parts is None:
+        raise ValueError(f"cannot read a version from {text!r}")
+    major, minor, patch = parts.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def check_diffusers_version(installed: str, transformer_class: str | None = None) -> None:
+    """RuntimeError naming the version to install where ``installed`` is older than the adapters (or the
+    transformer class) need: the rotary tables the hooks replace changed form at that version."""
+    floor = _CLASS_FLOORS.get(transformer_class or "", DIFFUSERS_RANGE[0])
+    if _version(installed) < _version(floor):
+        what = f"{transformer_class} needs" if transformer_class in _CLASS_FLOORS else "cogpe.adapters needs"
+        raise RuntimeError(
+            f"{what} diffusers >= {floor}, from which its rotary module returns (cos, sin) tables (before: one "
+            f"complex tensor, which the adapters do not replace); diffusers {installed} is installed: "
+            f"pip install -U 'diffusers>={floor}' (tested: {DIFFUSERS_RANGE[0]} to {DIFFUSERS_RANGE[1]})"
+        )
 
 
 def _classes() -> dict[type, str]:
@@ -150,6 +181,7 @@ def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], obje
     supported = ", ".join(SUPPORTED_TRANSFORMERS)
     if not classes:
         raise TypeError(f"use_strategy adapts diffusers models ({supported}), but diffusers is not installed")
+    check_diffusers_version(importlib.import_module("diffusers").__version__)
     inner, wrapped = unwrap_compiled(target)
     if isinstance(inner, torch.nn.Module) and _family(inner, classes) is not None:
         return (inner,), None, wrapped or is_compiled(inner)
@@ -179,6 +211,7 @@ def read_model(transformer: torch.nn.Module) -> RopeModel:
     """The :class:`~cogpe.adapters.models.RopeModel` of a supported transformer (module docstring)."""
     name = _class_name(transformer, _classes())
     family = None if name is None else _FAMILIES[name]
+    check_diffusers_version(importlib.import_module("diffusers").__version__, name)
     config: Mapping[str, Any] = getattr(transformer, "config")
     if family == "CogVideoX":
         return _cogvideox(transformer, config, "ConsisID" if name == "ConsisIDTransformer3DModel" else None)
