@@ -163,6 +163,17 @@ def intrinsic_component(dim: int, n0: int, theta: float = 10000.0) -> int:
     return int(incomplete[0])
 
 
+def _riflex_inputs(
+    dim: int, n0: int, s: float, theta: float, k: int | None, margin: float
+) -> tuple[int, int, float, float, int, torch.Tensor]:
+    """Both RIFLEx rules' inputs checked: ``dim, n0, s, margin``, the pair ``k`` (default the intrinsic
+    component) and the unscaled frequencies ``(dim/2,)`` float64."""
+    dim = check_even_dim("dim", dim)
+    n0 = check_size("n0", n0)
+    k = intrinsic_component(dim, n0, theta) if k is None else check_pair_index("k", k, dim)
+    return dim, n0, check_factor("s", s), check_margin(margin), k, rope_frequencies(dim, theta)
+
+
 def riflex_frequencies(
     dim: int, n0: int, s: float, theta: float = 10000.0, *, k: int | None = None, margin: float = 1.0
 ) -> torch.Tensor:
@@ -178,12 +189,7 @@ def riflex_frequencies(
     >>> 2 * math.pi / riflex_frequencies(16, 13, 25 / 13)[:3]   # 97 frames: periods 6.28, 25, 62.8
     tensor([ 6.2832, 25.0000, 62.8319], dtype=torch.float64)
     """
-    dim = check_even_dim("dim", dim)
-    n0 = check_size("n0", n0)
-    s = check_factor("s", s)
-    margin = check_margin(margin)
-    k = intrinsic_component(dim, n0, theta) if k is None else check_pair_index("k", k, dim)
-    freqs = rope_frequencies(dim, theta)
+    dim, n0, s, margin, k, freqs = _riflex_inputs(dim, n0, s, theta, k, margin)
     if s > 1:
         freqs[k] = min(freqs[k].item(), margin * 2 * math.pi / (s * n0))
     return freqs
@@ -235,12 +241,7 @@ def riflex_reference_frequencies(
     >>> 2 * math.pi / riflex_reference_frequencies(16, 13, 25 / 13)[:3]   # 97 frames: 25 latent
     tensor([ 6.2832, 27.7778, 62.8319], dtype=torch.float64)
     """
-    dim = check_even_dim("dim", dim)
-    n0 = check_size("n0", n0)
-    s = check_factor("s", s)
-    margin = check_margin(margin)
-    k = intrinsic_component(dim, n0, theta) if k is None else check_pair_index("k", k, dim)
-    freqs = rope_frequencies(dim, theta)
+    dim, n0, s, margin, k, freqs = _riflex_inputs(dim, n0, s, theta, k, margin)
     length = s * n0  # L_test, the new number of positions; s = n/n0 may leave float rounding in it
     length = float(round(length)) if math.isclose(length, round(length), rel_tol=1e-12) else length
     if s > 1 and length > whole_periods(dim, theta)[k].item():
