@@ -87,29 +87,24 @@ from .models import PatchTable, RopeModel
 from .presets import bucket_grids, default_preset, preset_grids
 from .tables import Grid
 
-__all__ = ["DIFFUSERS_RANGE", "SUPPORTED_TRANSFORMERS", "check_diffusers_version", "find_transformers", "query_attentions", "query_modules", "read_model", "trained_grid"]
+__all__ = [
+    "DIFFUSERS_RANGE", "SUPPORTED_TRANSFORMERS", "check_diffusers_version", "find_transformers", "query_attentions",
+    "query_modules", "read_model", "trained_grid",
+]
 
-#: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
-SUPPORTED_TRANSFORMERS = (
-    "CogVideoXTransformer3DModel", "ConsisIDTransformer3DModel", "WanTransformer3DModel", "WanVACETransformer3DModel", "SkyReelsV2Transformer3DModel",
-    "HunyuanVideoTransformer3DModel", "HunyuanVideo15Transformer3DModel",
-)
-_MODULES = {
-    "CogVideoXTransformer3DModel": "diffusers.models.transformers.cogvideox_transformer_3d",
-    "ConsisIDTransformer3DModel": "diffusers.models.transformers.consisid_transformer_3d",
-    "WanTransformer3DModel": "diffusers.models.transformers.transformer_wan",
-    "WanVACETransformer3DModel": "diffusers.models.transformers.transformer_wan_vace",
-    "SkyReelsV2Transformer3DModel": "diffusers.models.transformers.transformer_skyreels_v2",
-    "HunyuanVideoTransformer3DModel": "diffusers.models.transformers.transformer_hunyuan_video",
-    "HunyuanVideo15Transformer3DModel": "diffusers.models.transformers.transformer_hunyuan_video15",
+# Each supported class: its module, its family, and the model name it is read as (RopeModel.name; None:
+# CogVideoX's version, read from the config).
+_CLASSES = {
+    "CogVideoXTransformer3DModel": ("cogvideox_transformer_3d", "CogVideoX", None),
+    "ConsisIDTransformer3DModel": ("consisid_transformer_3d", "CogVideoX", "ConsisID"),
+    "WanTransformer3DModel": ("transformer_wan", "Wan", "Wan"),
+    "WanVACETransformer3DModel": ("transformer_wan_vace", "Wan", "Wan VACE"),
+    "SkyReelsV2Transformer3DModel": ("transformer_skyreels_v2", "Wan", "SkyReels-V2"),
+    "HunyuanVideoTransformer3DModel": ("transformer_hunyuan_video", "HunyuanVideo", "HunyuanVideo"),
+    "HunyuanVideo15Transformer3DModel": ("transformer_hunyuan_video15", "HunyuanVideo", "HunyuanVideo 1.5"),
 }
-_FAMILIES = {"CogVideoXTransformer3DModel": "CogVideoX", "ConsisIDTransformer3DModel": "CogVideoX",
-             "WanTransformer3DModel": "Wan",
-             "WanVACETransformer3DModel": "Wan", "SkyReelsV2Transformer3DModel": "Wan",
-             "HunyuanVideoTransformer3DModel": "HunyuanVideo", "HunyuanVideo15Transformer3DModel": "HunyuanVideo"}
-# the model names of the Wan family's classes (RopeModel.name), and the presets they default to
-_WAN_NAMES = {"WanTransformer3DModel": "Wan", "WanVACETransformer3DModel": "Wan VACE",
-              "SkyReelsV2Transformer3DModel": "SkyReels-V2"}
+#: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
+SUPPORTED_TRANSFORMERS = tuple(_CLASSES)
 #: The diffusers versions the adapters are tested with (the oldest and the newest). 0.35.0 is the first whose
 #: Wan rotary module returns ``(cos, sin)`` tables, which the adapters replace (before: one complex tensor).
 DIFFUSERS_RANGE = ("0.35.0", "0.42.1")
@@ -148,9 +143,9 @@ def check_diffusers_version(installed: str, transformer_class: str | None = None
 def _classes() -> dict[type, str]:
     """Supported class -> its name in :data:`SUPPORTED_TRANSFORMERS`, for the classes the installed diffusers has."""
     found = {}
-    for name, module in _MODULES.items():
+    for name, (module, _, _) in _CLASSES.items():
         try:
-            cls = getattr(importlib.import_module(module), name)
+            cls = getattr(importlib.import_module(f"diffusers.models.transformers.{module}"), name)
         except (ImportError, AttributeError):
             continue
         if isinstance(cls, type):
@@ -166,7 +161,7 @@ def _class_name(module: object, classes: Mapping[type, str]) -> str | None:
 
 def _family(module: object, classes: Mapping[type, str]) -> str | None:
     name = _class_name(module, classes)
-    return None if name is None else _FAMILIES[name]
+    return None if name is None else _CLASSES[name][1]
 
 
 def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], object | None, bool]:
@@ -181,7 +176,6 @@ def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], obje
     supported = ", ".join(SUPPORTED_TRANSFORMERS)
     if not classes:
         raise TypeError(f"use_strategy adapts diffusers models ({supported}), but diffusers is not installed")
-    check_diffusers_version(importlib.import_module("diffusers").__version__)
     inner, wrapped = unwrap_compiled(target)
     if isinstance(inner, torch.nn.Module) and _family(inner, classes) is not None:
         return (inner,), None, wrapped or is_compiled(inner)
@@ -209,17 +203,17 @@ def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], obje
 
 def read_model(transformer: torch.nn.Module) -> RopeModel:
     """The :class:`~cogpe.adapters.models.RopeModel` of a supported transformer (module docstring)."""
-    name = _class_name(transformer, _classes())
-    family = None if name is None else _FAMILIES[name]
-    check_diffusers_version(importlib.import_module("diffusers").__version__, name)
+    found = _class_name(transformer, _classes())
+    if found is None:
+        raise TypeError(f"{type(transformer).__name__} is not one of {', '.join(SUPPORTED_TRANSFORMERS)}")
+    check_diffusers_version(importlib.import_module("diffusers").__version__, found)  # before any internal is read
+    _, family, name = _CLASSES[found]
     config: Mapping[str, Any] = getattr(transformer, "config")
     if family == "CogVideoX":
-        return _cogvideox(transformer, config, "ConsisID" if name == "ConsisIDTransformer3DModel" else None)
-    if family == "Wan" and name is not None:
-        return _wan(config, _WAN_NAMES[name])
-    if family == "HunyuanVideo":
-        return _hunyuan(config, "HunyuanVideo 1.5" if name == "HunyuanVideo15Transformer3DModel" else "HunyuanVideo")
-    raise TypeError(f"{type(transformer).__name__} is not one of {', '.join(SUPPORTED_TRANSFORMERS)}")
+        return _cogvideox(transformer, config, name)
+    if family == "Wan":
+        return _wan(config, name or family)
+    return _hunyuan(config, name or family)
 
 
 def trained_grid(config: Mapping[str, Any]) -> Grid:

@@ -17,15 +17,15 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   pre-hook on ``transformer.patch_embed`` reads the grid of its latents ``(B, F, C, H, W)``, and one on
   each block's ``attn1`` sets ``image_rotary_emb`` to the strategy's ``(cos, sin)``, whatever the
   caller passed — the pipeline's own tables or none (hooks inside ``forward``, which ``torch.compile``
-  traces with it; a pre-hook on the transformer only refuses latents it cannot take). Wan and HunyuanVideo build their tables inside ``forward`` with their ``rope``
-  module: a forward pre-hook on ``transformer.rope`` reads the grid of its input ``(B, C, F, H, W)``
+  traces with it; a pre-hook on the transformer only refuses latents it cannot take). Wan and
+  HunyuanVideo build their tables inside ``forward`` with their ``rope`` module: a forward pre-hook on ``transformer.rope`` reads the grid of its input ``(B, C, F, H, W)``
   (refusing latents the patch does not divide, and Wan grids beyond ``rope_max_seq_len``), and a
   forward hook replaces its output with the strategy's tables in the model's shape. Tables
   (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
   the trained grid that grid needs the least rescaling from, where the base is a preset of several
-  sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings`` returns the same
-  tables while the strategy is on (the transformer would replace its output anyway), so that CogVideoX
-  1.5's pipeline runs beyond the table its config caps it at.
+  sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings``
+  returns the same tables while the strategy is on (the attentions' hooks would replace its output
+  anyway), so that CogVideoX 1.5's pipeline runs beyond the table its config caps it at.
 - **The patch embedding's table** (CogVideoX-2B's sincos table, its only position encoding;
   5B-I2V's learned table, on top of RoPE): hooks on ``transformer.patch_embed`` replace the table it
   adds where the strategy changes it — the 2B's positions ``g(m)/1.875``, the learned table resampled
@@ -337,7 +337,7 @@ class StrategyHandle:
             raise ValueError("CogVideoX-2B has no RoPE tables: its positions are the table its patch embedding "
                              "adds; use handle.patch_table(grid)")
         grid = self.model.check_reach(_grid(check_grid("grid", grid, 3)))
-        return self._cache_for(self._phase_at(timestep), grid).get(grid, device)
+        return self._phase_tables(self._phase_at(timestep), grid, torch.device(device))
 
     def patch_table(
         self, grid: tuple[int, int, int], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -363,11 +363,8 @@ class StrategyHandle:
 
     # --- hooks ------------------------------------------------------------------------------------------
 
-    def _cache(self, grid: Grid) -> TableCache:
-        """The RoPE tables of the phase the current forward runs, at ``grid``."""
-        return self._cache_for(self._phase, grid)
-
     def _phase_tables(self, phase: str, grid: Grid, device: torch.device) -> Tables:
+        """``phase``'s tables at ``grid`` on ``device`` (also what compiled code fetches)."""
         return self._cache_for(phase, grid).get(grid, device)
 
     def _current_tables(self, grid: Grid, device: torch.device) -> Tables:
@@ -375,10 +372,10 @@ class StrategyHandle:
         if torch.compiler.is_compiling():
             self._compiled = True  # traced: removing the strategy must discard this code
             return compiled_tables(self._key, self._phase, grid, device, self.model.head_dim)
-        return self._cache(grid).get(grid, device)
+        return self._phase_tables(self._phase, grid, device)
 
     def _current_q_scale(self, grid: Grid) -> float:
-        cache = self._cache(grid)
+        cache = self._cache_for(self._phase, grid)
         return cache.q_scale_of(grid) if torch.compiler.is_compiling() else cache.q_scale(grid)
 
     def _current_patch(self) -> PatchTables:
@@ -442,8 +439,8 @@ class StrategyHandle:
     def _hook_pipeline_tables(self, pipeline: object) -> Callable[[], None]:
         """CogVideoX pipelines: their ``_prepare_rotary_positional_embeddings`` := the strategy's tables.
 
-        The transformer's pre-hook replaces whatever the pipeline passes, so the pipeline's own tables
-        are never used; building them is skipped, and with it 1.5's failure beyond ``sample_* // 2``.
+        The attentions' pre-hooks replace whatever the pipeline passes, so the pipeline's own tables are
+        never used; building them is skipped, and with it 1.5's failure beyond ``sample_* // 2``.
         """
         name = "_prepare_rotary_positional_embeddings"
         if not callable(getattr(pipeline, name, None)):
