@@ -102,7 +102,8 @@ def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8
             key = resolution_key(probe.resolution)
             if key not in videos:
                 videos[key] = sample(model, n, probe.resolution, steps=SAMPLE_STEPS, seed=0,
-                                     objective=config.objective, channels=config.data.channels)
+                                     objective=config.objective, channels=config.data.channels,
+                                     shift=config.level_shift(probe.resolution))
             out.update(sample_ratios(videos[key], probe_data(config, probe, n)))
     return metrics, videos
 

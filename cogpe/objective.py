@@ -1,7 +1,9 @@
 """The denoising objective of the lab (chapter 7, section 7.2): corrupting videos, the held-out loss,
 and sampling.
 
-For a clean video ``x0``, noise ``ε`` and a level ``t ∈ [0, 1]`` (CogVideoX's family of objectives):
+For a clean video ``x0``, noise ``ε`` and a level ``t ∈ [0, 1]`` — two continuous-time objectives of
+the denoising family, not CogVideoX's own (a discrete DDPM with v-prediction and zero terminal SNR,
+yang2024cogvideox):
 
 - ``"flow"`` (rectified flow / flow matching): ``x_t = (1 − t)·x0 + t·ε``, target velocity ``ε − x0``;
 - ``"v"`` (v-prediction on the trigonometric schedule): ``x_t = cos(πt/2)·x0 + sin(πt/2)·ε``,
@@ -10,6 +12,15 @@ For a clean video ``x0``, noise ``ε`` and a level ``t ∈ [0, 1]`` (CogVideoX's
 loss = mean squared error between the model's output and the target (:func:`corrupt`). Training draws
 ``t ~ U(0, 1)``; :func:`evaluate` measures the loss on a fixed held-out set; :func:`sample` integrates
 from pure noise back to a video.
+
+**Resolution-dependent shift.** More tokens average away more noise: at the same level a larger video
+keeps more of its global structure visible, so video diffusion models shift the levels toward noise as
+the token count grows (esser2024scaling, section 5.3.2; Wan and CogVideoX 1.5 do likewise).
+:func:`shift_levels` multiplies the noise-to-signal ratio ``σ/α`` by ``s`` — for ``"flow"``
+``t' = s·t / (1 + (s − 1)·t)``, for ``"v"`` ``tan(πt'/2) = s·tan(πt/2)`` — and
+:func:`resolution_shift` gives ``s = √(N/N0)`` for ``N`` tokens against a base of ``N0``. The lab
+applies it (when its configuration asks) to the levels a stage trains on and the levels it samples
+with; held-out losses stay on unshifted levels, so that every run is measured on the same levels.
 
 Determinism: nothing draws from a global random stream. The noise and level of video ``i`` come from a
 generator keyed on ``(stream, seed, i)`` (:func:`noise_and_levels`), with one stream for training, one for
@@ -27,7 +38,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence, cast
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_size
+from ._checks import check_choice, check_grid, check_size
 from .data import DataConfig, VideoDataset
 from .runfiles import autocast
 
@@ -42,7 +53,9 @@ __all__ = [
     "heldout_attention_entropy",
     "keyed_generator",
     "noise_and_levels",
+    "resolution_shift",
     "sample",
+    "shift_levels",
 ]
 
 OBJECTIVES = ("flow", "v")
@@ -77,6 +90,36 @@ def keyed_generator(*key: int) -> torch.Generator:
     """
     state = np.random.SeedSequence(list(key)).generate_state(2, np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
+
+
+def shift_levels(t: torch.Tensor, shift: float, objective: str = "flow") -> torch.Tensor:
+    """Levels ``t (...)`` in ``[0, 1]`` shifted so that ``σ/α`` is ``shift`` times larger: same shape and dtype.
+
+    ``"flow"``: ``t' = s·t / (1 + (s − 1)·t)``; ``"v"``: ``t' = (2/π)·atan(s·tan(πt/2))``. ``shift = 1``
+    returns ``t``; 0 and 1 are fixed points (module docstring).
+
+    >>> shift_levels(torch.tensor([0.0, 0.5, 1.0]), 3.0)
+    tensor([0.0000, 0.7500, 1.0000])
+    """
+    if isinstance(shift, bool) or not isinstance(shift, numbers.Real) or not 0 < shift < math.inf:
+        raise ValueError(f"shift must be a finite number > 0 (1: no shift), got {shift!r}")
+    check_choice("objective", objective, OBJECTIVES)
+    if shift == 1:
+        return t
+    if objective == "flow":
+        return shift * t / (1 + (shift - 1) * t)
+    out = torch.atan(shift * torch.tan(t.double() * (math.pi / 2))) * (2 / math.pi)
+    return torch.where(t >= 1, torch.ones_like(t), out.to(t.dtype))  # tan(π/2) is finite in floats
+
+
+def resolution_shift(grid: Sequence[int], base_grid: Sequence[int]) -> float:
+    """The shift ``√(N/N0)`` for a token grid ``(T, H, W)`` of ``N`` tokens against ``base_grid`` (``N0``).
+
+    >>> resolution_shift((8, 8, 8), (8, 4, 4))
+    2.0
+    """
+    n, n0 = (math.prod(check_grid(name, g)) for name, g in (("grid", grid), ("base_grid", base_grid)))
+    return math.sqrt(n / n0)
 
 
 def noise_and_levels(stream: str, seed: int, indices: Sequence[int], shape):
@@ -225,11 +268,13 @@ def sample(
     seed: int = 0,
     objective: str = "flow",
     channels: int | None = None,
+    shift: float = 1.0,
 ) -> torch.Tensor:
     """Generate ``n`` videos ``(n, C, T, H, W)`` at ``resolution = (frames, height, width)``, on CPU.
 
     Integrates from pure noise at ``t = 1`` to ``t = 0`` over ``steps`` equal steps: Euler on the
-    flow-matching ODE ``dx/dt = v`` (``"flow"``), DDIM with the predicted ``x0, ε`` (``"v"``). The
+    flow-matching ODE ``dx/dt = v`` (``"flow"``), DDIM with the predicted ``x0, ε`` (``"v"``); with
+    ``shift`` ≠ 1 the steps are equal in the unshifted level and mapped through :func:`shift_levels`. The
     initial noise of video ``i`` comes from the ``"sample"`` stream keyed on ``(seed, i)``. Output
     clamped to [-1, 1].
 
@@ -247,7 +292,7 @@ def sample(
     device = next(module.parameters()).device
     x, _ = noise_and_levels("sample", seed, range(n), (c, *resolution))
     x = x.to(device)
-    grid = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+    grid = shift_levels(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift, objective)
     with _eval_mode(module):
         for t_now, t_next in zip(grid[:-1].tolist(), grid[1:].tolist()):
             t = torch.full((n,), t_now, device=device)

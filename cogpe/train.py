@@ -60,7 +60,7 @@ import torch.nn.functional as F
 from .data import VideoDataset
 from .model import VideoDiT
 from .strategy import MODEL_STRATEGIES, parse_model_strategy
-from .objective import corrupt, evaluate, noise_and_levels
+from .objective import corrupt, evaluate, noise_and_levels, shift_levels
 from .runfiles import (
     autocast,
     load_checkpoint,
@@ -443,6 +443,7 @@ def _train_step(model, optimizer, dataset, indices, config: TrainConfig, device,
     indices = list(indices)
     x0 = dataset.batch(indices, device=device)  # (b, C, T, H, W), rendered where the model runs
     noise, t = noise_and_levels("train", config.seed, indices, x0.shape[1:])
+    t = shift_levels(t, config.level_shift(x0.shape[2:]), config.objective)  # 1: unshifted (TrainConfig)
     x_t, target = corrupt(x0, noise.to(device), t.to(device), config.objective)
     t = t.to(device)
     with autocast(device):

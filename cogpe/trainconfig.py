@@ -19,7 +19,7 @@ from typing import Sequence, Any
 from ._checks import check_choice, check_factor, check_size
 from .data import DataConfig, check_extent
 from .model import ModelConfig
-from .objective import OBJECTIVES
+from .objective import OBJECTIVES, resolution_shift
 
 __all__ = [
     "PRESET_SEEDS",
@@ -113,6 +113,10 @@ class TrainConfig:
     - ``probes``: evaluations on the held-out set (``eval_videos`` videos of split ``"val"`` under
       ``eval_seed``, fixed noise and levels — the same for every training seed);
     - ``ckpt_every``: steps between checkpoints (0: only at stage boundaries);
+    - ``noise_shift``: shift every stage's training levels and every probe's sampling levels by
+      ``s = √(N/N0)`` (:func:`cogpe.objective.shift_levels`, :func:`cogpe.objective.resolution_shift`; ``N``
+      the stage's or probe's tokens, ``N0`` the base grid's), as video diffusion models do when the token
+      count grows; ``False`` (the default) trains and samples every size on the same levels;
     - ``compile``: run the training step through ``torch.compile`` (one graph per stage size; evaluation
       and sampling stay eager). The same computation up to float rounding — it pays on a GPU, where the
       tiny model's many small kernels otherwise dominate.
@@ -130,6 +134,7 @@ class TrainConfig:
     eval_videos: int = 16
     eval_seed: int = 0
     ckpt_every: int = 100
+    noise_shift: bool = False
     compile: bool = False
 
     def __post_init__(self):
@@ -171,8 +176,9 @@ class TrainConfig:
         check_size("eval_videos", self.eval_videos, what="videos")
         check_size("ckpt_every", self.ckpt_every, minimum=0, what="steps")
         check_choice("objective", self.objective, OBJECTIVES)
-        if not isinstance(self.compile, bool):
-            raise TypeError(f"compile must be True or False, got {self.compile!r}")
+        for name in ("noise_shift", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         betas = tuple(self.betas)
         if len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
@@ -187,6 +193,19 @@ class TrainConfig:
         if self.model.base_grid is not None:
             return self.model
         return dataclasses.replace(self.model, base_grid=self.model.token_grid(*self.stages[0].resolution))
+
+    def level_shift(self, resolution: Sequence[int]) -> float:
+        """The level shift at ``resolution`` ``(frames, height, width)`` pixels: 1 unless ``noise_shift``.
+
+        >>> import dataclasses
+        >>> config = dataclasses.replace(train_preset("quick"), noise_shift=True)
+        >>> config.level_shift((8, 8, 8)), config.level_shift((8, 16, 16))
+        (1.0, 2.0)
+        """
+        if not self.noise_shift:
+            return 1.0
+        base = self.model.base_grid or self.model.token_grid(*self.stages[0].resolution)  # as model_config()
+        return resolution_shift(self.model.token_grid(*resolution), base)
 
     @property
     def strategy(self) -> str:

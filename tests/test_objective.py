@@ -107,3 +107,53 @@ def test_measurements_leave_the_training_flag_as_they_found_it():
     with pytest.raises(ValueError):
         sample(model, 1, (2, 8, 8), steps=1, channels=2)  # wrong channel count, raised inside the loop
     assert model.training is True
+
+
+# --- the resolution-dependent shift -----------------------------------------------------------------------
+
+import math as _math
+
+from cogpe.objective import resolution_shift, shift_levels
+
+
+@pytest.mark.parametrize("objective", ["flow", "v"])
+@pytest.mark.parametrize("s", [0.5, 1.0, 1.7, 3.0])
+def test_shift_multiplies_the_noise_to_signal_ratio(objective, s):
+    t = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
+    shifted = shift_levels(t, s, objective)
+    ratio = (lambda u: u / (1 - u)) if objective == "flow" else (lambda u: torch.tan(u * _math.pi / 2))
+    torch.testing.assert_close(ratio(shifted), s * ratio(t))
+    assert (shifted.diff() > 0).all()  # still a schedule: monotone
+    torch.testing.assert_close(shift_levels(shifted, 1 / s, objective), t)  # 1/s undoes s
+    ends = shift_levels(torch.tensor([0.0, 1.0]), s, objective)
+    assert ends.tolist() == [0.0, 1.0]
+
+
+def test_resolution_shift_is_the_root_of_the_token_ratio():
+    assert resolution_shift((8, 4, 4), (8, 4, 4)) == 1.0
+    assert resolution_shift((39, 4, 4), (13, 4, 4)) == pytest.approx(_math.sqrt(3))
+    with pytest.raises(ValueError, match="grid"):
+        resolution_shift((8, 0, 4), (8, 4, 4))
+    with pytest.raises(ValueError, match="shift must be a finite number > 0"):
+        shift_levels(torch.tensor([0.5]), 0.0)
+
+
+def test_a_shifted_stage_trains_on_shifted_levels_and_the_first_does_not(monkeypatch, tmp_path):
+    import dataclasses
+
+    import cogpe.train as train_module
+    from cogpe.trainconfig import train_preset
+
+    config = dataclasses.replace(train_preset("tiny"), noise_shift=True)
+    seen = []
+    original = train_module.shift_levels
+    monkeypatch.setattr(train_module, "shift_levels",
+                        lambda t, s, objective: seen.append(s) or original(t, s, objective))
+    assert config.level_shift(config.stages[0].resolution) == 1.0
+    assert config.level_shift(config.stages[1].resolution) == 2.0
+    assert dataclasses.replace(config, noise_shift=False).level_shift(config.stages[1].resolution) == 1.0
+    with pytest.raises(TypeError, match="noise_shift must be True or False"):
+        dataclasses.replace(config, noise_shift=1)
+    train(config, tmp_path, device="cpu", progress=False)
+    steps = [stage.steps for stage in config.stages]
+    assert seen == [1.0] * steps[0] + [2.0] * steps[1]
