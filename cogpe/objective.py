@@ -15,7 +15,8 @@ from pure noise back to a video.
 
 **Resolution-dependent shift.** More tokens average away more noise: at the same level a larger video
 keeps more of its global structure visible, so video diffusion models shift the levels toward noise as
-the token count grows (esser2024scaling, section 5.3.2; Wan and CogVideoX 1.5 do likewise).
+the token count grows (esser2024scaling, section 5.3.2; flow-matching video models such as Wan sample
+with a shifted schedule too).
 :func:`shift_levels` multiplies the noise-to-signal ratio ``σ/α`` by ``s`` — for ``"flow"``
 ``t' = s·t / (1 + (s − 1)·t)``, for ``"v"`` ``tan(πt'/2) = s·tan(πt/2)`` — and
 :func:`resolution_shift` gives ``s = √(N/N0)`` for ``N`` tokens against a base of ``N0``. The lab
