@@ -1,24 +1,27 @@
 """CogVideoX presets and the exact position tables its two implementations build (all chapters).
 
-Two codebases run CogVideoX: the original SAT code (``sat/dit_video_concat.py``) and diffusers
-(``CogVideoXPatchEmbed``, ``get_3d_rotary_pos_embed`` and the pipelines). They agree at the native
-size and differ elsewhere:
+Two codebases run CogVideoX: the original SAT code (``sat/dit_video_concat.py``; CogVideoX 1.0 at the
+repository's ``v1.0`` tag, the 1.5 series on its main branch, which no longer loads 1.0 configurations)
+and diffusers (``CogVideoXPatchEmbed``, ``get_3d_rotary_pos_embed`` and the pipelines). They agree at
+the trained size and differ elsewhere (chapter 1, section 1.4, is the full table, trainers included):
 
 ==================  =======================================  =========================================
-model               SAT                                      diffusers
+model               SAT                                      diffusers pipelines
 ==================  =======================================  =========================================
-2B (sincos)         table for the configured 13×30×45 grid   table regenerated for any size, same
-                    positions ``i/1.875``; frame prefixes     ``i/1.875`` (the range grows)
-                    only
-5B 1.0 (RoPE)       ``arange`` on the fixed 30×45 grid;      positions spread over the crop region
-                    frame prefixes only                      of the 30×45 base box (``linspace``)
-1.5-5B (RoPE)       ``arange`` sliced from a 21×150×150      ``arange`` sliced from the config's
-                    table                                    ``sample_* / 2`` (150×150 or 48×85;
+2B (sincos)         ``v1.0``: table for the configured       table regenerated for any size, same
+                    13×30×45 grid, positions ``i/1.875``;    ``i/1.875`` (the range grows)
+                    frame prefixes only
+5B 1.0 (RoPE)       ``v1.0``: ``arange`` on the fixed        positions spread over the crop region
+                    30×45 grid; frame prefixes only          of the 30×45 base box (``linspace``)
+1.5-5B (RoPE)       main: ``arange`` sliced from a           ``arange`` sliced from the config's
+                    21×150×150 table                         ``sample_* / 2`` (150×150 or 48×85;
                                                              any T)
 ==================  =======================================  =========================================
 
-The ``sat_*`` and ``diffusers_*`` functions reproduce each codebase's arithmetic (float32 positions,
-float32 RoPE frequencies), so their tables equal the originals bit for bit or to rounding.
+CogVideo's fine-tuning trainers (since January 2025) slice with ``max_size`` equal to the grid: plain
+``arange`` at every size, no cap. The ``sat_*`` and ``diffusers_*`` functions reproduce each codebase's
+arithmetic (float32 positions, float32 RoPE frequencies), so their tables equal the originals bit for
+bit or to rounding.
 """
 
 from __future__ import annotations
@@ -203,7 +206,7 @@ def sat_sincos_table(
     *,
     with_text: bool = False,
 ) -> torch.Tensor:
-    """SAT's ``Basic3DPositionEmbeddingMixin`` table for CogVideoX-2B: ``(T*H*W, D)`` float32.
+    """SAT's ``Basic3DPositionEmbeddingMixin`` table for CogVideoX-2B (``v1.0`` tag): ``(T*H*W, D)`` float32.
 
     Positions ``arange(n, float32) / (1, 1.875, 1.875)``; the table is built once for the configured
     13×30×45 grid and a frame prefix is used for shorter videos. ``with_text=True`` returns the whole
@@ -263,9 +266,9 @@ def sat_rope_tables(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """SAT's ``Rotary3DPositionEmbeddingMixin`` tables ``(cos, sin)``, each ``(T*H*W, head_dim)`` float32.
 
-    Plain ``arange`` positions on every axis (extrapolation). CogVideoX 1.0 builds the configured
-    13×30×45 table and takes a frame prefix; CogVideoX 1.5 slices ``[:T, :H, :W]`` from a 21×150×150
-    table. Frequencies are computed in float32, as SAT does.
+    Plain ``arange`` positions on every axis (extrapolation). CogVideoX 1.0 (SAT's ``v1.0`` tag) builds
+    the configured 13×30×45 table and takes a frame prefix; CogVideoX 1.5 (SAT's main branch) slices
+    ``[:T, :H, :W]`` from a 21×150×150 table. Frequencies are computed in float32, as SAT does.
 
     >>> cos, sin = sat_rope_tables("cogvideox1.5-5b", 81, 768, 1360)
     >>> cos.shape

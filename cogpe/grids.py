@@ -72,9 +72,10 @@ def divided_positions(
 ) -> torch.Tensor:
     """Index division ``arange(n) / s``: shape ``(n,)``. CogVideoX-2B uses s = 1.875 (chapter 5, section 5.1).
 
-    With ``s = n / n0`` the ``n`` positions cover the range ``[0, n0)`` a grid of ``n0`` tokens saw.
+    With ``s = n / n0`` the ``n`` positions lie in ``[0, n0 - n0/n]``: the last one is less than one
+    step past ``n0 - 1``, the last position a grid of ``n0`` tokens saw (chapter 4, section 4.3).
 
-    >>> divided_positions(30, 1.875)[-1].item()  # 29 / 1.875: inside the 16-token range [0, 16)
+    >>> divided_positions(30, 1.875)[-1].item()  # 29 / 1.875 = 16 - 16/30: 0.47 past the trained 15
     15.466666666666667
     """
     n = check_size("n", n)
@@ -104,7 +105,7 @@ def diffusers_linspace_positions(
     """What diffusers ≥ 0.32 computes for a crop ``[start, stop)``: ``linspace(start, stop*(n-1)/n, n)``.
 
     Shape ``(n,)``. Equals :func:`linspace_positions` only when ``start == 0``: with a non-zero crop start
-    the step becomes ``(stop*(n-1)/n - start)/(n-1)`` instead of ``(stop-start)/n`` (chapter 6, audit).
+    the step becomes ``(stop*(n-1)/n - start)/(n-1)`` instead of ``(stop-start)/n`` (chapter 6, section 6.4 (a)).
     float32 by default, as diffusers computes it.
 
     >>> diffusers_linspace_positions(2, 27, 4)

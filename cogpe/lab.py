@@ -9,7 +9,7 @@ Protocol (chapter 7, section 7.2), per seed:
    at the resolution change.
 2. **Stage 2** at the high resolution; the held-out probes (fixed videos, noise and noise levels) are
    evaluated zero-shot right after the switch, during stage 2, and at its end. The ``long`` probe has
-   more frames than any stage: a bigger canvas in time (chapter 7, sections 7.1 and 7.4), where
+   more frames than any stage: a bigger canvas in time (chapter 7), where
    extrapolation is the geometrically consistent map and RIFLEx (bibliography key ``zhao2025riflex``)
    reports interpolation's slow motion — the opposite winner to the spatial zoom.
 3. **Baseline**: the same model trained from scratch at the high resolution with the compute (forward

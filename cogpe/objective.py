@@ -155,10 +155,12 @@ def evaluate(
     timesteps: Sequence[float] | None = None,
     batch_size: int = 16,
     extent: float = 1.0,
+    frame_step: float = 1.0,
 ) -> float:
     """Denoising loss on a fixed held-out set: videos ``0 … n_videos−1`` of the ``"val"`` split at ``resolution``.
 
-    ``extent`` > 1 evaluates on scenes of a wider field of view (a spatial canvas, :mod:`cogpe.data`).
+    ``extent`` > 1 evaluates on scenes of a wider field of view (a spatial canvas, :mod:`cogpe.data`);
+    ``frame_step`` < 1 on the same clips at a higher frame rate (a temporal zoom).
 
     ``resolution = (frames, height, width)`` in pixels. Video ``i`` gets noise from the ``"eval"`` stream
     keyed on ``(seed, i)`` and the level ``t_i = (i + ½)/n_videos`` (a midpoint rule over ``t``), or every
@@ -176,7 +178,7 @@ def evaluate(
     total, count = 0.0, 0
     with _eval_mode(module):
         for x_t, t, target in _heldout_batches(data, resolution, n_videos, seed, objective, timesteps, batch_size,
-                                               extent, device):
+                                               extent, frame_step, device):
             with autocast(device):
                 pred = module(x_t, t)
             err = (pred.float() - target).pow(2).flatten(1).mean(1)  # (b,)
@@ -196,13 +198,15 @@ def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def _heldout_batches(data, resolution, n_videos, seed, objective, timesteps, batch_size, extent, device):
+def _heldout_batches(data, resolution, n_videos, seed, objective, timesteps, batch_size, extent, frame_step,
+                     device):
     """:func:`evaluate`'s inputs in batches: ``(x_t (b, C, T, H, W), t (b,), target (b, C, T, H, W))``."""
     n_videos = check_size("n_videos", n_videos)
     batch_size = check_size("batch_size", batch_size)
     check_choice("objective", objective, OBJECTIVES)
     frames, height, width = resolution
-    dataset = VideoDataset(data, frames, height, width, length=n_videos, split="val", seed=seed, extent=extent)
+    dataset = VideoDataset(data, frames, height, width, length=n_videos, split="val", seed=seed, extent=extent,
+                           frame_step=frame_step)
     if timesteps is None:
         spread = (torch.arange(n_videos, dtype=torch.float64) + 0.5).div(n_videos).float()  # (i + ½)/n
         jobs = [(i, spread[i]) for i in range(n_videos)]
@@ -230,6 +234,7 @@ def heldout_attention_entropy(
     objective: str = "flow",
     extent: float = 1.0,
     batch_size: int = 16,
+    frame_step: float = 1.0,
 ) -> list[float]:
     """Mean attention entropy per block (nats; :meth:`cogpe.model.VideoDiT.attention_entropy`) on the
     inputs :func:`evaluate` uses — the same videos, noise and levels — at ``resolution`` (pixels).
@@ -244,7 +249,7 @@ def heldout_attention_entropy(
     sums, count = None, 0
     with _eval_mode(module):
         for x_t, t, _ in _heldout_batches(data, resolution, n_videos, seed, objective, None, batch_size, extent,
-                                          device):
+                                          frame_step, device):
             h = module.attention_entropy(x_t, t) * len(t)  # (depth,), weighted by the batch
             sums = h if sums is None else sums + h
             count += len(t)

@@ -19,7 +19,7 @@ per-axis formulas it calls, each also returning ``θ_j`` unchanged for ``s ≤ 1
 
 YaRN's ramp is the paper's, linear in ``r``: ``γ(r) = 0`` for ``r < α``, ``1`` for ``r > β``,
 ``(r-α)/(β-α)`` between (its reference code ramps linearly in ``j`` instead; the two differ on short
-video axes, chapter 6, section 6.2). RIFLEx's default ``k`` is the first pair that did not complete a
+video axes, chapter 6, section 6.6). RIFLEx's default ``k`` is the first pair that did not complete a
 turn over the trained positions ``0 … n0-1`` — period ``2π/θ_j > n0-1`` (:func:`intrinsic_component`);
 on CogVideoX-5B's temporal axis (d = 16, n0 = 13) that is the paper's k = 2 counted from 1, i.e.
 0-based 1, period 19.9. The paper picks k instead from the latent frame ``N`` at which an extrapolated
@@ -75,7 +75,8 @@ def scale_factors(grid, base_grid) -> tuple[float, float, float]:
 def yarn_attention_factor(s: float) -> float:
     """YaRN's ``√(1/t) = 0.1·ln(s) + 1`` for ``s > 1``, 1.0 for ``s ≤ 1`` (YaRN Eq. 22).
 
-    Multiplying both cos and sin by it multiplies every logit by its square.
+    Multiplying both cos and sin by it multiplies every logit by its square — if every token is rotated;
+    with unrotated text tokens (CogVideoX) scale the queries by the square instead (chapter 6, section 6.4 (e)).
 
     >>> round(yarn_attention_factor(1.875), 4), round(yarn_attention_factor(2.0), 4)
     (1.0629, 1.0693)
@@ -144,9 +145,9 @@ def intrinsic_component(dim: int, n0: int, theta: float = 10000.0) -> int:
     """RIFLEx's default k (0-based): the first pair that did not complete a turn in training.
 
     Trained on positions ``0 … n0-1``, pair j has seen the arc ``[0, (n0-1)·θ_j]``; it is *complete* when
-    that arc reaches ``2π`` (chapter 4, eq-coverage), i.e. when its period ``2π/θ_j`` is at most ``n0-1``.
-    k is the first incomplete pair — our reading of RIFLEx §3.3 (the paper picks k from where an
-    extrapolated video repeats); for CogVideoX-5B's temporal axis it gives the paper's k = 2 (1-indexed).
+    that arc reaches ``2π`` (chapter 4, section 4.3), i.e. when its period ``2π/θ_j`` is at most ``n0-1``.
+    k is the first incomplete pair — cogpe's rule, not the paper's (the paper picks k from where an
+    extrapolated video repeats: :func:`repetition_component`); for CogVideoX-5B's temporal axis it gives the paper's k = 2 (1-indexed).
 
     >>> intrinsic_component(16, 13)   # periods 6.28, 19.9, …: 19.9 > 12
     1

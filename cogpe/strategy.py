@@ -10,7 +10,7 @@ strategies and decides where each formula applies.
 =============================  ============================  ======================================  ===================
 strategy                       positions ``g(m)``            frequencies ``h(θ_j)``                  source
 =============================  ============================  ======================================  ===================
-``"extrapolate"``              ``m``                         ``θ_j``                                 CogVideoX-5B, 1.5
+``"extrapolate"``              ``m``                         ``θ_j``                                 plain RoPE
 ``"interpolate"``              ``m / s``                     ``θ_j``                                 chen2023extending;
                                                                                                      CogVideoX-2B's
                                                                                                      index division
@@ -44,9 +44,10 @@ Our choices (not the papers'):
 - **RIFLEx's default rule is ours** (:data:`RIFLEX_RULES`): every axis with ``s > 1``, k the first pair
   with no complete turn in training, its frequency only lowered, margin 1. ``riflex_rule="reference"``
   is the paper's (:func:`cogpe.scaling.riflex_reference_frequencies`).
-- **YaRN's β defaults to 4 turns, not LLaMA's 32.** Video axes are 13–45 tokens long, so with β = 32
-  no channel would ever be "kept" and YaRN would collapse to PI (chapter 6, section 6.2).
-- **YaRN's temperature uses the largest per-axis scale** (one softmax over all ``T·H·W`` tokens).
+- **YaRN's β defaults to 4 turns, not LLaMA's 32.** Video axes are 13–45 tokens long: with β = 32 no
+  channel is ever "kept" and YaRN comes close to PI (γ ≤ 0.2 on CogVideoX's axes; chapter 6, section 6.6).
+- **YaRN's temperature uses the largest per-axis scale** (one softmax over all ``T·H·W`` tokens), not
+  the token-count ratio ``∏ s``: untested against it; ``attention_factor`` overrides it.
 - **A fixed ``factor``** (transformers' ``rope_scaling["factor"]``, one number or one per axis)
   replaces ``s = n/n0`` where given; by default the scale follows the grid.
 
@@ -54,7 +55,7 @@ Wherever a strategy is taken (``StrategyLike``) it may be a :class:`Strategy`, a
 keyword arguments, or a ``rope_scaling`` dict; :func:`as_strategy` reads all three.
 
 The lab model's encodings ``"<encoding>-<strategy>"`` are read by :func:`parse_model_strategy`, ``rope_scaling``
-dicts by :func:`from_rope_scaling` (chapter 6, section 6.5); the tables are :mod:`cogpe.strategy_tables`'.
+dicts by :func:`from_rope_scaling` (chapter 6, section 6.6); the tables are :mod:`cogpe.strategy_tables`'.
 """
 
 from __future__ import annotations
@@ -326,7 +327,7 @@ class Strategy:
         return t, h, w
 
     def attention(self, grid, base_grid) -> float:
-        """The factor cos and sin are multiplied by: YaRN's temperature of the largest scale, else 1.0."""
+        """YaRN's temperature of the largest scale, else 1.0: the factor on cos and sin (chapter 6, 6.4 (e))."""
         if self.name != "yarn":
             return 1.0
         if self.attention_factor is not None:
@@ -461,7 +462,7 @@ _ROPE_KEYS = MappingProxyType({"beta_fast": "yarn_beta", "beta_slow": "yarn_alph
 
 
 def from_rope_scaling(config: Mapping[str, Any]) -> Strategy:
-    """The :class:`Strategy` of a transformers-style ``rope_scaling`` dict (chapter 6, section 6.5).
+    """The :class:`Strategy` of a transformers-style ``rope_scaling`` dict (chapter 6, section 6.6).
 
     ``rope_type`` (or the older ``type``) is one of :data:`ROPE_TYPES` (``default``, ``linear``,
     ``dynamic``, ``yarn``) or a name of :data:`STRATEGIES`; ``factor`` may be one number or one per axis

@@ -66,7 +66,10 @@ def scaled_rope_3d(
     :meth:`cogpe.strategy.Strategy.rope_tables`: :meth:`~cogpe.strategy.Strategy.axes` chooses positions and frequencies,
     :func:`cogpe.rope.rope_3d` builds the table (CogVideoX-5B layout, angles in float64, returned in
     ``dtype`` on ``device``), and cos and sin are multiplied by :meth:`~cogpe.strategy.Strategy.attention` (YaRN's
-    temperature) where it is not 1.
+    temperature) where it is not 1. That scales every logit by its square only when every token is
+    rotated: in CogVideoX and HunyuanVideo the text tokens are not, so feeding these tables to such a
+    model gives video↔text logits the factor once and text↔text none (chapter 6, section 6.4 (e));
+    build them with ``attention_factor=1`` and scale the queries (:func:`attention_scale`) instead.
 
     >>> cos, sin = scaled_rope_3d(64, (26, 30, 45), (13, 30, 45), "riflex")
     >>> cos.shape
@@ -101,6 +104,9 @@ def scaled_sincos_3d(
 
 def attention_scale(strategy: StrategyLike, grid, base_grid) -> float:
     """The factor :func:`scaled_rope_3d` multiplies cos and sin by: YaRN's temperature, else 1.0.
+
+    Squared, it is the factor on the logits; on a model with unrotated text tokens, multiply the queries
+    of every token by its square instead of the tables by it (chapter 6, section 6.4 (e)).
 
     >>> round(attention_scale("yarn", (26, 30, 45), (13, 30, 45)), 4)   # s = (2, 1, 1)
     1.0693
