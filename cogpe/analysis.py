@@ -55,7 +55,7 @@ def probe_data(config: TrainConfig, probe: Probe, n: int) -> torch.Tensor:
     """The first ``n`` held-out videos of ``probe`` (split ``"val"``, ``config.eval_seed``, the probe's
     extent), ``(n, C, T, H, W)`` in [-1, 1] — the reference :func:`analyse_checkpoint` compares samples with."""
     dataset = VideoDataset(config.data, *probe.resolution, length=n, split="val", seed=config.eval_seed,
-                           extent=probe.extent)
+                           extent=probe.extent, frame_step=probe.frame_step)
     return dataset.batch(range(n))
 
 
@@ -95,7 +95,7 @@ def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8
         if plain is not None:
             out["loss_no_temperature"] = evaluate(
                 plain, config.data, probe.resolution, n_videos=config.eval_videos, seed=config.eval_seed,
-                objective=config.objective, extent=probe.extent)
+                objective=config.objective, extent=probe.extent, frame_step=probe.frame_step)
             blocks = _entropy(plain, config, probe)
             out["entropy_no_temperature"] = sum(blocks) / len(blocks)
         if n:
@@ -110,6 +110,7 @@ def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8
 
 def _entropy(model: VideoDiT, config: TrainConfig, probe: Probe) -> list[float]:
     blocks = heldout_attention_entropy(model, config.data, probe.resolution, n_videos=config.eval_videos,
-                                       seed=config.eval_seed, objective=config.objective, extent=probe.extent)
+                                       seed=config.eval_seed, objective=config.objective, extent=probe.extent,
+                                       frame_step=probe.frame_step)
     assert all(math.isfinite(h) for h in blocks)
     return blocks

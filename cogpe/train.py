@@ -413,11 +413,13 @@ def _evaluate_probes(run: _Run, stage_step: int) -> None:
     config, state = run.config, run.state
     for probe in config.probes:
         loss = evaluate(run.model, config.data, probe.resolution, n_videos=config.eval_videos,
-                        seed=config.eval_seed, objective=config.objective, extent=probe.extent)
+                        seed=config.eval_seed, objective=config.objective, extent=probe.extent,
+                        frame_step=probe.frame_step)
         state.metrics.append({
             "kind": "eval", "step": state.step, "stage": state.stage + 1, "stage_step": stage_step,
             "strategy": config.strategy, "probe": probe.name, "frames": probe.frames,
             "height": probe.height, "width": probe.width, "extent": probe.extent,
+            "frame_step": probe.frame_step,
             "tokens": run.tokens(probe.resolution), "loss": loss,
             "time": round(state.elapsed, 3),
         })

@@ -75,7 +75,8 @@ class Stage:
 class Probe:
     """A held-out evaluation: the loss on ``frames × height × width`` videos of the ``"val"`` split, whose
     scenes span ``extent`` times the trained field of view (1: the trained view; 2: a spatial canvas
-    twice as wide, :mod:`cogpe.data`).
+    twice as wide, :mod:`cogpe.data`), ``frame_step`` base frame intervals apart (1: the trained frame
+    rate; 1/2: the same clip at twice the frame rate, a temporal zoom).
 
     >>> Probe("long", 16, 16, 16).resolution, Probe("wide", 8, 32, 32, extent=2.0).extent
     ((16, 16, 16), 2.0)
@@ -86,6 +87,7 @@ class Probe:
     height: int
     width: int
     extent: float = 1.0
+    frame_step: float = 1.0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -93,6 +95,7 @@ class Probe:
         for name, what in (("frames", "frames"), ("height", "pixels"), ("width", "pixels")):
             check_size(name, getattr(self, name), what=what)
         object.__setattr__(self, "extent", check_factor("extent", self.extent))
+        object.__setattr__(self, "frame_step", check_factor("frame_step", self.frame_step))
 
     @property
     def resolution(self) -> tuple[int, int, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cogpe.data import DataConfig
+from cogpe.data import DataConfig, VideoDataset
 from cogpe.objective import NOISE_STREAMS, corrupt, evaluate, keyed_generator, noise_and_levels, sample
 from cogpe.train import load_model, train
 from cogpe.trainconfig import train_preset
@@ -157,3 +157,17 @@ def test_a_shifted_stage_trains_on_shifted_levels_and_the_first_does_not(monkeyp
     train(config, tmp_path, device="cpu", progress=False)
     steps = [stage.steps for stage in config.stages]
     assert seen == [1.0] * steps[0] + [2.0] * steps[1]
+
+
+def test_a_temporal_zoom_probe_evaluates_the_same_clips_at_twice_the_frame_rate(trained):
+    from cogpe.trainconfig import Probe
+
+    data = DataConfig()
+    zoom = evaluate(trained, data, (4, 8, 8), n_videos=2, frame_step=0.5)
+    assert zoom != evaluate(trained, data, (4, 8, 8), n_videos=2)
+    half = VideoDataset(data, 4, 8, 8, length=2, split="val", frame_step=0.5).batch([0, 1])
+    full = VideoDataset(data, 8, 8, 8, length=2, split="val", frame_step=0.25).batch([0, 1])
+    torch.testing.assert_close(half, full[:, :, ::2])  # the same clip: every other frame of a finer one
+    assert Probe("tzoom", 8, 8, 8, frame_step=0.5).frame_step == 0.5
+    with pytest.raises(ValueError, match="frame_step"):
+        Probe("tzoom", 8, 8, 8, frame_step=0)
