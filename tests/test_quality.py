@@ -273,3 +273,99 @@ def test_video_features_reject_bad_videos_naming_them(bad, error, words):
     assert words in str(info.value)
     with pytest.raises(TypeError, match="net must be a FeatureNet"):
         video_features(torch.nn.Identity(), torch.zeros(2, 3, 4, 8, 8))  # type: ignore[arg-type]
+
+
+# --- validation: the metric on data and on corrupted data ---------------------------------------------------
+
+BLURS = (1 / 32, 1 / 16, 1 / 8)  # Gaussian σ as a fraction of the frame side: 0.5, 1, 2 pixels at 16×16
+
+
+@pytest.fixture(scope="module")
+def net() -> FeatureNet:
+    """The default feature network, trained once for this module (about 20 s on one busy CPU thread)."""
+    return train_feature_net()
+
+
+@pytest.fixture(scope="module", params=SIZES, ids=lambda s: "x".join(map(str, s)))
+def features(request, net):
+    """Features ``(N, D)`` of N ``"val"`` videos (``"reference"``) and of N videos of each kind compared
+    with them: ``"test"`` videos, other ``"val"`` videos, and corruptions of the ``"test"`` videos."""
+    frames, height, width = request.param
+    dataset = VideoDataset(DataConfig(), frames, height, width, length=2 * N, split="val")
+    test = VideoDataset(DataConfig(), frames, height, width, length=N, split="test").batch(range(N))
+    g = torch.Generator().manual_seed(1)
+    sets = {
+        "reference": dataset.batch(range(N)),
+        "test": test,
+        "other val": dataset.batch(range(N, 2 * N)),
+        **{f"blur {s:g}": gaussian_blur(test, s * height) for s in BLURS},
+        "shuffled": shuffle_frames(test),
+        "frozen": test[:, :, :1].expand_as(test),  # the first frame held
+        "noise": torch.rand(test.shape, generator=g) * 2 - 1,
+        "noisy 0.1": test + 0.1 * torch.randn(test.shape, generator=g),
+        "noisy 0.3": test + 0.3 * torch.randn(test.shape, generator=g),
+    }
+    return {name: video_features(net, videos) for name, videos in sets.items()}
+
+
+def distances(features) -> dict[str, float]:
+    return {name: frechet_distance(features["reference"], f) for name, f in features.items() if name != "reference"}
+
+
+def test_two_data_splits_are_close_and_noise_is_far(features):
+    """Measured d² from the reference (8×16×16 | 8×32×32): test split 0.00074 | 0.00087, other val
+    videos 0.00064 | 0.00073 (the floor: two finite samples of one distribution); uniform noise
+    0.71 | 1.05 — about a thousand times the floor."""
+    d = distances(features)
+    floor = max(d["test"], d["other val"])
+    assert floor < 0.003
+    assert d["noise"] > 100 * floor
+
+
+def test_blur_raises_the_distance_with_its_strength(features):
+    """Measured d² for σ = 1/32, 1/16, 1/8 of the frame: 0.0016, 0.0087, 0.033 at 8×16×16 and 0.0035,
+    0.018, 0.065 at 8×32×32 (floor 0.0007–0.0009): monotone; 1/16 of the frame is 12–20× the floor."""
+    d = distances(features)
+    floor = max(d["test"], d["other val"])
+    blurred = [d[f"blur {s:g}"] for s in BLURS]
+    assert blurred[0] < blurred[1] < blurred[2]
+    assert blurred[0] > floor and blurred[1] > 3 * floor
+
+
+def test_the_distance_sees_motion(features):
+    """Every frame a data frame, the motion wrong: shuffled frames measure 0.0068 | 0.013 and the first
+    frame held 0.011 | 0.026 (8×16×16 | 8×32×32; floor 0.0007–0.0009)."""
+    d = distances(features)
+    floor = max(d["test"], d["other val"])
+    assert d["shuffled"] > 3 * floor
+    assert d["frozen"] > 5 * floor
+
+
+def test_the_distance_sees_noise_in_the_videos(features):
+    """Gaussian noise of σ 0.1 (a 20th of the value range) measures 0.0012 | 0.0014 — barely above the
+    floor — and of σ 0.3 0.021 | 0.027 (8×16×16 | 8×32×32). The C2ST sees the weak noise better."""
+    d = distances(features)
+    floor = max(d["test"], d["other val"])
+    assert d["noisy 0.3"] > 10 * floor and d["noisy 0.3"] > d["noisy 0.1"]
+
+
+def test_c2st_cannot_tell_data_from_data_and_tells_corruptions(features):
+    """Measured held-out accuracy (8×16×16 | 8×32×32, 256 test features): test split 0.49 | 0.48, other
+    val videos 0.53 | 0.50; blur 1/16 of the frame 0.82 | 0.95, shuffled frames 0.95 | 0.98, frozen
+    0.996 | 0.992, noise σ 0.1 0.84 | 0.95, uniform noise 1.0."""
+    ref = features["reference"]
+    for name in ("test", "other val"):
+        r = classifier_two_sample_test(ref, features[name])
+        assert abs(r.accuracy - 0.5) < 0.1 and r.p_value > 1e-3, (name, r)
+    for name, least in (("blur 0.0625", 0.7), ("shuffled", 0.85), ("frozen", 0.95), ("noise", 0.99),
+                        ("noisy 0.1", 0.7)):
+        r = classifier_two_sample_test(ref, features[name])
+        assert r.accuracy > least and r.p_value < 1e-6, (name, r)
+
+
+def test_video_level_helpers_embed_then_compare(net):
+    videos = VideoDataset(DataConfig(), 8, 16, 16, length=24, split="val").batch(range(24))
+    other = gaussian_blur(videos, 1.0)
+    fa, fb = video_features(net, videos), video_features(net, other, batch_size=5)
+    assert frechet_video_distance(videos, other, net) == pytest.approx(frechet_distance(fa, fb), rel=1e-9)
+    assert video_two_sample_test(videos, other, net, seed=2) == classifier_two_sample_test(fa, fb, seed=2)
