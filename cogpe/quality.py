@@ -52,6 +52,7 @@ from .runfiles import atomic_write
 __all__ = [
     "FeatureConfig",
     "FeatureNet",
+    "TARGETS",
     "TwoSampleResult",
     "cached_feature_net",
     "classifier_two_sample_test",
@@ -445,9 +446,10 @@ def classifier_two_sample_test(features_a: torch.Tensor | np.ndarray, features_b
     distance: an accuracy near 1/2 says the samples pass for data under these features.
 
     >>> g = torch.Generator().manual_seed(0)
-    >>> r = classifier_two_sample_test(torch.randn(100, 2, generator=g), torch.randn(100, 2, generator=g) + 3)
-    >>> r.accuracy > 0.95, r.p_value < 1e-10
-    (True, True)
+    >>> a, b = torch.randn(40, 2, generator=g), torch.randn(40, 2, generator=g) + 4.0   # means 4σ apart
+    >>> r = classifier_two_sample_test(a, b, steps=50)
+    >>> r.n_test, r.accuracy > 0.9, r.p_value < 1e-6
+    (40, True, True)
     """
     a, b = _check_features("features_a", features_a), _check_features("features_b", features_b)
     if a.shape != b.shape or a.shape[0] < 4:

@@ -9,6 +9,7 @@ the convolutions differently, so the assertions leave margins) are in each test'
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -123,7 +124,7 @@ def test_frechet_takes_numpy_and_float32_and_constant_features():
     (torch.zeros(4, 2), ValueError, "D=2"),
 ])
 def test_frechet_rejects_bad_features_naming_them(bad, error, words):
-    with pytest.raises(error, match=None) as info:
+    with pytest.raises(error) as info:
         frechet_distance(bad, torch.zeros(4, 3))
     assert words in str(info.value)
 
@@ -230,7 +231,7 @@ def test_features_take_videos_of_any_size(size):
 def test_training_is_deterministic_and_saves_and_caches(tmp_path, monkeypatch):
     one, two = train_feature_net(TINY), train_feature_net(TINY)
     assert all(torch.equal(one.state_dict()[k], v) for k, v in two.state_dict().items())
-    other = train_feature_net(FeatureConfig(**{**TINY.__dict__, "seed": 1}))
+    other = train_feature_net(dataclasses.replace(TINY, seed=1))
     assert not torch.equal(one.readout.weight, other.readout.weight)
     save_feature_net(one, tmp_path / "net.pt")
     back = load_feature_net(tmp_path / "net.pt")
@@ -369,3 +370,16 @@ def test_video_level_helpers_embed_then_compare(net):
     fa, fb = video_features(net, videos), video_features(net, other, batch_size=5)
     assert frechet_video_distance(videos, other, net) == pytest.approx(frechet_distance(fa, fb), rel=1e-9)
     assert video_two_sample_test(videos, other, net, seed=2) == classifier_two_sample_test(fa, fb, seed=2)
+
+
+def test_constructors_reject_bad_arguments_naming_them():
+    with pytest.raises(ValueError, match="channels must be 3"):
+        FeatureNet(channels=2)
+    with pytest.raises(ValueError, match="width=7"):
+        FeatureNet(width=7)
+    with pytest.raises(TypeError, match="data must be a DataConfig"):
+        target_maps(sample_scenes(DataConfig(), [0]), 2, 8, 8, data=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="config must be a FeatureConfig"):
+        train_feature_net({"steps": 3})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="net must be a FeatureNet"):
+        save_feature_net(torch.nn.Linear(2, 2), "unused.pt")  # type: ignore[arg-type]
