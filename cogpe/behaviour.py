@@ -83,7 +83,7 @@ _ROUND = 0.6  # speed and scale read components at least this round (one lab obj
 
 
 class Measured(NamedTuple):
-    """A per-video quantity in two units: ``sides`` ``(B,)`` in frame sides, ``pixels`` ``(B,)`` in pixels.
+    """A per-video quantity (chapter 7): ``sides`` ``(B,)`` in frame sides, ``pixels`` ``(B,)`` in pixels.
 
     Both are float64; NaN for a video with nothing to measure (no object, or no object paired).
     """
@@ -93,7 +93,7 @@ class Measured(NamedTuple):
 
 
 class Objects(NamedTuple):
-    """Foreground components of a batch ``(B, C, T, H, W)``, one entry per component (``M`` in all).
+    """Foreground components of a batch ``(B, C, T, H, W)``, one entry each (``M`` in all; chapter 7).
 
     - ``frame`` ``(M,)`` long: the frame ``b·T + t`` the component is in;
     - ``area`` ``(M,)``: soft area in pixels (sum of coverage);

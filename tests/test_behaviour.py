@@ -6,12 +6,14 @@ Tolerances are the ones measured on these scenes (with a margin) and stated in c
 
 from __future__ import annotations
 
+import inspect
 import math
 from functools import lru_cache
 
 import pytest
 import torch
 
+import cogpe.behaviour as behaviour
 from cogpe.behaviour import (
     EQUIVALENT_RADIUS,
     background,
@@ -284,9 +286,18 @@ def test_failures_keep_shape_and_dtype_and_the_background():
     assert torch.allclose(shrunk(v, 1.0), v, atol=1e-5) and torch.allclose(tiled(v, 1), v, atol=1e-5)
     flat = background(v).float()[:, :, None].expand_as(v).contiguous()  # (B, C, T, H, W): no objects
     assert torch.allclose(shrunk(flat, 0.5), flat, atol=1e-5) and torch.allclose(tiled(flat, 3), flat, atol=1e-5)
-    residual = v.double() - background(v)[:, :, None]  # area averaging keeps the foreground's sum
-    assert float((shrunk(v, 0.5).double() - background(v)[:, :, None]).sum()) == pytest.approx(float(residual.sum()) / 4, rel=1e-4)
-    assert float((tiled(v, 2).double() - background(v)[:, :, None]).sum()) == pytest.approx(float(residual.sum()), rel=1e-4)
+    plane = background(v)[:, :, None]  # (B, C, 1, H, W)
+    total = float((v.double() - plane).sum())  # area averaging keeps the foreground's sum
+    assert float((shrunk(v, 0.5).double() - plane).sum()) == pytest.approx(total / 4, rel=1e-4)
+    assert float((tiled(v, 2).double() - plane).sum()) == pytest.approx(total, rel=1e-4)
+
+
+def test_every_public_name_states_shapes_and_its_chapter():
+    for name in behaviour.__all__:
+        obj = getattr(behaviour, name)
+        if callable(obj):
+            doc = inspect.getdoc(obj) or ""
+            assert "chapter 7" in doc and "(B," in doc, name
 
 
 # --- bad input --------------------------------------------------------------------------------------------
