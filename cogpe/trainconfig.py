@@ -29,6 +29,8 @@ __all__ = [
     "TrainConfig",
     "parse_stages",
     "probe_set",
+    "spatial_probes",
+    "temporal_probes",
     "train_preset",
 ]
 
@@ -244,6 +246,58 @@ def probe_set(frames: int, height: int, width: int) -> tuple[Probe, ...]:
             Probe("wide", frames, 2 * height, 2 * width, extent=2.0), Probe("long", 2 * frames, height, width))
 
 
+def temporal_probes(frames: int, height: int, width: int) -> tuple[Probe, ...]:
+    """Probes of the temporal experiment around a stage-1 clip of ``frames`` (chapter 7): ``low`` (the
+    stage-1 clip), ``long`` and ``long3`` (2× and 3× the frames at the same frame rate: temporal canvases,
+    the longest past the intrinsic period of CogVideoX's time axis) and ``tzoom`` (2× the frames at twice
+    the frame rate: the same clips, a temporal zoom).
+
+    >>> [(p.name, p.frames, p.frame_step) for p in temporal_probes(13, 16, 16)]
+    [('low', 13, 1.0), ('long', 26, 1.0), ('long3', 39, 1.0), ('tzoom', 26, 0.5)]
+    """
+    return (Probe("low", frames, height, width), Probe("long", 2 * frames, height, width),
+            Probe("long3", 3 * frames, height, width), Probe("tzoom", 2 * frames, height, width, frame_step=0.5))
+
+
+def spatial_probes(frames: int, height: int, width: int) -> tuple[Probe, ...]:
+    """Probes of the spatial experiment around a stage-1 size (chapter 7): ``low`` (the stage-1 size),
+    ``zoom`` and ``zoom3`` (2× and 3× the pixels per side, the same field of view), and ``wide`` (2× the
+    pixels and 2× the field of view: the same pixels per object, a spatial canvas).
+
+    >>> [(p.name, p.height, p.extent) for p in spatial_probes(2, 32, 32)]
+    [('low', 32, 1.0), ('zoom', 64, 1.0), ('zoom3', 96, 1.0), ('wide', 64, 2.0)]
+    """
+    return (Probe("low", frames, height, width), Probe("zoom", frames, 2 * height, 2 * width),
+            Probe("zoom3", frames, 3 * height, 3 * width), Probe("wide", frames, 2 * height, 2 * width, extent=2.0))
+
+
+def _experiment(patch: tuple[int, int, int], width: int, heads: int, probes: tuple[Probe, ...],
+                stages: tuple[Stage, ...], eval_videos: int) -> TrainConfig:
+    return TrainConfig(model=ModelConfig(patch=patch, width=width, depth=4, heads=heads), stages=stages,
+                       data=DataConfig(max_objects=2), probes=probes, eval_videos=eval_videos, ckpt_every=100)
+
+
+# The two experiments of chapter 7's comparison, each spending its tokens on the axis under test so that
+# the mechanism it asks about is active (cogpe.regime prints why): time keeps 4×4 (CPU) or 8×8 (GPU)
+# tokens per frame and trains on 13 frames, CogVideoX-5B's time axis; space keeps 2 frames and trains on
+# 8×8 (CPU) or 16×16 (GPU) tokens per frame, where pairs complete a turn.
+_TIME = _experiment((1, 4, 4), 128, 2, temporal_probes(13, 16, 16), (
+    Stage(13, 16, 16, steps=300, batch=8, lr=2e-3, warmup=30),
+    Stage(26, 16, 16, steps=30, batch=4, lr=1e-3, eval_every=15),
+), 16)
+_SPACE = _experiment((1, 4, 4), 128, 2, spatial_probes(2, 32, 32), (
+    Stage(2, 32, 32, steps=300, batch=8, lr=2e-3, warmup=30),
+    Stage(2, 64, 64, steps=30, batch=4, lr=1e-3, eval_every=15),
+), 16)
+_TIME_GPU = _experiment((1, 4, 4), 256, 4, temporal_probes(13, 32, 32), (
+    Stage(13, 32, 32, steps=1500, batch=32, lr=1e-3, warmup=100),
+    Stage(26, 32, 32, steps=150, batch=16, lr=5e-4, eval_every=25),
+), 32)
+_SPACE_GPU = _experiment((1, 4, 4), 256, 4, spatial_probes(2, 64, 64), (
+    Stage(2, 64, 64, steps=1500, batch=32, lr=1e-3, warmup=100),
+    Stage(2, 128, 128, steps=150, batch=16, lr=5e-4, eval_every=25),
+), 32)
+
 _TINY = TrainConfig(
     model=ModelConfig(patch=(1, 4, 4), width=32, depth=2, heads=2),
     stages=(
@@ -285,9 +339,18 @@ _GPU = TrainConfig(
 #: :func:`cogpe.lab.lab_flops` — 8 minutes needs ~28 TFLOP/s sustained in bf16, a few percent of an
 #: H100's peak; an estimate until a GPU run is stored). ``compile`` stays off in ``gpu``: each of its 27
 #: runs would compile two graphs, and a step of so small a model is short (:class:`TrainConfig`).
-TRAIN_PRESETS = {"tiny": _TINY, "quick": _QUICK, "gpu": _GPU}
-#: Seeds each preset's comparison uses (the lab reports mean ± std over them).
-PRESET_SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2), "gpu": (0, 1, 2)}
+#: ``time`` and ``space`` (CPU) and ``time-gpu`` and ``space-gpu`` are the two experiments of the comparison
+#: (:func:`temporal_probes`, :func:`spatial_probes`; 4 layers, width 128 with 2 heads or width 256 with 4,
+#: 4×4-pixel patches, two objects per scene): ``time`` 13×16×16 → 26×16×16 pixels (208 → 416 tokens,
+#: probes up to 39 frames), ``space`` 2×32×32 → 2×64×64 pixels (128 → 512 tokens, probes up to 96×96
+#: pixels); the GPU versions have 13×8×8 and 2×16×16 stage-1 token grids (the latter's spatial axes
+#: in CogVideoX-5B's height regime: 2 complete pairs, intrinsic period 29.2), 1500 + 150 steps.
+TRAIN_PRESETS = {"tiny": _TINY, "quick": _QUICK, "gpu": _GPU, "time": _TIME, "space": _SPACE,
+                 "time-gpu": _TIME_GPU, "space-gpu": _SPACE_GPU}
+#: Seeds each preset's comparison uses (the lab reports mean ± std over them; the experiments' paired
+#: tests need 10 for a family of claims to survive Holm's correction, :mod:`cogpe.stats`).
+PRESET_SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2), "gpu": (0, 1, 2), "time": tuple(range(10)),
+                "space": tuple(range(10)), "time-gpu": tuple(range(10)), "space-gpu": tuple(range(10))}
 
 
 def train_preset(name: str, *, strategy: str | None = None, seed: int | None = None) -> TrainConfig:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cogpe.model import ModelConfig
-from cogpe.trainconfig import Probe, Stage, TrainConfig, parse_stages, train_preset
+from cogpe.trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Probe, Stage, TrainConfig, parse_stages, train_preset
 
 
 def test_bad_config_gets_a_clear_error():
@@ -39,3 +39,41 @@ def test_config_round_trip_and_presets():
     assert [(p.name, p.resolution, p.extent) for p in quick.probes] == [
         ("low", (8, 8, 8), 1.0), ("zoom", (8, 16, 16), 1.0), ("wide", (8, 16, 16), 2.0), ("long", (16, 8, 8), 1.0)]
     assert parse_stages("1x4x4:1:1:1e-3:0:1") == (Stage(1, 4, 4, 1, 1, 1e-3, 0, 1),)
+
+
+# --- the experiments: each axis under test is in the regime its question needs -----------------------------
+
+from cogpe.regime import grid_regime
+from cogpe.rope import default_split
+
+
+def _regimes(name):
+    config = TRAIN_PRESETS[name]
+    model = config.model_config()
+    split = default_split(model.head_dim)
+    return config, {p.name: grid_regime(split, model.base_grid, model.theta, model.token_grid(*p.resolution))
+                    for p in config.probes}
+
+
+@pytest.mark.parametrize("name", ["time", "time-gpu"])
+def test_the_temporal_experiment_has_cogvideox_5b_time_axis_and_probes_past_its_period(name):
+    config, regimes = _regimes(name)
+    t = regimes["long3"][0]
+    assert (t.n0, t.complete, t.intrinsic) == (13, 1, 1)  # CogVideoX-5B's 13 latent frames
+    assert regimes["long"][0].probe >= 2 * t.n0 and t.probe >= 3 * t.n0 and t.beyond_period
+    assert regimes["tzoom"][0].probe == 2 * t.n0 and config.probes[-1].frame_step == 0.5
+
+
+@pytest.mark.parametrize("name", ["space", "space-gpu"])
+def test_the_spatial_experiment_completes_a_pair_and_probes_past_its_period(name):
+    config, regimes = _regimes(name)
+    for probe in ("zoom", "zoom3", "wide"):
+        _, h, w = regimes[probe]
+        assert h.n0 >= 8 and w.n0 >= 8 and h.complete >= 1 and w.complete >= 1
+        assert h.beyond_period and w.beyond_period
+    assert min(config.stages[0].height, config.stages[0].width) >= 32  # shapes a reader can tell apart
+    assert dict((p.name, p.extent) for p in config.probes)["wide"] == 2.0
+
+
+def test_experiments_run_ten_seeds():
+    assert all(len(PRESET_SEEDS[n]) >= 10 for n in ("time", "space", "time-gpu", "space-gpu"))
