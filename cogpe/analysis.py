@@ -6,7 +6,10 @@ run (:class:`cogpe.trainconfig.Probe`: the zoom, the spatial canvas, the tempora
 - **samples** — ``n`` videos generated at each probe's size from fixed noise
   (:func:`cogpe.objective.sample`), and their :func:`cogpe.videostats.sample_ratios` against ``n``
   held-out data videos of the same probe (same size, same field of view): spatial total variation and
-  frame-to-frame difference, 1 meaning the data's amount of detail and motion;
+  frame-to-frame difference, 1 meaning the data's amount of detail and motion; their
+  :func:`cogpe.videostats.behaviour_ratios` (object speed, size and count against the data's, the share
+  of looping videos); and, given a feature network (:mod:`cogpe.quality`), the Fréchet distance of
+  samples to data (``fvd``) beside that of ``n`` other data videos (``fvd_data``, the floor at this ``n``);
 - **attention entropy** per block on the probe's held-out inputs
   (:func:`cogpe.objective.heldout_attention_entropy`), in nats — how far each query's attention spreads;
 - for a strategy with YaRN's attention temperature, the **loss and entropy without it** (the same
@@ -28,8 +31,9 @@ from .data import VideoDataset
 from .embeddings import RotaryEmbedding3D
 from .model import VideoDiT
 from .objective import evaluate, heldout_attention_entropy, sample
+from .quality import FeatureNet, frechet_video_distance
 from .trainconfig import Probe, TrainConfig
-from .videostats import sample_ratios
+from .videostats import behaviour_ratios, sample_ratios
 
 __all__ = ["SAMPLE_STEPS", "analyse_checkpoint", "probe_data", "resolution_key", "to_uint8", "without_temperature"]
 
@@ -51,10 +55,11 @@ def to_uint8(videos: torch.Tensor) -> np.ndarray:
     return ((videos.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
 
 
-def probe_data(config: TrainConfig, probe: Probe, n: int) -> torch.Tensor:
+def probe_data(config: TrainConfig, probe: Probe, n: int, split: str = "val") -> torch.Tensor:
     """The first ``n`` held-out videos of ``probe`` (split ``"val"``, ``config.eval_seed``, the probe's
-    extent), ``(n, C, T, H, W)`` in [-1, 1] — the reference :func:`analyse_checkpoint` compares samples with."""
-    dataset = VideoDataset(config.data, *probe.resolution, length=n, split="val", seed=config.eval_seed,
+    extent and frame step), ``(n, C, T, H, W)`` in [-1, 1] — the reference :func:`analyse_checkpoint`
+    compares samples with; ``split="test"`` gives other videos of the same kind (the floor of a distance)."""
+    dataset = VideoDataset(config.data, *probe.resolution, length=n, split=split, seed=config.eval_seed,
                            extent=probe.extent, frame_step=probe.frame_step)
     return dataset.batch(range(n))
 
@@ -73,13 +78,14 @@ def without_temperature(model: VideoDiT) -> VideoDiT | None:
     return plain.to(next(model.parameters()).device).eval()
 
 
-def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8,
-                       attention: bool = True) -> tuple[dict[str, dict], dict[str, torch.Tensor]]:
+def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8, attention: bool = True,
+                       features: FeatureNet | None = None) -> tuple[dict[str, dict], dict[str, torch.Tensor]]:
     """Look at ``model`` (trained under ``config``) on every probe of ``config``.
 
     Returns ``(metrics, videos)``. ``metrics[probe]`` holds ``entropy`` (mean over blocks, nats) and
-    ``entropy_blocks`` (one per block) when ``attention``; ``tv`` and ``frame_diff`` (sample ratios) when
-    ``samples > 0``; and for a strategy with YaRN's temperature ``loss_no_temperature`` and
+    ``entropy_blocks`` (one per block) when ``attention``; ``tv`` and ``frame_diff`` (sample ratios) and
+    :data:`cogpe.videostats.BEHAVIOUR` when ``samples > 0``, with ``fvd`` and ``fvd_data`` when
+    ``features`` is given too; and for a strategy with YaRN's temperature ``loss_no_temperature`` and
     ``entropy_no_temperature``. ``videos`` maps ``"FxHxW"`` to the ``samples`` generated at that size
     ``(samples, C, T, H, W)`` — probes of one size share them: the model does not know the field of view.
     """
@@ -104,7 +110,12 @@ def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8
                 videos[key] = sample(model, n, probe.resolution, steps=SAMPLE_STEPS, seed=0,
                                      objective=config.objective, channels=config.data.channels,
                                      shift=config.level_shift(probe.resolution))
-            out.update(sample_ratios(videos[key], probe_data(config, probe, n)))
+            data = probe_data(config, probe, n)
+            out.update(sample_ratios(videos[key], data))
+            out.update(behaviour_ratios(videos[key], data))
+            if features is not None:
+                out["fvd"] = frechet_video_distance(videos[key], data, features)
+                out["fvd_data"] = frechet_video_distance(probe_data(config, probe, n, "test"), data, features)
     return metrics, videos
 
 

@@ -54,7 +54,8 @@ from .runfiles import atomic_write, format_provenance, provenance, read_metrics,
 from .labsummary import COLUMNS, format_table, gap_exceeds_spread, paired_difference, summarize
 from .analysis import SAMPLE_STEPS, analyse_checkpoint, probe_data, resolution_key, to_uint8
 from .train import load_model, train
-from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig, probe_set
+from .quality import FeatureConfig, FeatureNet, cached_feature_net
+from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig
 
 __all__ = [
     "LAB_PRESETS",
@@ -82,12 +83,16 @@ ANALYSIS_FILE = "analysis.json"
 @dataclass(frozen=True)
 class LabConfig:
     """A comparison: the progressive run ``train`` (its strategy is replaced per run), the
-    ``strategies`` and ``seeds`` to compare, and the strategy of the from-scratch baseline (or None)."""
+    ``strategies`` and ``seeds`` to compare, the strategy of the from-scratch baseline (or None), the
+    ``samples`` each run generates per probe size, and the feature network the samples' Fréchet distance
+    is measured with (:class:`cogpe.quality.FeatureConfig`; None: no distance)."""
 
     train: TrainConfig
     strategies: tuple[str, ...] = MODEL_STRATEGIES
     seeds: tuple[int, ...] = (0, 1, 2)
     baseline_strategy: str | None = "rope-extrapolate"
+    samples: int = 8
+    features: FeatureConfig | None = None
 
     def __post_init__(self):
         if not isinstance(self.train, TrainConfig):
@@ -113,6 +118,9 @@ class LabConfig:
             check_choice("baseline_strategy", self.baseline_strategy, MODEL_STRATEGIES)
         object.__setattr__(self, "strategies", strategies)
         object.__setattr__(self, "seeds", seeds)
+        check_size("samples", self.samples, minimum=0, what="videos")
+        if self.features is not None and not isinstance(self.features, FeatureConfig):
+            raise TypeError(f"features must be a FeatureConfig or None, got {type(self.features).__name__}")
 
 
 #: ``quick``: the CPU comparison (every strategy × 3 seeds, about 8 minutes on 2 cores); ``gpu``: the same
@@ -121,6 +129,16 @@ class LabConfig:
 #: (seconds); ``cpu-long``: the quick model with about 7× the stage-1 steps and 3× the stage-2 steps,
 #: for a stored background CPU run whose samples are compared with the data (chapter 7).
 LAB_PRESETS = {name: LabConfig(TRAIN_PRESETS[name], seeds=PRESET_SEEDS[name]) for name in TRAIN_PRESETS}
+
+
+def _features_for(config: TrainConfig) -> FeatureConfig:
+    """The feature network of an experiment: trained on its data at every probe size."""
+    return FeatureConfig(data=config.data, sizes=tuple(dict.fromkeys(p.resolution for p in config.probes)))
+
+
+for _name in ("time", "space", "time-gpu", "space-gpu"):
+    LAB_PRESETS[_name] = dataclasses.replace(LAB_PRESETS[_name], samples=32,
+                                             features=_features_for(TRAIN_PRESETS[_name]))
 LAB_PRESETS["cpu-long"] = LabConfig(
     dataclasses.replace(
         TRAIN_PRESETS["quick"],
@@ -143,22 +161,30 @@ def smoke(lab: LabConfig) -> LabConfig:
     >>> small = smoke(LAB_PRESETS["gpu"])
     >>> [stage.resolution for stage in small.train.stages], small.train.compile == LAB_PRESETS["gpu"].train.compile
     ([(4, 4, 4), (4, 8, 8)], True)
+    >>> [(p.name, p.resolution, p.frame_step) for p in smoke(LAB_PRESETS["time-gpu"]).train.probes][2:]
+    [('long3', (12, 8, 8), 1.0), ('tzoom', (8, 8, 8), 0.5)]
     """
     train_config = lab.train
     pt, ph, pw = train_config.model.patch
     frames, height, width = 4 * pt, 2 * ph, 2 * pw
     first, second = train_config.stages[0], train_config.stages[-1]
+    probes = tuple(dataclasses.replace(p, frames=frames * max(1, round(p.frames / first.frames)),
+                                       height=height * max(1, round(p.height / first.height)),
+                                       width=width * max(1, round(p.width / first.width)))
+                   for p in train_config.probes)  # the same probes relative to stage 1
     small = dataclasses.replace(
         train_config,
         model=dataclasses.replace(train_config.model, width=32, depth=2, heads=2, base_grid=None),
         stages=(dataclasses.replace(first, frames=frames, height=height, width=width, steps=3, batch=2, warmup=1),
                 dataclasses.replace(second, frames=frames, height=2 * height, width=2 * width, steps=2, batch=2,
                                     eval_every=1)),
-        probes=probe_set(frames, height, width),
+        probes=probes,
         eval_videos=2,
         ckpt_every=2,
     )
-    return dataclasses.replace(lab, train=small, seeds=lab.seeds[:1])
+    features = None if lab.features is None else dataclasses.replace(
+        _features_for(small), videos=4, steps=2, batch=2, width=2)
+    return dataclasses.replace(lab, train=small, seeds=lab.seeds[:1], samples=min(lab.samples, 2), features=features)
 
 
 def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> TrainConfig:
@@ -262,7 +288,7 @@ def _run(config: TrainConfig, run_dir: Path, *, init_from=None, device, progress
 
 
 def _analyse(run_dir: Path, config: TrainConfig, stage1: Path | None, n_samples: int, attention: bool,
-             device) -> dict | None:
+             device, features: FeatureNet | None = None) -> dict | None:
     """``run_dir/analysis.json`` (:func:`cogpe.analysis.analyse_checkpoint` of the run's model right after
     the switch, ``zero_shot``, and at the end, ``final``) and ``run_dir/samples.npz`` (uint8 videos
     ``"<when>/FxHxW"``), computed from the run's checkpoints unless they exist. None when neither the
@@ -276,7 +302,8 @@ def _analyse(run_dir: Path, config: TrainConfig, stage1: Path | None, n_samples:
     analysis, arrays = {}, {}
     for when, ckpt in sources.items():
         model = load_model(ckpt, strategy=config.strategy, device=device)
-        analysis[when], videos = analyse_checkpoint(model, config, samples=n_samples, attention=attention)
+        analysis[when], videos = analyse_checkpoint(model, config, samples=n_samples, attention=attention,
+                                                    features=features)
         arrays.update({f"{when}/{key}": to_uint8(v) for key, v in videos.items()})
     if arrays:
         save_samples(run_dir / SAMPLES_FILE, arrays)
@@ -326,6 +353,13 @@ def _by_family(strategies: Sequence[str]) -> dict[str, list[str]]:
     return groups
 
 
+def _probes(config: TrainConfig) -> dict[str, dict]:
+    """Each probe by name: its resolution (pixels), token grid, field of view and frame step."""
+    model = config.model_config()
+    return {p.name: {"resolution": list(p.resolution), "grid": list(model.token_grid(*p.resolution)),
+                     "extent": p.extent, "frame_step": p.frame_step} for p in config.probes}
+
+
 def _compact(rows: list[dict]) -> dict:
     """Evaluation rows as they are, training rows as a loss curve ``[[step, stage, loss], …]``."""
     evals = [{k: r[k] for k in ("step", "stage", "stage_step", "probe", "frames", "height", "width", "tokens", "loss")}
@@ -344,7 +378,7 @@ def run_lab(
     device="auto",
     progress: bool = True,
     keep_checkpoints: bool = False,
-    samples: int = 8,
+    samples: int | None = None,
     attention: bool = True,
     name: str | None = None,
 ) -> dict:
@@ -353,7 +387,9 @@ def run_lab(
     ``strategies``/``seeds`` narrow the preset's; ``baseline=False`` skips the from-scratch run. Returns
     the results dict (module docstring); ``out_dir`` defaults to ``runs/lab-<preset>``. Every run is
     analysed (:mod:`cogpe.analysis`) right after the switch and at the end: ``samples`` videos per probe
-    size (0: none) and their ratios to the data, and (``attention``) the attention entropy per probe;
+    size (0: none; default the preset's) with their statistics against the data (and their Fréchet
+    distance where the preset names a feature network, trained once and cached in ``out_dir``), and
+    (``attention``) the attention entropy per probe;
     :func:`collect_samples` gathers the first seed's videos. ``name`` is recorded as the preset in the
     provenance (default: the preset's name, or ``"custom"`` for a :class:`LabConfig`).
     """
@@ -372,8 +408,9 @@ def run_lab(
     start = time.perf_counter()
     runs: dict[str, dict[str, dict]] = {}
     reused = 0
-    n_samples = check_size("samples", samples, minimum=0, what="videos")
+    n_samples = lab.samples if samples is None else check_size("samples", samples, minimum=0, what="videos")
     sampled: list[str] = []
+    features = None if lab.features is None or not n_samples else cached_feature_net(lab.features, out)
 
     def record(strategy, seed, run):
         nonlocal reused
@@ -382,7 +419,7 @@ def run_lab(
         runs.setdefault(strategy, {})[str(seed)] = _compact(rows)
 
     def analyse(strategy, seed, config, run_dir, stage1):
-        analysis = _analyse(run_dir, config, stage1, n_samples, attention, device)
+        analysis = _analyse(run_dir, config, stage1, n_samples, attention, device, features)
         if analysis is not None:
             runs[strategy][str(seed)]["analysis"] = analysis
             if n_samples and seed == lab.seeds[0]:
@@ -415,6 +452,7 @@ def run_lab(
                                  baseline_strategy=lab.baseline_strategy,
                                  wall_seconds=round(time.perf_counter() - start, 1), runs_reused=reused),
         "config": lab.train.to_dict(),
+        "probes": _probes(lab.train),
         "baseline_config": None if lab.baseline_strategy is None else baseline_config(lab.train, lab.baseline_strategy).to_dict(),
         "runs": runs,
         "samples": None if not sampled else {
@@ -441,9 +479,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch high-resolution baseline")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every run's checkpoints")
-    p.add_argument("--samples", type=int, default=8,
+    p.add_argument("--samples", type=int, default=None,
                    help="videos sampled per run and probe size; the first seed's are written to "
-                        "RESULTS.samples.npz (default 8; 0: none)")
+                        "RESULTS.samples.npz (default: the preset's, 8 or 32; 0: none)")
     p.add_argument("--no-attention", action="store_true", help="skip the attention-entropy measurements")
     p.add_argument("--smoke", action="store_true",
                    help="run the preset's code path at test size on any device (cogpe.lab.smoke), in seconds")

@@ -11,13 +11,22 @@ average leaves blur. Two numbers separate both from the data:
 :func:`sample_ratios` divides each by the same statistic of held-out data videos of the same shape: a
 ratio near 1 means samples have the data's amount of detail and motion. Both statistics are means over
 every pixel, channel and video, so they compare sets of different sizes.
+
+:func:`behaviour_ratios` does the same for what the objects do (:mod:`cogpe.behaviour`): their speed
+(below 1: slow motion), size (above 1: objects magnified, as a spatial canvas read as a zoom would give)
+and number per frame (above 1: duplicated or tiled objects), and the share of videos that loop.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["STATISTICS", "frame_difference", "sample_ratios", "total_variation", "video_statistics"]
+from .behaviour import loop_period, object_count, object_scale, object_speed
+
+__all__ = ["BEHAVIOUR", "STATISTICS", "behaviour_ratios", "frame_difference", "sample_ratios", "total_variation",
+           "video_statistics"]
 
 #: The statistics :func:`video_statistics` reports, by name.
 STATISTICS = ("tv", "frame_diff")
@@ -91,3 +100,46 @@ def sample_ratios(samples: torch.Tensor, data: torch.Tensor) -> dict[str, float]
         if value == 0:
             raise ValueError(f"data has {name} = 0 (a constant video); there is nothing to compare with")
     return {name: s[name] / d[name] for name in STATISTICS}
+
+
+#: What :func:`behaviour_ratios` reports, by name.
+BEHAVIOUR = ("speed", "scale", "count", "loops", "data_loops")
+
+
+def _median(values: torch.Tensor) -> float:
+    """Median of the finite entries of ``values (B,)``; NaN when there are none."""
+    finite = values[torch.isfinite(values)]
+    return float(finite.quantile(0.5)) if finite.numel() else math.nan
+
+
+def behaviour_ratios(samples: torch.Tensor, data: torch.Tensor) -> dict[str, float]:
+    """What the objects of ``samples`` do, relative to ``data``; both ``(B, C, T, H, W)``, equal but for B.
+
+    ``speed``, ``scale``: median over videos of :func:`cogpe.behaviour.object_speed` and
+    :func:`~cogpe.behaviour.object_scale` (frame sides) divided by the same median of the data;
+    ``count``: mean objects per frame (:func:`~cogpe.behaviour.object_count`) over the data's;
+    ``loops`` and ``data_loops``: the share of sample and data videos with a loop period
+    (:func:`~cogpe.behaviour.loop_period`; both 0 for T < 3). A ratio is NaN where nothing could be
+    measured (no object found, or a single frame for the speed).
+    """
+    _check_videos("samples", samples)
+    _check_videos("data", data)
+    if samples.shape[1:] != data.shape[1:]:
+        raise ValueError(
+            f"samples {tuple(samples.shape)} and data {tuple(data.shape)} must have the same (C, T, H, W); "
+            "render the data at the samples' size"
+        )
+
+    def ratio(measure) -> float:
+        reference = _median(measure(data))
+        return _median(measure(samples)) / reference if reference > 0 else math.nan
+
+    moving = samples.shape[2] >= 2
+    looping = samples.shape[2] >= 3
+    return {
+        "speed": ratio(lambda v: object_speed(v).sides) if moving else math.nan,
+        "scale": ratio(lambda v: object_scale(v).sides),
+        "count": float(object_count(samples).double().mean() / object_count(data).double().mean().clamp_min(1e-12)),
+        "loops": float((loop_period(samples) > 0).double().mean()) if looping else 0.0,
+        "data_loops": float((loop_period(data) > 0).double().mean()) if looping else 0.0,
+    }

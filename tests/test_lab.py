@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+
+from cogpe.videostats import BEHAVIOUR
 import torch
 
 from cogpe.lab import (
@@ -46,7 +48,7 @@ def test_results_have_provenance_runs_and_summary(tiny_results):
     assert set(results["runs"]) == set(STRATEGIES) | {"baseline"}
     summary = results["summary"]
     losses = {f"{when}_{p}" for when in ("zero_shot", "final") for p in PROBES}
-    analysed = {f"{name}_{when}_{p}" for name in ("entropy", "tv", "frame_diff")
+    analysed = {f"{name}_{when}_{p}" for name in ("entropy", "tv", "frame_diff", *BEHAVIOUR)
                 for when in ("zero_shot", "final") for p in PROBES}
     yarn = {f"{name}_zero_shot_{p}" for name in ("loss_no_temperature", "entropy_no_temperature") for p in PROBES}
     for strategy in STRATEGIES:
@@ -282,3 +284,26 @@ def test_lab_flops_bad_input():
         lab_flops("huge")
     with pytest.raises(TypeError, match="lab must be a name"):
         lab_flops(3)
+
+
+@pytest.mark.parametrize("preset", ["time-gpu", "space-gpu"])
+def test_experiment_presets_smoke_run_with_behaviour_and_quality(tmp_path, preset):
+    """What `python -m cogpe.lab --preset time-gpu|space-gpu` runs, shrunk: probes of the experiment's kind,
+    each named in the results with its grid, extent and frame step, and samples measured by the behaviour
+    ratios and the Fréchet distance of a feature network trained for the run."""
+    path = tmp_path / "lab.json"
+    assert main(["--preset", preset, "--smoke", "--out", str(tmp_path / "runs"), "--results", str(path),
+                 "--strategies", "rope-extrapolate", "rope-interpolate", "--no-baseline", "--no-progress"]) == 0
+    results = json.loads(path.read_text())
+    lab = smoke(LAB_PRESETS[preset])
+    assert set(results["probes"]) == {p.name for p in lab.train.probes}
+    for probe in lab.train.probes:
+        meta = results["probes"][probe.name]
+        assert meta["extent"] == probe.extent and meta["frame_step"] == probe.frame_step
+        assert tuple(meta["grid"]) == lab.train.model_config().token_grid(*probe.resolution)
+    assert LAB_PRESETS[preset].samples == 32 and LAB_PRESETS[preset].features is not None
+    final = results["runs"]["rope-interpolate"]["0"]["analysis"]["final"]
+    for values in final.values():
+        assert {"speed", "scale", "count", "loops", "fvd", "fvd_data"} <= set(values)
+        assert values["fvd"] >= 0 and values["fvd_data"] >= 0
+    assert list(tmp_path.joinpath("runs").glob("feature-net-*.pt"))  # trained once, cached with the runs

@@ -64,3 +64,35 @@ def test_bad_input():
         sample_ratios(v, v[:, :, :2])
     with pytest.raises(ValueError, match="data has tv = 0"):
         sample_ratios(torch.rand(2, 3, 4, 8, 8), v)
+
+
+# --- behaviour ratios: each constructed failure moves its own ratio ----------------------------------------
+
+import math as _math
+
+from cogpe.behaviour import looped, slowed, tiled
+from cogpe.data import DataConfig, VideoDataset
+from cogpe.videostats import behaviour_ratios
+
+
+def _data(seed, frames=16, size=32, n=48):
+    return VideoDataset(DataConfig(max_objects=2), frames, size, size, split="val", length=n, seed=seed).batch(range(n))
+
+
+def test_behaviour_ratios_of_data_are_near_one_and_failures_move_their_own():
+    data, other = _data(0), _data(1)
+    same = behaviour_ratios(other, data)
+    assert all(abs(same[k] - 1) < 0.15 for k in ("speed", "scale", "count")) and same["loops"] == 0
+    slow = behaviour_ratios(slowed(other, 2.0), data)
+    assert slow["speed"] < 0.65 and abs(slow["scale"] - 1) < 0.15
+    tile = behaviour_ratios(tiled(other, 2), data)
+    assert tile["count"] > 3 and tile["scale"] < 0.65
+    loop = behaviour_ratios(looped(other, 6), data)
+    assert loop["loops"] == 1.0 and loop["data_loops"] == 0.0
+
+
+def test_behaviour_ratios_of_one_frame_have_no_speed_and_check_shapes():
+    one = _data(0, frames=1, n=8)
+    assert _math.isnan(behaviour_ratios(one, one)["speed"])
+    with pytest.raises(ValueError, match="same \\(C, T, H, W\\)"):
+        behaviour_ratios(_data(0, size=16, n=4), _data(0, n=4))
