@@ -58,6 +58,7 @@ from .quality import FeatureConfig, FeatureNet, cached_feature_net
 from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig
 
 __all__ = [
+    "BASELINES",
     "LAB_PRESETS",
     "LabConfig",
     "baseline_config",
@@ -75,6 +76,9 @@ __all__ = [
 ]
 
 BASELINE = "baseline"
+#: The from-scratch baselines, by run name, and what each matches of the progressive schedule: its
+#: forward FLOPs (fewer steps, as each costs the high-resolution price) or its number of optimizer steps.
+BASELINES = {"flops": BASELINE, "steps": "baseline-steps"}
 #: Each run's samples and the statistics of what it does at the new grid (:mod:`cogpe.analysis`).
 SAMPLES_FILE = "samples.npz"
 ANALYSIS_FILE = "analysis.json"
@@ -93,6 +97,7 @@ class LabConfig:
     baseline_strategy: str | None = "rope-extrapolate"
     samples: int = 8
     features: FeatureConfig | None = None
+    baselines: tuple[str, ...] = ("flops",)
 
     def __post_init__(self):
         if not isinstance(self.train, TrainConfig):
@@ -119,6 +124,12 @@ class LabConfig:
         object.__setattr__(self, "strategies", strategies)
         object.__setattr__(self, "seeds", seeds)
         check_size("samples", self.samples, minimum=0, what="videos")
+        baselines = tuple(self.baselines)
+        if not baselines or len(set(baselines)) != len(baselines):
+            raise ValueError(f"baselines must name each of {tuple(BASELINES)} at most once, got {self.baselines!r}")
+        for match in baselines:
+            check_choice("baselines", match, tuple(BASELINES))
+        object.__setattr__(self, "baselines", baselines)
         if self.features is not None and not isinstance(self.features, FeatureConfig):
             raise TypeError(f"features must be a FeatureConfig or None, got {type(self.features).__name__}")
 
@@ -137,7 +148,7 @@ def _features_for(config: TrainConfig) -> FeatureConfig:
 
 
 for _name in ("time", "space", "time-gpu", "space-gpu"):
-    LAB_PRESETS[_name] = dataclasses.replace(LAB_PRESETS[_name], samples=32,
+    LAB_PRESETS[_name] = dataclasses.replace(LAB_PRESETS[_name], samples=32, baselines=("flops", "steps"),
                                              features=_features_for(TRAIN_PRESETS[_name]))
 LAB_PRESETS["cpu-long"] = LabConfig(
     dataclasses.replace(
@@ -187,18 +198,22 @@ def smoke(lab: LabConfig) -> LabConfig:
     return dataclasses.replace(lab, train=small, seeds=lab.seeds[:1], samples=min(lab.samples, 2), features=features)
 
 
-def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> TrainConfig:
-    """``config`` trained from scratch at its last stage's resolution, with the same forward FLOPs.
+def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate", match: str = "flops") -> TrainConfig:
+    """``config`` trained from scratch at its last stage's resolution, with the same forward FLOPs
+    (``match="flops"``) or the same number of optimizer steps (``match="steps"``).
 
     The baseline's single stage has the last stage's resolution and batch, the first stage's learning
-    rate and warm-up, and as many steps as the whole progressive schedule costs. Its base grid is the
-    high-resolution grid (there is nothing to scale from).
+    rate and warm-up, and as many steps as the whole progressive schedule costs (or takes). Its base grid
+    is the high-resolution grid (there is nothing to scale from).
 
     >>> from cogpe.trainconfig import TRAIN_PRESETS
     >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
     Stage(frames=8, height=16, width=16, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
+    >>> baseline_config(TRAIN_PRESETS["quick"], match="steps").stages[0].steps   # 300 + 30
+    330
     """
     parse_model_strategy(strategy)  # ValueError naming the valid names
+    check_choice("match", match, tuple(BASELINES))
     model_config = config.model_config()
     model = VideoDiT(model_config)  # built once: only its FLOP count is used
 
@@ -208,10 +223,17 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate") -> 
     total = sum(s.steps * s.batch * video_flops(s) for s in config.stages)
     last, first = config.stages[-1], config.stages[0]
     per_step = last.batch * video_flops(last)
-    stage = Stage(last.frames, last.height, last.width, steps=max(1, round(total / per_step)), batch=last.batch,
-                  lr=first.lr, warmup=first.warmup)
+    steps = sum(s.steps for s in config.stages) if match == "steps" else max(1, round(total / per_step))
+    stage = Stage(last.frames, last.height, last.width, steps=steps, batch=last.batch, lr=first.lr,
+                  warmup=first.warmup)
     baseline_model = dataclasses.replace(config.model, strategy=strategy, base_grid=None)
     return dataclasses.replace(config, model=baseline_model, stages=(stage,))
+
+
+def _baselines(lab: LabConfig) -> list[tuple[str, str, str]]:
+    """``(run name, strategy, match)`` of each from-scratch baseline of ``lab`` (none without a strategy)."""
+    strategy = lab.baseline_strategy
+    return [] if strategy is None else [(BASELINES[m], strategy, m) for m in lab.baselines]
 
 
 def _evaluations(stage: Stage, index: int, last: bool) -> int:
@@ -259,8 +281,8 @@ def lab_flops(lab="quick") -> dict[str, float]:
     later = costs(lab.train, 1)
     train_f += later[0] * len(lab.strategies)
     eval_f += later[1] * len(lab.strategies)
-    if lab.baseline_strategy is not None:
-        base = costs(baseline_config(lab.train, lab.baseline_strategy), 0)
+    for _, strategy, match in _baselines(lab):
+        base = costs(baseline_config(lab.train, strategy, match), 0)
         train_f, eval_f = train_f + base[0], eval_f + base[1]
     n = len(lab.seeds)
     return {"train": n * train_f, "eval": n * eval_f, "total": n * (train_f + eval_f)}
@@ -440,11 +462,11 @@ def run_lab(
             if not keep_checkpoints:
                 for strategy in members:
                     _drop_checkpoints(out / f"seed{seed}" / strategy)
-        if lab.baseline_strategy is not None:
-            run_dir = out / f"seed{seed}" / BASELINE
-            config = baseline_config(base, lab.baseline_strategy)
-            record(BASELINE, seed, _run(config, run_dir, device=device, progress=progress))
-            analyse(BASELINE, seed, config, run_dir, None)
+        for run_name, strategy, match in _baselines(lab):
+            run_dir = out / f"seed{seed}" / run_name
+            config = baseline_config(base, strategy, match)
+            record(run_name, seed, _run(config, run_dir, device=device, progress=progress))
+            analyse(run_name, seed, config, run_dir, None)
             if not keep_checkpoints:
                 _drop_checkpoints(run_dir)
     results = {
@@ -454,6 +476,8 @@ def run_lab(
         "config": lab.train.to_dict(),
         "probes": _probes(lab.train),
         "baseline_config": None if lab.baseline_strategy is None else baseline_config(lab.train, lab.baseline_strategy).to_dict(),
+        "baseline_configs": {} if lab.baseline_strategy is None else {
+            BASELINES[m]: baseline_config(lab.train, lab.baseline_strategy, m).to_dict() for m in lab.baselines},
         "runs": runs,
         "samples": None if not sampled else {
             "seed": lab.seeds[0], "n": n_samples, "steps": SAMPLE_STEPS, "noise_seed": 0, "strategies": sampled,

@@ -307,3 +307,18 @@ def test_experiment_presets_smoke_run_with_behaviour_and_quality(tmp_path, prese
         assert {"speed", "scale", "count", "loops", "fvd", "fvd_data"} <= set(values)
         assert values["fvd"] >= 0 and values["fvd_data"] >= 0
     assert list(tmp_path.joinpath("runs").glob("feature-net-*.pt"))  # trained once, cached with the runs
+
+
+def test_the_step_matched_baseline_takes_as_many_steps_as_the_schedule():
+    from cogpe.lab import BASELINES, baseline_config
+
+    config = LAB_PRESETS["time"].train
+    steps = baseline_config(config, match="steps").stages[0]
+    flops = baseline_config(config, match="flops").stages[0]
+    assert steps.steps == sum(s.steps for s in config.stages) > flops.steps
+    assert steps.resolution == flops.resolution == config.stages[-1].resolution
+    assert LAB_PRESETS["time"].baselines == ("flops", "steps") and BASELINES["steps"] == "baseline-steps"
+    with pytest.raises(ValueError, match="match"):
+        baseline_config(config, match="time")
+    with pytest.raises(ValueError, match="baselines"):
+        dataclasses.replace(LAB_PRESETS["time"], baselines=("flops", "flops"))
