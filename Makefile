@@ -94,8 +94,9 @@ book: install vendor
 # model's training step vs a matmul and diffusers, and the wall time of the notebooks and the book;
 # results JSON in cogpe/results/benchmarks/ (chapter 8 reads it). `make bench BENCH_ARGS=--quick` for a smoke run.
 # The lab's GPU comparison (chapter 7): results, samples and provenance into cogpe/results/.
+LAB_PRESET ?= gpu
 lab-gpu: install
-	$(BIN)/python -m cogpe.lab --preset gpu --device cuda --results cogpe/results/lab-gpu.json --no-progress
+	$(BIN)/python -m cogpe.lab --preset $(LAB_PRESET) --device cuda --results cogpe/results/lab-$(LAB_PRESET).json --no-progress
 
 bench: install vendor
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
