@@ -20,6 +20,7 @@ import contextlib
 import pytest
 import torch
 
+import adapters_families_support as fam
 import adapters_wan_hunyuan_support as wh
 from adapters_support import (
     BASE,
@@ -47,6 +48,7 @@ MODELS = {
     "cogvideox-2b": (lambda: tiny_2b(), {}, "interpolate", (2, 30, 30)),  # its sincos table, index divided
     "wan": (lambda: wh.tiny("wan", layers=1), {"base_grid": wh.BASE}, "yarn", GRID),
     "hunyuan": (lambda: wh.tiny("hunyuan"), {"base_grid": wh.BASE}, "ntk", GRID),
+    "mochi": (lambda: fam.tiny_mochi(layers=1), {"base_grid": fam.BASE}, "interpolate", (5, 8, 9)),  # new aspect
 }
 
 
@@ -64,6 +66,9 @@ def model_inputs(name: str, grid, step: int = 500):
         version = "1.5" if name == "cogvideox-1.5" else "1.0"
         channels = 8 if name == "cogvideox-i2v" else 4
         return inputs(version, grid, 1, channels, step), {}
+    if name == "mochi":
+        hidden, text, _, mask = fam.inputs(grid)
+        return (hidden, text, torch.tensor([step]), mask), {}
     t, h, w = grid
     g = torch.Generator().manual_seed(1)
     hidden, text = torch.randn(1, 4, t, 2 * h, 2 * w, generator=g), torch.randn(1, wh.TEXT, wh.TEXT_DIM, generator=g)
@@ -124,9 +129,11 @@ def test_every_order_of_compiling_and_patching_gives_the_eager_result(name):
         assert torch.equal(call(later, name, grid), plain)  # the traced hooks are discarded with the strategy
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", [name for name in MODELS if name != "mochi"])
 def test_no_graph_break_or_recompilation_the_unpatched_model_does_not_have(name):
-    """Three denoising steps at one size: one graph, patched or not; no graph break; fullgraph=True compiles."""
+    """Three denoising steps at one size: one graph, patched or not; no graph break; fullgraph=True compiles.
+    (Not Mochi: its own attention breaks the graph, at ``nonzero`` of the text mask, and the tables' ops
+    then make one more graph between those breaks; its compiled output is the eager one, above.)"""
     make, kw, strategy, grid = MODELS[name]
     model = make()
     plain_grid = BASE if name == "cogvideox-i2v" else grid  # diffusers runs I2V at its own grid only

@@ -9,6 +9,8 @@ own default presets — and a tiny pipeline run of each. Transformers left out a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -131,6 +133,33 @@ def test_transformers_left_out_are_refused_by_class():
                                         r"ConsisIDTransformer3DModel, WanTransformer3DModel, WanVACE"):
         use_strategy(ltx, "ntk")
     assert "SkyReelsV2Transformer3DModel" in SUPPORTED_TRANSFORMERS
+
+
+@pytest.mark.parametrize("make", [
+    lambda: diffusers.CosmosTransformer3DModel(
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=12, num_layers=1, text_embed_dim=8,
+        adaln_lora_dim=4, max_size=(8, 16, 16), patch_size=(1, 2, 2)),
+    lambda: diffusers.AllegroTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4, num_layers=1,
+        cross_attention_dim=24, caption_channels=8),
+], ids=["cosmos", "allegro"])
+def test_left_out_classes_say_why(make):
+    """Cosmos and Allegro (and LTX-Video) are refused by class, the message saying why (LEFT_OUT), whether given
+    themselves or held by a pipeline."""
+    from types import SimpleNamespace
+
+    from cogpe.adapters.families import LEFT_OUT
+
+    torch.manual_seed(0)
+    transformer = make()
+    why = LEFT_OUT[type(transformer).__name__]
+    assert "turn counts would have to be taken in its position units" in why
+    with pytest.raises(TypeError, match=rf"target is a {type(transformer).__name__}, which use_strategy does not "
+                                        rf"support yet; supported transformers: .*MochiTransformer3DModel\. "
+                                        + re.escape(why.split(",")[0])):
+        use_strategy(transformer, "ntk")
+    with pytest.raises(TypeError, match=r"has a transformer of class .*turn counts would have to be taken"):
+        use_strategy(SimpleNamespace(transformer=transformer), "ntk")
 
 
 # --- pipelines ---------------------------------------------------------------------------------------------

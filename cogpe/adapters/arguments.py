@@ -42,19 +42,25 @@ def base_grids(base_grid: object, model: RopeModel) -> tuple[Grid, ...]:
 def model_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: RopeModel) -> Strategy:
     """``strategy`` as a :class:`~cogpe.strategy.Strategy` the model's encoding can use; ValueError naming the valid ones otherwise."""
     encoding = model.encoding
-    valid = ", ".join(map(repr, ENCODINGS[encoding]))
-    what = (f"CogVideoX-2B ({model.name}), whose positions are a sincos table added in its patch embedding"
-            if encoding == "sincos" else f"{model.name}, whose positions are RoPE tables")
+    allowed = ENCODINGS[encoding] if model.strategies is None else model.strategies
+    valid = ", ".join(map(repr, allowed))
+    if encoding == "sincos":
+        what = f"CogVideoX-2B ({model.name}), whose positions are a sincos table added in its patch embedding"
+    elif model.strategies is not None:
+        what = (f"{model.name}, whose RoPE frequencies are learned per head and mix t, h and w (so only its "
+                "positions can change: strategies on the frequencies θ_j or CogVideoX's crop region have no meaning)")
+    else:
+        what = f"{model.name}, whose positions are RoPE tables"
     name = strategy if isinstance(strategy, str) else getattr(strategy, "name", None)
-    if isinstance(name, str) and name not in ENCODINGS[encoding]:
+    if isinstance(name, str) and name not in allowed:
         why = ""
         if name == "resample":
             why = f" (it resamples a learned table; {'a sincos table is computed' if encoding == 'sincos' else 'RoPE has none'})"
-        elif name in STRATEGIES:
+        elif name in STRATEGIES and encoding == "sincos":
             why = " (it acts on RoPE's frequencies or crop region, which a sincos table does not have)"
         raise ValueError(f"strategy={name!r} cannot be used by {what}{why}; valid strategies: {valid}")
     chosen = as_strategy(strategy, **options)
-    if chosen.name not in ENCODINGS[encoding]:  # a rope_scaling dict naming one
+    if chosen.name not in allowed:  # a rope_scaling dict naming one
         raise ValueError(f"strategy={chosen!r} cannot be used by {what}; valid strategies: {valid}")
     return chosen
 

@@ -13,10 +13,12 @@ import inspect
 import weakref
 from typing import Any, Callable, Mapping
 
-from .models import RopeModel
-from .tables import Grid
+import torch
 
-__all__ = ["Check", "call_grid", "check_calls"]
+from .models import RopeModel
+from .tables import Grid, Tables
+
+__all__ = ["Check", "call_grid", "check_calls", "pipeline_tables"]
 
 #: A check: ``check(pipeline, arguments)`` with the call's arguments bound by name (defaults applied).
 Check = Callable[[object, Mapping[str, Any]], None]
@@ -93,3 +95,34 @@ def call_grid(model: RopeModel, pipeline: object, arguments: Mapping[str, Any]) 
     if frames is None:
         return None
     return model.video_grid(frames, height, width, vae_scale=scale, temporal_compression=temporal)
+
+
+def pipeline_tables(
+    pipeline: object, model: RopeModel, tables: Callable[[Grid, torch.device | str], Tables]
+) -> Callable[[], None]:
+    """CogVideoX pipelines: their ``_prepare_rotary_positional_embeddings`` := ``tables(grid, device)``, until undone.
+
+    The attentions' pre-hooks replace whatever the pipeline passes, so the pipeline's own tables are
+    never used; building them is skipped, and with it 1.5's failure beyond ``sample_* // 2``.
+    """
+    name = "_prepare_rotary_positional_embeddings"
+    if not callable(getattr(pipeline, name, None)):
+        return lambda: None
+    own = vars(pipeline).get(name)  # an instance attribute to restore, if there was one
+    scale = int(getattr(pipeline, "vae_scale_factor_spatial", 8))
+    pt, ph, pw = model.patch
+
+    def prepare(height: int, width: int, num_frames: int, device: torch.device | str) -> Tables:
+        # num_frames: latent frames (1.5: padded to a multiple of pt); height, width: pixels
+        grid = (-(-int(num_frames) // pt), int(height) // (scale * ph), int(width) // (scale * pw))
+        return tables(grid, device)
+
+    setattr(pipeline, name, prepare)
+
+    def undo() -> None:
+        if own is None:
+            vars(pipeline).pop(name, None)
+        else:
+            setattr(pipeline, name, own)
+
+    return undo

@@ -63,22 +63,22 @@ def _source(key: int) -> Callable[..., Any]:
 
 
 @torch.library.custom_op("cogpe::strategy_tables", mutates_args=())
-def _strategy_tables(key: int, phase: str, grid: list[int], device: torch.device, dim: int) -> list[torch.Tensor]:
-    """``[cos, sin]``, each ``(T*H*W, dim)`` float32: copies of the tables the handle of ``key`` gives."""
-    cos, sin = _source(key)(phase, (int(grid[0]), int(grid[1]), int(grid[2])), device)
-    return [cos.clone(), sin.clone()]
+def _strategy_tables(key: int, phase: str, grid: list[int], device: torch.device, widths: list[int]) -> list[torch.Tensor]:
+    """The tables the handle of ``key`` gives, copied: one ``(T*H*W, width)`` float32 tensor per width."""
+    tables = _source(key)(phase, (int(grid[0]), int(grid[1]), int(grid[2])), device)
+    return [table.clone() for table in tables]
 
 
 @_strategy_tables.register_fake
-def _(key: int, phase: str, grid: list[int], device: torch.device, dim: int) -> list[torch.Tensor]:
+def _(key: int, phase: str, grid: list[int], device: torch.device, widths: list[int]) -> list[torch.Tensor]:
     n = math.prod(int(g) for g in grid)
-    return [torch.empty(n, dim, dtype=torch.float32, device=device) for _ in range(2)]
+    return [torch.empty(n, int(width), dtype=torch.float32, device=device) for width in widths]
 
 
-def compiled_tables(key: int, phase: str, grid: Grid, device: torch.device, dim: int) -> Tables:
-    """``(cos, sin)`` for ``grid`` from the source of ``key`` through ``cogpe::strategy_tables`` (opaque when compiled)."""
-    cos, sin = _strategy_tables(key, phase, list(grid), device, dim)
-    return cos, sin
+def compiled_tables(key: int, phase: str, grid: Grid, device: torch.device, widths: tuple[int, ...]) -> Tables:
+    """The tables for ``grid`` — ``(cos, sin)``, or Mochi's ``(positions,)`` — from the source of ``key`` through
+    ``cogpe::strategy_tables`` (opaque when compiled); ``widths`` their second dimensions."""
+    return tuple(_strategy_tables(key, phase, list(grid), device, list(widths)))
 
 
 @torch.library.custom_op("cogpe::patch_table", mutates_args=())

@@ -67,7 +67,26 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   aspect-ratio buckets of about ``target_size²`` pixels, a config field: its default base grids are those
   buckets (:func:`cogpe.adapters.presets.bucket_grids`), at 121 frames.
 
-Wan's and HunyuanVideo's configs do not hold their training grids: their default ``base_grid`` is a
+- **Mochi** — ``MochiTransformer3DModel``: learned frequencies ``pos_frequencies`` ``(3, heads,
+  head_dim/2)`` mixing t, h and w in every pair, on centred positions whose spatial spacing keeps a fixed
+  area (:mod:`cogpe.adapters.mochi`, which says what a strategy means there); tables ``(N, heads,
+  head_dim/2)`` built in ``forward`` as ``self.rope(self.pos_frequencies, T, H, W)``, latents ``(B, C,
+  F, H, W)``, patch ``(1, patch_size, patch_size)``. Joint attention: video q from ``norm_q``, text q
+  from ``norm_added_q``; RoPE rotates the video tokens only. Frames ``6N+1`` (its VAE compresses time
+  6×). Only ``"extrapolate"`` and ``"interpolate"`` have a meaning for it; the others are refused.
+
+Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): LTX-Video
+(``LTXVideoTransformer3DModel``; LTX-2's ``LTX2VideoTransformer3DModel`` alike), Cosmos
+(``CosmosTransformer3DModel``) and Allegro (``AllegroTransformer3DModel``). Each scales its positions by
+factors of its own — LTX-Video fractions ``m · rope_interpolation_scale / base`` mapped onto ``[−1, 1]``
+(the scale given by the pipeline per call, the base 20 frames and 2048 pixels), its frequencies rising
+from ``π/2`` to ``θ·π/2``; Cosmos ``θ`` per axis times ``rope_scale^(d/(d−2))`` (NTK's rule) and time
+positions times ``base_fps / fps`` of the call; Allegro positions divided by its config's
+``interpolation_scale_t/h/w`` (2.2, 2, 2) — so YaRN's ramp and RIFLEx's pair, which count turns over the
+``n0`` trained positions, would have to count them in the model's position units rather than in tokens,
+and :class:`cogpe.strategy.Strategy` takes whole token counts only.
+
+Wan's, HunyuanVideo's and Mochi's configs do not hold their training grids: their default ``base_grid`` is a
 named preset (:mod:`cogpe.adapters.presets`). diffusers is imported inside the functions that need it,
 never when :mod:`cogpe` is imported.
 """
@@ -83,12 +102,13 @@ import torch
 from .._checks import check_size, check_split
 from ..rope import default_split
 from .compiled import is_compiled, unwrap_compiled
+from .mochi import MOCHI_STRATEGIES, MOCHI_TARGET_AREA
 from .models import PatchTable, RopeModel
 from .presets import bucket_grids, default_preset, preset_grids
 from .tables import Grid
 
 __all__ = [
-    "DIFFUSERS_RANGE", "SUPPORTED_TRANSFORMERS", "check_diffusers_version", "find_transformers", "query_attentions",
+    "DIFFUSERS_RANGE", "LEFT_OUT", "SUPPORTED_TRANSFORMERS", "check_diffusers_version", "find_transformers", "query_attentions",
     "query_modules", "read_model", "trained_grid",
 ]
 
@@ -102,9 +122,22 @@ _CLASSES = {
     "SkyReelsV2Transformer3DModel": ("transformer_skyreels_v2", "Wan", "SkyReels-V2"),
     "HunyuanVideoTransformer3DModel": ("transformer_hunyuan_video", "HunyuanVideo", "HunyuanVideo"),
     "HunyuanVideo15Transformer3DModel": ("transformer_hunyuan_video15", "HunyuanVideo", "HunyuanVideo 1.5"),
+    "MochiTransformer3DModel": ("transformer_mochi", "Mochi", "Mochi"),
 }
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = tuple(_CLASSES)
+_UNITS = ("so YaRN's and RIFLEx's turn counts would have to be taken in its position units, not in tokens "
+          "(cogpe.adapters.families says why)")
+#: RoPE video transformers :func:`cogpe.adapters.use_strategy` refuses by class, each with the reason.
+LEFT_OUT = {
+    "LTXVideoTransformer3DModel": "LTX-Video's positions are fractions of base sizes times the pipeline's "
+                                  f"rope_interpolation_scale and its frequencies rise from π/2 to θ·π/2, {_UNITS}",
+    "LTX2VideoTransformer3DModel": f"LTX-2 places positions as LTX-Video does, {_UNITS}",
+    "CosmosTransformer3DModel": "Cosmos scales θ per axis by its rope_scale and time positions by base_fps / fps, "
+                                f"{_UNITS}",
+    "AllegroTransformer3DModel": "Allegro divides its positions by its config's interpolation_scale_t/h/w, "
+                                 f"{_UNITS}",
+}
 #: The diffusers versions the adapters are tested with (the oldest and the newest). 0.35.0 is the first whose
 #: Wan rotary module returns ``(cos, sin)`` tables, which the adapters replace (before: one complex tensor).
 DIFFUSERS_RANGE = ("0.35.0", "0.42.1")
@@ -116,6 +149,7 @@ _COGVIDEOX_THETA = 10000.0  # get_3d_rotary_pos_embed's default; no config field
 _WAN_THETA = 10000.0  # WanRotaryPosEmbed's default; WanTransformer3DModel passes none
 _COGVIDEOX_FRAME_STEPS = {"CogVideoX 1.0": 8, "CogVideoX 1.5": 16}  # frames must be step·N + 1
 _VAE_FRAME_STEP = 4  # Wan's and HunyuanVideo's VAEs: 4N+1 frames
+_MOCHI_FRAME_STEP = 6  # Mochi's VAE: 6N+1 frames
 
 
 def _version(text: str) -> tuple[int, int, int]:
@@ -184,16 +218,18 @@ def find_transformers(target: object) -> tuple[tuple[torch.nn.Module, ...], obje
     found = tuple(m for m, _ in modules if _family(m, classes) is not None)
     foreign = [m for m, _ in modules if _family(m, classes) is None]
     if foreign:
+        why = LEFT_OUT.get(type(foreign[0]).__name__)
         raise TypeError(
             f"target {type(target).__name__} has a transformer of class {type(foreign[0]).__name__}, which "
-            f"use_strategy does not support yet; supported transformers: {supported}"
+            f"use_strategy does not support yet; supported transformers: {supported}" + ("" if why is None else f". {why}")
         )
     if found:
         return found, target, any(was for _, was in modules) or any(is_compiled(m) for m in found)
     if isinstance(inner, torch.nn.Module):
+        why = LEFT_OUT.get(type(inner).__name__)
         raise TypeError(
             f"target is a {type(inner).__name__}, which use_strategy does not support yet; "
-            f"supported transformers: {supported}"
+            f"supported transformers: {supported}" + ("" if why is None else f". {why}")
         )
     raise TypeError(
         f"target must be a diffusers pipeline (an object with a .transformer) or the transformer itself, got "
@@ -213,6 +249,8 @@ def read_model(transformer: torch.nn.Module) -> RopeModel:
         return _cogvideox(transformer, config, name)
     if family == "Wan":
         return _wan(config, name or family)
+    if family == "Mochi":
+        return _mochi(transformer, config)
     return _hunyuan(config, name or family)
 
 
@@ -308,6 +346,18 @@ def _hunyuan(config: Mapping[str, Any], name: str) -> RopeModel:
     )
 
 
+def _mochi(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel:
+    head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
+    p = check_size("patch_size", config["patch_size"])
+    area = float(getattr(getattr(transformer, "rope"), "target_area", MOCHI_TARGET_AREA))
+    return RopeModel(
+        family="Mochi", name="Mochi", head_dim=head_dim, split=(0, 0, 0), theta=0.0, patch=(1, p, p),
+        temporal_compression=_MOCHI_FRAME_STEP, base_grids=preset_grids("mochi", "Mochi"),
+        frame_step=_MOCHI_FRAME_STEP, latents="BCFHW", tables_at="rope", preset="mochi",
+        strategies=MOCHI_STRATEGIES, target_area=area,
+    )
+
+
 def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn.Module]:
     """The attentions that rotate q and k (module docstring): ``attn1`` of each block, HunyuanVideo's ``attn``."""
     if family == "CogVideoX":
@@ -315,6 +365,8 @@ def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn
     if family == "Wan":  # Wan VACE: its control blocks too
         blocks = [*getattr(transformer, "blocks"), *getattr(transformer, "vace_blocks", [])]
         return [block.attn1 for block in blocks]
+    if family == "Mochi":
+        return [block.attn1 for block in getattr(transformer, "transformer_blocks")]
     # HunyuanVideo 1.5 has dual-stream blocks only
     blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks", [])]
     return [block.attn for block in blocks]

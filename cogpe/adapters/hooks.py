@@ -18,9 +18,13 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   each block's ``attn1`` sets ``image_rotary_emb`` to the strategy's ``(cos, sin)``, whatever the
   caller passed — the pipeline's own tables or none (hooks inside ``forward``, which ``torch.compile``
   traces with it; a pre-hook on the transformer only refuses latents it cannot take). Wan and
-  HunyuanVideo build their tables inside ``forward`` with their ``rope`` module: a forward pre-hook on ``transformer.rope`` reads the grid of its input ``(B, C, F, H, W)``
-  (refusing latents the patch does not divide, and Wan grids beyond ``rope_max_seq_len``), and a
-  forward hook replaces its output with the strategy's tables in the model's shape. Tables
+  HunyuanVideo build their tables inside ``forward`` with their ``rope`` module: a forward pre-hook on
+  ``transformer.rope`` reads the grid of its input ``(B, C, F, H, W)`` (refusing latents the patch does
+  not divide, and Wan grids beyond ``rope_max_seq_len``), and a forward hook replaces its output with
+  the strategy's tables in the model's shape. Mochi's ``rope(pos_frequencies, T, H, W)`` is given the
+  grid: a forward hook replaces its output with the strategy's positions through the learned
+  frequencies it was passed (:mod:`cogpe.adapters.mochi`), a pre-hook on the transformer refuses
+  latents the patch does not divide. Tables
   (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
   the trained grid that grid needs the least rescaling from, where the base is a preset of several
   sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings``
@@ -81,7 +85,8 @@ Not covered (refused or untested): diffusers' context parallelism, which splits 
 ``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
 transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names but Wan VACE,
 SkyReels-V2 and HunyuanVideo 1.5 (Wan Animate, HunyuanVideo Framepack), and the other RoPE video
-transformers (LTX-Video, Cosmos, Mochi, Allegro), which :func:`use_strategy` refuses by class;
+transformers (LTX-Video, Cosmos, Allegro: :mod:`cogpe.adapters.families` says why), which
+:func:`use_strategy` refuses by class;
 a strategy applied to a transformer while a ``torch.compile`` wrapper of it, compiled earlier and not
 given to :func:`use_strategy`, is called instead (nothing leads from the transformer to its wrapper):
 give the wrapper, or call ``torch.compiler.reset()``.
@@ -99,9 +104,10 @@ import torch
 from .._checks import check_grid
 from ..strategy import Strategy, StrategyLike
 from .arguments import base_grids, learned_option, model_strategy, timestep_schedule
-from .calls import call_grid, check_calls
+from .calls import call_grid, check_calls, pipeline_tables
 from .compiled import compiled_tables, discard_compiled_code, register_source
 from .families import find_transformers, query_attentions, query_modules, read_model
+from .mochi import mochi_tables, position_builder
 from .models import RopeModel
 from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
 from .presets import base_grid_for
@@ -130,10 +136,10 @@ def use_strategy(
     ``target`` is a diffusers pipeline (anything with a ``.transformer``) or the transformer itself:
     ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5), ``ConsisIDTransformer3DModel``,
     ``WanTransformer3DModel`` (Wan 2.1, 2.2), ``WanVACETransformer3DModel``,
-    ``SkyReelsV2Transformer3DModel``, ``HunyuanVideoTransformer3DModel`` or
-    ``HunyuanVideo15Transformer3DModel``. ``strategy`` is a
-    name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B: ``"extrapolate"``,
-    ``"interpolate"``) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
+    ``SkyReelsV2Transformer3DModel``, ``HunyuanVideoTransformer3DModel``,
+    ``HunyuanVideo15Transformer3DModel`` or ``MochiTransformer3DModel``. ``strategy`` is a
+    name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B and, its frequencies being
+    learned, Mochi: ``"extrapolate"``, ``"interpolate"``; :mod:`cogpe.adapters.mochi`) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
     ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).
 
     ``late`` and ``watershed`` (together) make it a timestep schedule, Lumina-Next's time-aware scaling
@@ -234,7 +240,9 @@ class StrategyHandle:
         self._strategies = dict(zip(PHASES, strategies))
         # per phase ("early", "late") and base grid: the RoPE tables, each built when a call first needs it;
         # per phase: the table the patch embedding adds (models with one have one base grid)
-        self._caches = {(phase, base): TableCache(s, base, model.split, model.theta, kept_dtype=model.kept_dtype)
+        build = None if model.target_area is None else position_builder(model.target_area)  # Mochi: positions
+        self._caches = {(phase, base): TableCache(s, base, model.split, model.theta, kept_dtype=model.kept_dtype,
+                                                  build=build)
                         for phase, s in self._strategies.items() for base in base_grids}
         if model.encoding == "rope":  # a learned table (5B-I2V) or none: the same in every phase
             shared = self._patch_tables(strategy)
@@ -266,7 +274,7 @@ class StrategyHandle:
             if pipeline is not None:
                 self._removers.append(check_calls(pipeline, self._check_call))
                 if model.tables_at == "argument":
-                    self._removers.append(self._hook_pipeline_tables(pipeline))
+                    self._removers.append(pipeline_tables(pipeline, model, self.tables))
         except BaseException:
             self.remove()
             raise
@@ -330,14 +338,19 @@ class StrategyHandle:
         """The ``(cos, sin)`` the transformers get at token ``grid``, each ``(T*H*W, head_dim)`` float32 (cached).
 
         Under a schedule: those of the strategy ``timestep`` runs (the first where no timestep is given).
-        Wan takes them as ``(1, T*H*W, 1, head_dim)`` views (:meth:`cogpe.adapters.models.RopeModel.shaped`).
+        Wan takes them as ``(1, T*H*W, 1, head_dim)`` views (:meth:`cogpe.adapters.models.RopeModel.shaped`);
+        Mochi's are ``(T*H*W, heads, head_dim/2)``, its strategy's positions through its learned frequencies
+        (:mod:`cogpe.adapters.mochi`).
         ValueError for CogVideoX-2B, which has no RoPE (:meth:`patch_table`).
         """
         if self.model.encoding != "rope":
             raise ValueError("CogVideoX-2B has no RoPE tables: its positions are the table its patch embedding "
                              "adds; use handle.patch_table(grid)")
         grid = self.model.check_reach(_grid(check_grid("grid", grid, 3)))
-        return self._phase_tables(self._phase_at(timestep), grid, torch.device(device))
+        tables = self._phase_tables(self._phase_at(timestep), grid, torch.device(device))
+        if self.model.family == "Mochi":  # its positions, through its learned frequencies
+            return mochi_tables(tables[0], getattr(self.transformer, "pos_frequencies").detach().to(device))
+        return tables
 
     def patch_table(
         self, grid: tuple[int, int, int], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -371,7 +384,7 @@ class StrategyHandle:
         """The tables of the current forward: from the cache, or through an opaque operator while compiling."""
         if torch.compiler.is_compiling():
             self._compiled = True  # traced: removing the strategy must discard this code
-            return compiled_tables(self._key, self._phase, grid, device, self.model.head_dim)
+            return compiled_tables(self._key, self._phase, grid, device, self.model.table_widths)
         return self._phase_tables(self._phase, grid, device)
 
     def _current_q_scale(self, grid: Grid) -> float:
@@ -417,52 +430,44 @@ class StrategyHandle:
         if self.model.tables_at == "patch_embed":
             return  # no RoPE: the patch embedding's hooks carry the positions
         if self.model.tables_at == "argument":
-            at = _forward_positions(transformer)[1]
-
-            def check_latents(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-                # refuse latents the model cannot take before its forward unpacks them (shape checks only:
-                # compiled, this hook makes no graph)
-                hidden = args[at] if len(args) > at else kwargs.get("hidden_states")
-                if isinstance(hidden, torch.Tensor):
-                    self.model.token_grid(hidden.shape)
-
-            self._removers.append(transformer.register_forward_pre_hook(check_latents, with_kwargs=True).remove)
+            _forward_positions(transformer)  # refuses a forward without image_rotary_emb
+        if self.model.tables_at == "argument" or self.model.family == "Mochi":
+            self._hook_latent_check(transformer)
+        if self.model.tables_at == "argument":
             embed = getattr(transformer, "patch_embed")
             self._removers.append(embed.register_forward_pre_hook(self._embed_tables, with_kwargs=True).remove)
             for attention in query_attentions(transformer, self.model.family):
                 self._removers.append(attention.register_forward_pre_hook(self._give_tables, with_kwargs=True).remove)
             return
+        if self.model.family == "Mochi":
+            self._removers.append(getattr(transformer, "rope").register_forward_hook(self._mochi_tables).remove)
+            return
         rope = getattr(transformer, "rope")
         self._removers.append(rope.register_forward_pre_hook(self._read_grid).remove)
         self._removers.append(rope.register_forward_hook(self._rope_tables).remove)
 
-    def _hook_pipeline_tables(self, pipeline: object) -> Callable[[], None]:
-        """CogVideoX pipelines: their ``_prepare_rotary_positional_embeddings`` := the strategy's tables.
+    def _hook_latent_check(self, transformer: torch.nn.Module) -> None:
+        """A forward pre-hook on ``transformer`` refusing latents it cannot take, before its forward unpacks them
+        (shape checks only: compiled, this hook makes no graph)."""
+        names = list(inspect.signature(transformer.forward).parameters)
+        at = names.index("hidden_states") if "hidden_states" in names else 0  # 0 in every supported class
 
-        The attentions' pre-hooks replace whatever the pipeline passes, so the pipeline's own tables are
-        never used; building them is skipped, and with it 1.5's failure beyond ``sample_* // 2``.
-        """
-        name = "_prepare_rotary_positional_embeddings"
-        if not callable(getattr(pipeline, name, None)):
-            return lambda: None
-        own = vars(pipeline).get(name)  # an instance attribute to restore, if there was one
-        scale = int(getattr(pipeline, "vae_scale_factor_spatial", 8))
-        pt, ph, pw = self.model.patch
+        def check_latents(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            hidden = args[at] if len(args) > at else kwargs.get("hidden_states")
+            if isinstance(hidden, torch.Tensor):
+                self.model.token_grid(hidden.shape)
 
-        def prepare(height: int, width: int, num_frames: int, device: torch.device | str) -> Tables:
-            # num_frames: latent frames (1.5: padded to a multiple of pt); height, width: pixels
-            grid = (-(-int(num_frames) // pt), int(height) // (scale * ph), int(width) // (scale * pw))
-            return self.tables(grid, device)
+        self._removers.append(transformer.register_forward_pre_hook(check_latents, with_kwargs=True).remove)
 
-        setattr(pipeline, name, prepare)
-
-        def undo() -> None:
-            if own is None:
-                vars(pipeline).pop(name, None)
-            else:
-                setattr(pipeline, name, own)
-
-        return undo
+    def _mochi_tables(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> Tables | None:
+        """Forward hook on Mochi's ``rope(pos_frequencies, T, H, W)``: its output := the strategy's positions
+        through ``pos_frequencies``, ``(N, heads, head_dim/2)`` (:func:`cogpe.adapters.mochi.mochi_tables`)."""
+        if len(args) < 4 or not isinstance(args[0], torch.Tensor):
+            return None
+        freqs = args[0]  # (3, heads, head_dim/2)
+        grid = self.model.check_reach((int(args[1]), int(args[2]), int(args[3])))  # tokens: Mochi's patch_t is 1
+        positions = self._current_tables(grid, freqs.device)[0]  # (N, 3)
+        return mochi_tables(positions, freqs)
 
     def _embed_tables(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Forward pre-hook on CogVideoX's ``patch_embed``: the tables and q's factor for its latents' grid.
@@ -517,7 +522,10 @@ class StrategyHandle:
         grid = call_grid(self.model, pipeline, arguments)
         if grid is not None:
             for strategy in self._strategies.values():
-                strategy.axes(grid, self.base_grid_at(grid), self.model.split, self.model.theta)
+                if self.model.family == "Mochi":  # positions only: no split to give frequencies to
+                    strategy.positions(grid, self.base_grid_at(grid))
+                else:
+                    strategy.axes(grid, self.base_grid_at(grid), self.model.split, self.model.theta)
 
 
 def _grid(values: tuple[int, ...]) -> Grid:

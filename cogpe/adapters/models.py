@@ -55,7 +55,7 @@ class PatchTable:
 class RopeModel:
     """One transformer's positions as the adapters use them: RoPE, and the patch embedding's table (module docstring).
 
-    ``family`` is ``"CogVideoX"``, ``"Wan"`` or ``"HunyuanVideo"``, ``name`` the version (``"CogVideoX
+    ``family`` is ``"CogVideoX"``, ``"Wan"``, ``"HunyuanVideo"`` or ``"Mochi"``, ``name`` the version (``"CogVideoX
     1.0"``, ``"CogVideoX 1.5"``, or the family). ``split`` is the head's ``(t, h, w)`` channels, ``patch``
     the ``(pt, ph, pw)`` patch, ``base_grids`` the default grids a strategy scales from — one per trained
     size; a call scales from the one :func:`cogpe.adapters.presets.base_grid_for` picks — (``preset``
@@ -68,6 +68,10 @@ class RopeModel:
     arithmetic of axes keeping RoPE's frequencies (:mod:`cogpe.adapters.tables`); ``max_positions``
     the longest axis the model's own tables reach (Wan's ``rope_max_seq_len``), None for no limit.
     ``sample_frames`` and ``sample_hw`` (latent) are what CogVideoX pipelines substitute for None.
+    ``strategies`` the strategies the model can use where not every RoPE one has a meaning (Mochi:
+    :data:`cogpe.adapters.mochi.MOCHI_STRATEGIES`), else None; ``target_area`` Mochi's
+    ``MochiRoPE.target_area`` (its positions cover that area at every size), else None. Mochi's
+    ``split`` is ``(0, 0, 0)`` and ``theta`` 0: its frequencies are learned and every pair mixes the axes.
     """
 
     family: str
@@ -87,11 +91,19 @@ class RopeModel:
     sample_frames: int | None = None
     sample_hw: tuple[int, int] | None = None
     patch_table: PatchTable | None = None
+    strategies: tuple[str, ...] | None = None
+    target_area: float | None = None
 
     @property
     def encoding(self) -> str:
         """``"sincos"`` for a model whose positions are its patch embedding's sincos table (CogVideoX-2B), else ``"rope"``."""
         return "sincos" if self.tables_at == "patch_embed" else "rope"
+
+    @property
+    def table_widths(self) -> tuple[int, ...]:
+        """Widths of what a strategy's tables are at a grid: ``(head_dim, head_dim)`` for ``(cos, sin)``, ``(3,)``
+        for Mochi's positions ``(N, 3)`` (its tables are built from them and its learned frequencies)."""
+        return (3,) if self.family == "Mochi" else (self.head_dim, self.head_dim)
 
     def token_grid(self, shape: torch.Size | tuple[int, ...]) -> Grid:
         """Token grid ``(T, H, W)`` of latents of ``shape`` (layout :attr:`latents`); ValueError naming the fix."""

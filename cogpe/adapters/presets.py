@@ -1,10 +1,10 @@
 """Named training sizes: the ``base_grid`` a strategy scales from, for models whose config does not say it.
 
 A CogVideoX 1.0 config holds its training grid (``sample_frames``, ``sample_height``, ``sample_width``);
-Wan's and HunyuanVideo's configs hold none: their rotary embeddings take any grid (Wan up to
+Wan's, HunyuanVideo's and Mochi's configs hold none: their rotary embeddings take any grid (Wan up to
 ``rope_max_seq_len`` tokens per axis). Each preset names the videos its model was trained to generate —
 every size it lists, in both orientations — and turns each into tokens: latent frames ``(F − 1) // 4 +
-1`` (every VAE here compresses time 4×, keeping frame 0), latent pixels ``/ vae_scale``, then the
+1`` (every VAE here but Mochi's compresses time 4×, keeping frame 0; Mochi's 6×), latent pixels ``/ vae_scale``, then the
 transformer's patch, so the arithmetic can be checked (sizes are height × width):
 
 =======================  ======  ==============================================  ==========  =======
@@ -25,6 +25,7 @@ preset                   frames  sizes (H × W)                                 
 ``hunyuanvideo-720p``    129     720 × 1280, 1280 × 720, 832 × 1104,             8, 4        1, 2, 2
                                  1104 × 832, 960 × 960
 ``hunyuanvideo``         129     the ten sizes of both                           8, 4        1, 2, 2
+``mochi``                163     480 × 848                                       8, 6        1, 2, 2
 =======================  ======  ==============================================  ==========  =======
 
 Sources (facts, not our choices). Wan: the ``SUPPORTED_SIZES`` of its generation scripts
@@ -38,7 +39,10 @@ height/width/frame settings (github.com/Tencent/HunyuanVideo, ``544px960px129f``
 height first; 720p recommended); diffusers' ``HunyuanVideoPipeline`` defaults to 129 × 720 × 1280.
 SkyReels-V2: its generation scripts (github.com/SkyworkAI/SkyReels-V2) map ``--resolution 540P`` to
 544 × 960 and ``720P`` to 720 × 1280, swapped for a portrait input image, with 97 and 121 frames;
-diffusers' ``SkyReelsV2Pipeline`` defaults to 97 × 544 × 960. Wan VACE takes Wan's sizes.
+diffusers' ``SkyReelsV2Pipeline`` defaults to 97 × 544 × 960. Wan VACE takes Wan's sizes. Mochi 1
+preview: 480p, landscape 848 × 480, 163 frames (5.4 s at 30 fps), through its VAE's 8× space and 6× time
+(``(F − 1) // 6 + 1`` latent frames: ``6N + 1`` frames); diffusers' ``MochiPipeline`` defaults to 19 ×
+480 × 848.
 CogVideoX: the model cards (1.0: 480 × 720 only, 8N+1 frames; 1.5: 768 × 1360; 1.5-I2V:
 ``Min(W, H) = 768, 768 ≤ Max(W, H) ≤ 1360``, of which the preset keeps the two extremes). The VAE
 factors are diffusers' ``vae_scale_factor_spatial`` / ``_temporal`` of each pipeline, the patches the
@@ -80,7 +84,7 @@ class GridPreset:
     ``sizes`` are ``(height, width)`` pairs in pixels, every one at ``frames`` frames.
     """
 
-    family: str  # the RopeModel.family it applies to: "CogVideoX", "Wan" or "HunyuanVideo"
+    family: str  # the RopeModel.family it applies to: "CogVideoX", "Wan", "HunyuanVideo" or "Mochi"
     frames: int
     sizes: tuple[tuple[int, int], ...]
     vae_scale: int = 8
@@ -139,6 +143,8 @@ BASE_GRIDS: Mapping[str, GridPreset] = MappingProxyType(
         "hunyuanvideo-720p": GridPreset("HunyuanVideo", 129, _HUNYUAN_720P, source="HunyuanVideo README: 720p"),
         "hunyuanvideo": GridPreset("HunyuanVideo", 129, _HUNYUAN_720P + _HUNYUAN_540P,
                                    source="HunyuanVideo README: 540p and 720p"),
+        "mochi": GridPreset("Mochi", 163, ((480, 848),), temporal_compression=6,
+                            source="Mochi 1 preview: 480p, 163 frames (VAE 8×8×6)"),
     }
 )
 
@@ -246,4 +252,6 @@ def default_preset(family: str, config: Mapping[str, Any]) -> str:
         return "skyreels-v2-540p" if width == 1536 else "skyreels-v2-720p"
     if family == "HunyuanVideo":
         return "hunyuanvideo"
+    if family == "Mochi":
+        return "mochi"
     raise ValueError(f"no default preset for {family}: its base grid is read from its config")

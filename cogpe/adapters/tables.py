@@ -28,17 +28,20 @@ computed in float64 and rounded once, as :func:`cogpe.strategy_tables.scaled_rop
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
 from ..rope import rope_3d, rope_frequencies
 from ..strategy import Strategy
 
-__all__ = ["Grid", "TableCache", "Tables", "strategy_tables"]
+__all__ = ["Build", "Grid", "TableCache", "Tables", "strategy_tables"]
 
 Grid = tuple[int, int, int]
-Tables = tuple[torch.Tensor, torch.Tensor]
+#: ``(cos, sin)`` — or, for Mochi, whose tables also need its learned frequencies, ``(positions,)``.
+Tables = tuple[torch.Tensor, ...]
+#: ``build(strategy, grid, base_grid, device)``: what a :class:`TableCache` keeps for a grid.
+Build = Callable[[Strategy, "Grid", "Grid", torch.device], Tables]
 
 
 def strategy_tables(
@@ -87,7 +90,8 @@ class TableCache:
     """One strategy's tables for one model, built once per ``(grid, device)`` and kept (the last ``size``).
 
     Tables are float32 whatever the activations' dtype (diffusers rotates in float32), so the dtype is
-    not part of the key. :meth:`q_scale` is the factor q is multiplied by: YaRN's ``m²`` (every logit
+    not part of the key; ``build`` replaces :func:`strategy_tables` where a model's tables are made
+    otherwise (Mochi: its positions, :func:`cogpe.adapters.mochi.mochi_positions`). :meth:`q_scale` is the factor q is multiplied by: YaRN's ``m²`` (every logit
     times ``m²``), else exactly 1.0.
 
     >>> cache = TableCache(Strategy("yarn"), (3, 4, 6), (4, 6, 6))
@@ -106,8 +110,10 @@ class TableCache:
         *,
         kept_dtype: torch.dtype = torch.float32,
         size: int = 8,
+        build: Build | None = None,
     ) -> None:
         self.strategy = strategy
+        self.build = build
         self.kept_dtype = kept_dtype
         self.base_grid: Grid = (int(base_grid[0]), int(base_grid[1]), int(base_grid[2]))
         self.split: Grid = (int(split[0]), int(split[1]), int(split[2]))
@@ -122,9 +128,11 @@ class TableCache:
         tables = self._tables.get(key)
         if tables is None:
             with torch.inference_mode(False):  # plain tensors, usable with autograd later, even if first built inside
-                tables = strategy_tables(
-                    self.strategy, grid, self.base_grid, self.split, self.theta, kept_dtype=self.kept_dtype, device=key[1]
-                )
+                if self.build is not None:
+                    tables = self.build(self.strategy, grid, self.base_grid, key[1])
+                else:
+                    tables = strategy_tables(self.strategy, grid, self.base_grid, self.split, self.theta,
+                                             kept_dtype=self.kept_dtype, device=key[1])
             self._tables[key] = tables
             while len(self._tables) > self.size:
                 self._tables.popitem(last=False)
