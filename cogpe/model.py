@@ -49,7 +49,7 @@ from torch import nn
 from ._checks import check_dim, check_factor, check_grid, check_size
 from .embeddings import PositionTable, RotaryEmbedding3D
 from .rope import apply_rope
-from .sincos import sincos_1d
+from .sincos import sincos_frequencies
 from .strategy import ENCODINGS, MODEL_STRATEGIES, Strategy, parse_model_strategy
 
 __all__ = [
@@ -248,7 +248,8 @@ class VideoDiT(nn.Module):
     timestep — a sinusoid of ``1000·t`` (:func:`cogpe.sincos_1d`) then an MLP. The output is the
     predicted velocity. Blocks are AdaLN-zero (gates and the output layer start at zero, so the
     untrained model predicts 0). The position encoding is ``config.strategy``; the grid comes from
-    ``x.shape`` (sizes must be multiples of ``config.patch``).
+    ``x.shape`` (sizes must be multiples of ``config.patch``). Under bf16 or fp16 autocast the residual
+    stream ``(B, N, D)`` stays float32 (:mod:`cogpe.precision`); the output has autocast's dtype.
 
     >>> model = VideoDiT(ModelConfig(width=32, depth=1, heads=2, base_grid=(2, 2, 2), strategy="sincos-extrapolate"))
     >>> model(torch.zeros(1, 3, 2, 8, 8), torch.tensor([0.5])).shape     # the base grid
@@ -322,17 +323,27 @@ class VideoDiT(nn.Module):
         t = torch.as_tensor(t, device=x.device).reshape(-1)
         if t.shape[0] != b:
             raise ValueError(f"t must hold one noise level per video: shape ({b},), got {tuple(t.shape)}")
-        tokens = self.embed(patchify(x, self.config.patch))  # (B, N, D)
+        # The residual stream stays float32 under autocast: a block adds its (bf16/fp16) output to a float32
+        # sum, so only the layers' inputs are rounded (a no-op without autocast).
+        tokens = self.embed(patchify(x, self.config.patch)).float()  # (B, N, D)
         if self.pos is not None:
             tokens = tokens + self.pos(grid, device=x.device, dtype=tokens.dtype)  # (N, D) broadcast over B
-        temb = sincos_1d(t.detach().to(torch.float64) * 1000.0, self.config.width, self.config.theta)  # (B, D)
-        c = self.time_mlp(temb.to(tokens.dtype))  # (B, D)
+        c = self.time_mlp(self._time_embedding(t).to(tokens.dtype))  # (B, D)
         rope = self.rope(grid, device=x.device) if self.rope is not None else None  # float32 (N, hd) each
         for block in self.blocks:
             tokens = block(tokens, c, rope, entropy)
         shift, scale = self.ada_out(F.silu(c))[:, None].chunk(2, dim=-1)  # (B, 1, D) each
         out = self.out(_modulate(self.norm_out(tokens), shift, scale))  # (B, N, pt*ph*pw*C)
         return unpatchify(out, grid, self.config.patch, self.config.in_channels)
+
+    def _time_embedding(self, t: torch.Tensor) -> torch.Tensor:
+        """``sincos_1d(1000·t, width, theta)`` for levels ``t (B,)``: ``(B, D)`` float64, computed as
+        :func:`cogpe.sincos_1d` does but without its finiteness check, which would wait for the GPU at
+        every step (a non-finite ``t`` gives a non-finite output, which the trainer reports)."""
+        positions = t.detach().to(torch.float64) * 1000.0  # (B,)
+        omega = sincos_frequencies(self.config.width, self.config.theta, device=positions.device)  # (D/2,)
+        angles = torch.outer(positions, omega)  # (B, D/2)
+        return torch.cat([angles.sin(), angles.cos()], dim=-1)  # (B, D): [sin | cos]
 
     @torch.no_grad()
     def attention_entropy(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,8 @@ wall time, world size, …):
 :func:`format_provenance` prints it as one line, the same way wherever it is shown.
 
 Devices: :func:`resolve_device` turns ``"auto"`` into CUDA when available, else the CPU;
-:func:`autocast` is bf16 autocast on GPUs with native bf16 and float32 elsewhere.
+:func:`autocast` is the autocast of :func:`cogpe.precision.choose_precision` — bf16 on GPUs with fast
+bf16, fp16 on older GPUs, float32 on the CPU.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ import subprocess
 from pathlib import Path
 
 import torch
+
+from .precision import choose_precision, fast_bf16
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -135,8 +138,9 @@ def load_checkpoint(path) -> dict:
     """A checkpoint written by :func:`cogpe.train.train` (plain data and tensors; ``weights_only=True``).
 
     Keys: ``format``, ``config`` (:meth:`cogpe.trainconfig.TrainConfig.to_dict`), ``model``, ``optimizer``,
-    ``step``, ``stage`` (0-based index of the stage to run next), ``stage_step``, ``samples``,
-    ``elapsed``, ``metrics``.
+    ``scaler`` (the :class:`torch.amp.GradScaler`'s state; ``{}`` when the run needs none, absent in
+    older checkpoints), ``step``, ``stage`` (0-based index of the stage to run next), ``stage_step``,
+    ``samples``, ``elapsed``, ``metrics``.
     """
     path = Path(path)
     if not path.is_file():
@@ -184,16 +188,15 @@ def resolve_device(device) -> torch.device:
 
 
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA GPUs with native bf16 (compute capability 8.0+: A100, L4, H100, …); float32
-    elsewhere — on the CPU (bit-exact resume) and on older GPUs such as the T4, where bf16 is emulated."""
-    if device.type == "cuda" and native_bf16(device):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    """The autocast context of :func:`cogpe.precision.choose_precision` on ``device``: bf16 on CUDA GPUs
+    with fast bf16 (compute capability 8.0+: A100, L4, H100, …), fp16 on older ones such as the T4 (where
+    bf16 is emulated), and float32 on the CPU (autocast off: bit-exact results and resume)."""
+    return choose_precision(device).autocast()
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether the CUDA ``device`` computes in bf16 natively (compute capability 8.0 or newer)."""
-    return torch.cuda.get_device_capability(device)[0] >= 8
+    """Whether the CUDA ``device`` computes in bf16 at full speed (:func:`cogpe.precision.fast_bf16`)."""
+    return fast_bf16(device)
 
 
 def device_name(device) -> str:

@@ -12,11 +12,15 @@ run has consumed) is scene ``i`` of the ``"train"`` split under ``seed``, and it
 from the ``"train"`` stream of :func:`cogpe.objective.noise_and_levels` keyed on ``(seed, i)``; the model
 is initialised from ``seed``. Hence
 
-- ``resume`` from a checkpoint continues bit for bit on CPU (model, AdamW moments, counters and the
-  metrics so far are all in the checkpoint);
+- ``resume`` from a checkpoint continues bit for bit on CPU (model, AdamW moments, the fp16 gradient
+  scaler, counters and the metrics so far are all in the checkpoint);
 - under ``torchrun --nproc_per_node=N`` each process takes its ``batch/N`` slice of the same global
   batch; DDP averages gradients, so the updates equal single-process training with that batch (up to
   float summation order).
+
+On a GPU the host does not wait for the device at each step: the losses and gradient norms stay
+there and are read back every :data:`READBACK_EVERY` steps and before each evaluation or checkpoint
+(:mod:`cogpe.trainstep`); the arithmetic per device is :mod:`cogpe.precision`'s.
 
 Files in ``out_dir`` (written by rank 0, each atomically: :func:`cogpe.runfiles.atomic_write`):
 
@@ -27,7 +31,7 @@ Files in ``out_dir`` (written by rank 0, each atomically: :func:`cogpe.runfiles.
 - ``metrics.jsonl`` and ``metrics.csv`` — one row per training step (``kind="train"``) and per
   evaluation (``kind="eval"``, one per probe), rewritten at every checkpoint;
 - ``run.json`` — at the end: ``provenance`` (:func:`cogpe.runfiles.provenance` with the strategy, seed,
-  world size, steps and training seconds) and ``config``.
+  world size, steps, training seconds, ``precision`` and ``tf32``) and ``config``.
 
 Branching (what ``cogpe.lab`` does to share stage 1 between strategies of one family):
 ``train(config_b, out_b, init_from="out_a/stage1.pt")`` continues run ``a``'s state after stage 1
@@ -55,14 +59,13 @@ from pathlib import Path
 from typing import Sequence, cast
 
 import torch
-import torch.nn.functional as F
 
 from .data import VideoDataset
 from .model import VideoDiT
 from .strategy import MODEL_STRATEGIES, parse_model_strategy
-from .objective import corrupt, evaluate, noise_and_levels, shift_levels
+from .objective import evaluate, noise_and_levels, shift_levels
+from .precision import Precision, choose_precision, tf32
 from .runfiles import (
-    autocast,
     load_checkpoint,
     provenance,
     resolve_device,
@@ -71,8 +74,13 @@ from .runfiles import (
     write_metrics,
 )
 from .trainconfig import TRAIN_PRESETS, Probe, Stage, TrainConfig, parse_stages, train_preset
+from .trainstep import PendingMetrics, device_videos, load_optimizer_state, train_step
 
-__all__ = ["load_model", "main", "make_optimizer", "train"]
+__all__ = ["READBACK_EVERY", "load_model", "main", "make_optimizer", "train"]
+
+#: Training steps between two read-backs of the losses and gradient norms (:mod:`cogpe.trainstep`); also
+#: at every evaluation, checkpoint and stage end. Between them the host never waits for the GPU.
+READBACK_EVERY = 25
 
 
 # --- checkpoints: loading a model, resuming, branching -------------------------------------------------
@@ -213,7 +221,10 @@ class _Run:
     device: torch.device
     rank: int
     world: int
+    precision: Precision
+    scaler: torch.amp.GradScaler  # enabled under fp16 only
     state: _RunState
+    pending: PendingMetrics  # training rows whose loss and grad norm are still on the device
     start: float = 0.0  # perf_counter() when ``state.elapsed`` was 0
 
     @property
@@ -241,7 +252,11 @@ def train(
     family (module docstring, "Branching"); ``resume=True, init_from=...`` is therefore "branch, or
     continue the branch if it was interrupted". Without ``resume``, ``out_dir`` must not hold a
     checkpoint yet.
-    ``device``: ``"auto"`` (CUDA if available, with bf16 autocast; else CPU), ``"cpu"`` or ``"cuda"``.
+    ``device``: ``"auto"`` (CUDA if available, else CPU), ``"cpu"`` or ``"cuda"``; the arithmetic is
+    :func:`cogpe.precision.choose_precision`'s (float32 on the CPU, bf16 or fp16 with a gradient scaler on
+    CUDA, TF32 on), recorded in ``run.json``. A non-finite loss raises ``FloatingPointError`` at the next
+    read-back (:data:`READBACK_EVERY`), before any checkpoint of the diverged model is written.
+    ``progress``: a ``tqdm.auto`` bar (imported here, if installed) with the stage and the latest loss.
     Under ``torchrun`` (``WORLD_SIZE > 1``) the process group is initialised here (gloo on CPU, nccl on
     CUDA) and each process trains on its slice of every global batch; only rank 0 writes files.
 
@@ -271,19 +286,23 @@ def train(
 
 def _train(config, out, resume, init_from, device, progress, rank, world) -> list[dict]:
     _check_batches(config, world)
-    model, optimizer = _build(config, device)
-    state = _restore(config, out, resume, init_from, model, optimizer)
+    precision = choose_precision(device)
+    model, optimizer = _build(config, device, fused=precision.scales_loss)
+    scaler = precision.grad_scaler()
+    state = _restore(config, out, resume, init_from, model, optimizer, scaler)
     step_model = _distribute(model, device, world)
     if config.compile:
         step_model = cast(torch.nn.Module, torch.compile(step_model))
-    run = _Run(config, model, step_model, optimizer, out, device, rank, world, state)
+    run = _Run(config, model, step_model, optimizer, out, device, rank, world, precision, scaler, state,
+               PendingMetrics(scaled=precision.scales_loss))
     if run.is_main:
         out.mkdir(parents=True, exist_ok=True)
     bar = _progress(sum(s.steps for s in config.stages), state.step, progress and run.is_main)
     run.start = time.perf_counter() - state.elapsed
     try:
-        while state.stage < len(config.stages):
-            _run_stage(run, bar)
+        with tf32(precision):
+            while state.stage < len(config.stages):
+                _run_stage(run, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -301,30 +320,33 @@ def _check_batches(config: TrainConfig, world: int) -> None:
             )
 
 
-def _build(config: TrainConfig, device) -> tuple[VideoDiT, torch.optim.Optimizer]:
+def _build(config: TrainConfig, device, *, fused: bool) -> tuple[VideoDiT, torch.optim.Optimizer]:
     """The model, initialised from ``config.seed`` (the global random state is left alone), and its AdamW."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = VideoDiT(config.model_config())
     model.to(device)
-    return model, make_optimizer(model, config)
+    return model, make_optimizer(model, config, fused=fused)
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: torch.nn.Module, config: TrainConfig, *, fused: bool = False) -> torch.optim.AdamW:
     """The AdamW that :func:`train` steps ``model`` with: ``config``'s betas and weight decay (not on biases,
     norms or the position table) and the first stage's learning rate.
 
-    PyTorch's default (per-tensor ``foreach``) kernel, not the fused one: fused AdamW is about 5 % faster
+    By default PyTorch's per-tensor ``foreach`` kernel, not the fused one: fused AdamW is about 5 % faster
     per step here but rounds differently, and over hundreds of steps that moves the stored lab results
-    by more than a seed's spread."""
+    by more than a seed's spread. ``fused=True`` is for fp16 runs (:mod:`cogpe.precision`): the fused kernel
+    takes the gradient scaler's overflow flag as a tensor, so a skipped step costs no wait for the GPU."""
     return torch.optim.AdamW(
         _param_groups(model, config.weight_decay), lr=config.stages[0].lr, betas=config.betas,
+        **({"fused": True} if fused else {}),
     )
 
 
-def _restore(config: TrainConfig, out: Path, resume: bool, init_from, model, optimizer) -> _RunState:
-    """Load the state to continue from into ``model`` and ``optimizer``: ``out/ckpt.pt`` when resuming,
-    else ``init_from`` when branching; a fresh state when there is neither."""
+def _restore(config: TrainConfig, out: Path, resume: bool, init_from, model, optimizer, scaler) -> _RunState:
+    """Load the state to continue from into ``model``, ``optimizer`` and ``scaler``: ``out/ckpt.pt`` when
+    resuming, else ``init_from`` when branching; a fresh state when there is neither. A run may continue
+    under another precision (a T4's fp16 run on an A100): the scaler's state is used where one runs."""
     ckpt_path = out / "ckpt.pt"
     if ckpt_path.exists():
         if not resume:
@@ -339,7 +361,9 @@ def _restore(config: TrainConfig, out: Path, resume: bool, init_from, model, opt
     ckpt = load_checkpoint(source)
     _check_compatible(TrainConfig.from_dict(ckpt["config"]), config, ckpt, source, branch=branch)
     model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
+    load_optimizer_state(optimizer, ckpt["optimizer"])
+    if scaler.is_enabled() and ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
     return _RunState.from_checkpoint(ckpt)
 
 
@@ -360,15 +384,20 @@ def _run_stage(run: _Run, bar) -> None:
     dataset = VideoDataset(config.data, *stage.resolution, length=2**62, split="train", seed=config.seed)
     if state.stage_step == 0 and index > 0:
         _evaluate_probes(run, 0)  # zero-shot: the new grid, before any step on it
+    if bar is not None:
+        bar.set_postfix(stage=index + 1, refresh=False)  # the loss joins at the first read-back
     while state.stage_step < stage.steps:
-        loss = _step(run, stage, dataset)
+        _step(run, stage, dataset)
         s = state.stage_step
-        if _evaluates_after(stage, s, last):
-            _evaluate_probes(run, s)
+        evaluates = _evaluates_after(stage, s, last)
+        saves = s < stage.steps and config.ckpt_every and state.step % config.ckpt_every == 0
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(stage=index + 1, loss=f"{loss:.4f}", refresh=False)
-        if s < stage.steps and config.ckpt_every and state.step % config.ckpt_every == 0:
+        if evaluates or saves or s == stage.steps or state.step % READBACK_EVERY == 0:
+            _read_back(run, bar)  # the only point where the host waits for the GPU's training numbers
+        if evaluates:
+            _evaluate_probes(run, s)
+        if saves:
             _checkpoint(run, "ckpt.pt")
     state.stage += 1
     state.stage_step = 0
@@ -384,28 +413,46 @@ def _evaluates_after(stage: Stage, stage_step: int, last: bool) -> bool:
     return bool(stage.eval_every) and stage_step % stage.eval_every == 0
 
 
-def _step(run: _Run, stage: Stage, dataset: VideoDataset) -> float:
-    """One step of ``stage`` on this process's slice of the global batch, and its metric row; the loss."""
+def _read_back(run: _Run, bar) -> None:
+    """Every pending row's loss and gradient norm as floats (a non-finite loss stops the run here); the
+    progress bar shows the stage and the latest loss."""
+    row = run.pending.read_back()
+    if bar is not None and row is not None:
+        bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.4f}", refresh=False)
+
+
+def _step(run: _Run, stage: Stage, dataset: VideoDataset) -> None:
+    """One step of ``stage`` on this process's slice of the global batch; its metric row waits in
+    ``run.pending`` for the loss and gradient norm (:func:`_read_back`)."""
     state = run.state
     lr = _lr(stage, state.stage_step)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
     local = stage.batch // run.world
     first = state.samples + run.rank * local
-    loss, grad_norm = _train_step(
-        run.ddp_model, run.optimizer, dataset, range(first, first + local), run.config, run.device, run.world,
-    )
+    x0, noise, t = _batch(run, dataset, list(range(first, first + local)))
+    loss, grad_norm = train_step(run.ddp_model, run.optimizer, run.scaler, run.precision, x0, noise, t,
+                                 run.config, run.world)
     state.step += 1
     state.stage_step += 1
     state.samples += stage.batch
     state.elapsed = time.perf_counter() - run.start
-    state.metrics.append({
+    row = {
         "kind": "train", "step": state.step, "stage": state.stage + 1, "stage_step": state.stage_step,
         "strategy": run.config.strategy, "frames": stage.frames, "height": stage.height, "width": stage.width,
         "tokens": run.tokens(stage.resolution), "batch": stage.batch, "lr": lr, "loss": loss,
         "grad_norm": grad_norm, "samples": state.samples, "time": round(state.elapsed, 3),
-    })
-    return loss
+    }
+    state.metrics.append(row)
+    run.pending.add(row)
+
+
+def _batch(run: _Run, dataset: VideoDataset, indices: list[int]):
+    """Videos ``indices`` rendered on the device ``(b, C, T, H, W)``, with their noise (same shape) and
+    levels ``(b,)``, drawn on the CPU keyed on ``(seed, index)`` (module docstring, "Determinism")."""
+    x0 = device_videos(dataset, indices, run.device)
+    noise, t = noise_and_levels("train", run.config.seed, indices, x0.shape[1:])
+    return x0, noise, shift_levels(t, run.config.level_shift(x0.shape[2:]), run.config.objective)
 
 
 def _evaluate_probes(run: _Run, stage_step: int) -> None:
@@ -426,13 +473,16 @@ def _evaluate_probes(run: _Run, stage_step: int) -> None:
 
 
 def _checkpoint(run: _Run, *names: str) -> None:
-    """Rank 0: the state as ``out/<name>`` for every name, and the metrics files."""
+    """Rank 0: the state as ``out/<name>`` for every name, and the metrics files; first every pending
+    number is read back, so a diverged run stops before it writes."""
+    _read_back(run, None)
     if not run.is_main:
         return
     blob = {
         "config": run.config.to_dict(),
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
+        "scaler": run.scaler.state_dict(),
         **run.state.to_checkpoint(),
     }
     for name in names:
@@ -440,38 +490,10 @@ def _checkpoint(run: _Run, *names: str) -> None:
     write_metrics(run.out, run.state.metrics)
 
 
-def _train_step(model, optimizer, dataset, indices, config: TrainConfig, device, world) -> tuple[float, float]:
-    """One AdamW step on videos ``indices`` (this process's slice): returns (global mean loss, grad norm)."""
-    indices = list(indices)
-    x0 = dataset.batch(indices, device=device)  # (b, C, T, H, W), rendered where the model runs
-    noise, t = noise_and_levels("train", config.seed, indices, x0.shape[1:])
-    t = shift_levels(t, config.level_shift(x0.shape[2:]), config.objective)  # 1: unshifted (TrainConfig)
-    x_t, target = corrupt(x0, noise.to(device), t.to(device), config.objective)
-    t = t.to(device)
-    with autocast(device):
-        pred = model(x_t, t)
-    loss = F.mse_loss(pred.float(), target)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    if config.grad_clip:
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-    else:
-        grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
-    optimizer.step()
-    value = loss.detach()
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.all_reduce(value)
-        value = value / world
-    return value.item(), float(grad_norm)
-
-
 def _write_run_info(run: _Run) -> None:
     state = run.state
     prov = provenance(run.device, strategy=run.config.strategy, seed=run.config.seed, world_size=run.world,
-                      steps=state.step, train_seconds=round(state.elapsed, 3))
+                      steps=state.step, train_seconds=round(state.elapsed, 3), **run.precision.to_dict())
     write_json(run.out / "run.json", {"provenance": prov, "config": run.config.to_dict()})
 
 
@@ -517,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         metrics = train(config, args.out, resume=args.resume, init_from=args.init_from, device=device,
                         progress=not args.no_progress)
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
+    except (FileExistsError, FileNotFoundError, FloatingPointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) == 0:

@@ -215,3 +215,38 @@ def test_a_compiled_rope_model_computes_what_the_eager_one_does(compiled_availab
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
     for got, want in zip(compiled_grads, eager_grads):
         torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
+
+
+# --- arithmetic under autocast (chapter 7's GPU path) ----------------------------------------------------------
+
+
+def test_time_embedding_is_sincos_1d_of_1000_t():
+    """The model's timestep table is :func:`cogpe.sincos_1d` of ``1000·t``, bit for bit (computed without
+    its finiteness check, which would wait for a GPU at every step)."""
+    from cogpe import sincos_1d
+
+    model = VideoDiT(tiny("sincos-extrapolate", theta=500.0))
+    t = torch.tensor([0.0, 0.3, 0.999, 1.0])
+    assert torch.equal(model._time_embedding(t), sincos_1d(t.double() * 1000.0, 32, 500.0))
+
+
+@pytest.mark.parametrize("strategy", ["rope-yarn", "sincos-interpolate"])
+def test_the_residual_stream_stays_float32_under_bf16_autocast(strategy):
+    """Under bf16 autocast (CPU autocast has it, like a GPU's) every block receives and returns float32
+    tokens: the layers compute in bf16, the running sum does not round to bf16's 8 bits. The output then
+    follows the float32 model to within bf16's rounding of the layers."""
+    model = randomized(VideoDiT(tiny(strategy)))
+    dtypes = []
+    hooks = [b.register_forward_hook(lambda m, args, out: dtypes.append((args[0].dtype, out.dtype)))
+             for b in model.blocks]
+    x, grid = video(2, (3, 3, 4)), (3, 3, 4)
+    with torch.no_grad():
+        exact = model(x, LEVELS)
+        dtypes.clear()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            approx = model(x, LEVELS)
+    for h in hooks:
+        h.remove()
+    assert dtypes == [(torch.float32, torch.float32)] * len(model.blocks), grid
+    error = (approx.float() - exact).norm() / exact.norm()
+    assert error < 0.03, float(error)

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -155,9 +156,15 @@ def test_resolve_device(monkeypatch):
         resolve_device("cuda")
 
 
-@pytest.mark.parametrize("capability, native", [((7, 5), False), ((8, 0), True), ((9, 0), True)])
-def test_bf16_autocast_only_where_the_gpu_has_it(monkeypatch, capability, native):
+@pytest.mark.parametrize("capability, supported, native", [((7, 5), True, False), ((8, 0), False, False),
+                                                       ((8, 0), True, True), ((9, 0), True, True)])
+def test_bf16_autocast_only_where_the_gpu_has_it(monkeypatch, capability, supported, native):
+    """bf16 needs compute capability 8.0+ and torch's bf16 support (which counts the T4's emulation)."""
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: supported)
     assert runfiles.native_bf16(torch.device("cuda")) is native
+    with warnings.catch_warnings():  # without a GPU torch warns that CUDA autocast is disabled
+        warnings.simplefilter("ignore")
+        assert runfiles.autocast(torch.device("cuda")).fast_dtype == (torch.bfloat16 if native else torch.float16)
     with runfiles.autocast(torch.device("cpu")):
         assert not torch.is_autocast_enabled("cpu")

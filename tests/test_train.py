@@ -100,6 +100,8 @@ def test_metrics_files_hold_every_row(runs):
     prov = info["provenance"]
     assert prov["strategy"] == "rope-ntk" and prov["world_size"] == 1 and prov["steps"] == 10
     assert list(prov)[:len(PROVENANCE_KEYS)] == list(PROVENANCE_KEYS) and prov["device"] == "cpu"
+    assert (prov["precision"], prov["tf32"]) == ("fp32", False)
+    assert load_checkpoint(out / "ckpt.pt")["scaler"] == {}  # no gradient scaler in float32
     assert TrainConfig.from_dict(info["config"]) == train_preset("tiny", strategy="rope-ntk")
 
 
@@ -136,7 +138,7 @@ class _Kill(BaseException):
 
 def _kill_at(monkeypatch, step: int):
     """Make the ``step``-th training step (counting from this call) die before it updates anything."""
-    real = train_mod._train_step
+    real = train_mod.train_step
     calls = {"n": 0}
 
     def step_or_die(*args, **kwargs):
@@ -145,7 +147,7 @@ def _kill_at(monkeypatch, step: int):
             raise _Kill()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_mod, "_train_step", step_or_die)
+    monkeypatch.setattr(train_mod, "train_step", step_or_die)
 
 
 def test_resume_after_kills_mid_stage_equals_an_uninterrupted_run(runs, tmp_path, monkeypatch):
@@ -301,3 +303,151 @@ def test_batch_must_split_over_processes(monkeypatch, tmp_path):
     monkeypatch.setattr(train_mod, "_setup_distributed", lambda device: (0, 3, torch.device("cpu"), False))
     with pytest.raises(ValueError, match=r"stages\[0\].batch=4 is not divisible by the 3 processes"):
         train(train_preset("tiny"), tmp_path, progress=False)
+
+
+# --- the GPU path, exercised on the CPU ----------------------------------------------------------------------
+
+_SYNCS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy", "cpu")
+
+
+def test_a_training_step_never_waits_for_the_device(tmp_path, monkeypatch):
+    """Between read-backs a step asks for no tensor's value (``.item()``, ``float(t)``, ``if t:``, ``.cpu()``,
+    …: each would make the host wait for a GPU). The only such calls are AdamW's own, on its step counters,
+    which live on the CPU also when the model is on a GPU. The first step builds the RoPE tables (checked
+    once, then cached) and is not counted."""
+    import traceback
+
+    config = dataclasses.replace(train_preset("tiny", strategy="rope-yarn"),
+                                 stages=(train_preset("tiny").stages[0],), ckpt_every=0)
+    monkeypatch.setattr(train_mod, "READBACK_EVERY", 4)
+    found: list[tuple[int, str, str]] = []
+    in_step = {"n": 0, "on": False}
+    for name in _SYNCS:
+        real = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _name=name, _real=real, **kwargs):
+            if in_step["on"] and in_step["n"] > 1:
+                caller = traceback.extract_stack()[-2].filename
+                if f"torch{os.sep}optim{os.sep}" not in caller:
+                    found.append((in_step["n"], _name, caller))
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    real_step = train_mod._step
+
+    def watched_step(*args):
+        in_step["n"] += 1
+        in_step["on"] = True
+        try:
+            return real_step(*args)
+        finally:
+            in_step["on"] = False
+
+    monkeypatch.setattr(train_mod, "_step", watched_step)
+    read_backs = []
+    real_read_back = train_mod._read_back
+    monkeypatch.setattr(train_mod, "_read_back", lambda run, bar: (read_backs.append(run.state.step),
+                                                                   real_read_back(run, bar))[1])
+    rows = train(config, tmp_path, device="cpu", progress=False)
+    assert in_step["n"] == 6 and found == []
+    assert read_backs[:2] == [4, 6]  # every READBACK_EVERY steps and at the stage's end
+    assert all(isinstance(r["loss"], float) and isinstance(r["grad_norm"], float) for r in rows if r["kind"] == "train")
+
+
+def test_deferred_read_back_writes_the_same_metrics(runs, tmp_path, monkeypatch):
+    """Reading the numbers back every step (as before) or every few steps: the same rows, bit for bit."""
+    monkeypatch.setattr(train_mod, "READBACK_EVERY", 1)
+    rows = train(train_preset("tiny", strategy="rope-ntk"), tmp_path, device="cpu", progress=False)
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731
+    assert strip(rows) == strip(runs["rope-ntk"][1])
+    _assert_same_state(_state(tmp_path / "ckpt.pt"), _state(runs["rope-ntk"][0] / "ckpt.pt"), tol=0)
+
+
+def test_a_diverged_run_stops_before_it_writes_a_checkpoint(tmp_path, monkeypatch, capsys):
+    """A NaN loss at step 5 (between the checkpoints at 3 and 6) raises at the next read-back, and the
+    newest checkpoint is still step 3's; the command line reports it and exits with status 1."""
+    real = train_mod.train_step
+    calls = {"n": 0}
+
+    def nan_at_5(*args, **kwargs):
+        calls["n"] += 1
+        loss, grad_norm = real(*args, **kwargs)
+        return (loss * float("nan"), grad_norm) if calls["n"] == 5 else (loss, grad_norm)
+
+    monkeypatch.setattr(train_mod, "train_step", nan_at_5)
+    with pytest.raises(FloatingPointError, match=r"training diverged at step 5 \(stage 1, 4x8x8, lr 0.003\): loss nan"):
+        train(train_preset("tiny"), tmp_path / "a", device="cpu", progress=False)
+    ckpt = load_checkpoint(tmp_path / "a" / "ckpt.pt")
+    assert ckpt["step"] == 3 and not (tmp_path / "a" / "stage1.pt").exists()
+    calls["n"] = 0
+    assert main(["--preset", "tiny", "--out", str(tmp_path / "b"), "--device", "cpu", "--no-progress"]) == 1
+    assert "error: training diverged at step 5" in capsys.readouterr().err
+
+
+def _fp16_on_cpu(monkeypatch):
+    """The T4's arithmetic (fp16 autocast, a GradScaler, fused AdamW) on the CPU, which has all three."""
+    from cogpe.precision import Precision
+
+    monkeypatch.setattr(train_mod, "choose_precision", lambda device: Precision("fp16", "cpu"))
+
+
+def test_the_fp16_path_trains_and_resumes_exactly(runs, tmp_path, monkeypatch):
+    """Under fp16 with a gradient scaler the run learns; the scaler's state is checkpointed, and a run
+    killed mid-stage and resumed equals one that was not (on the CPU, bit for bit)."""
+    _fp16_on_cpu(monkeypatch)
+    config = train_preset("tiny", strategy="rope-yarn")
+    reference = train(config, tmp_path / "ref", device="cpu", progress=False)
+    assert json.loads((tmp_path / "ref" / "run.json").read_text())["provenance"]["precision"] == "fp16"
+    scaler = load_checkpoint(tmp_path / "ref" / "ckpt.pt")["scaler"]
+    assert scaler["scale"] > 0 and scaler["_growth_tracker"] >= 0
+    fp32 = runs["rope-yarn"][1]
+    assert _train_rows(reference) == pytest.approx(_train_rows(fp32), rel=5e-2)  # fp16 rounds, same course
+    with monkeypatch.context() as m:
+        _kill_at(m, 5)
+        with pytest.raises(_Kill):
+            train(config, tmp_path / "run", device="cpu", progress=False)
+    rows = train(config, tmp_path / "run", resume=True, device="cpu", progress=False)
+    assert _train_rows(rows) == _train_rows(reference) and _eval_rows(rows) == _eval_rows(reference)
+    _assert_same_state(_state(tmp_path / "run" / "ckpt.pt"), _state(tmp_path / "ref" / "ckpt.pt"), tol=0)
+    assert load_checkpoint(tmp_path / "run" / "ckpt.pt")["scaler"] == scaler
+
+
+def test_an_fp16_run_continues_in_float32_and_back(tmp_path, monkeypatch):
+    """A checkpoint moves between precisions (a Colab T4 run finished on a CPU or an A100): the fused and
+    unfused AdamW read each other's state, and the scaler's state is kept where a scaler runs."""
+    config = train_preset("tiny", strategy="rope-ntk")
+    with monkeypatch.context() as m:
+        _fp16_on_cpu(m)
+        _kill_at(m, 5)
+        with pytest.raises(_Kill):
+            train(config, tmp_path, device="cpu", progress=False)
+    with monkeypatch.context() as m:
+        _kill_at(m, 4)  # resumed at step 3 in float32, dies at step 7
+        with pytest.raises(_Kill):
+            train(config, tmp_path, resume=True, device="cpu", progress=False)
+    assert load_checkpoint(tmp_path / "ckpt.pt")["scaler"] == {}
+    _fp16_on_cpu(monkeypatch)
+    rows = train(config, tmp_path, resume=True, device="cpu", progress=False)
+    assert [r["step"] for r in rows if r["kind"] == "train"] == list(range(1, 11))
+    assert all(r["grad_norm"] is None or r["grad_norm"] > 0 for r in rows if r["kind"] == "train")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_no_step_synchronises(tmp_path, monkeypatch):
+    """On CUDA, torch's sync debug mode turns any host-device synchronisation after the first step (which
+    builds and checks the RoPE tables) into an error, until the next read-back."""
+    real_step = train_mod._step
+    calls = {"n": 0}
+
+    def strict_step(*args):
+        calls["n"] += 1
+        torch.cuda.set_sync_debug_mode("error" if calls["n"] > 1 else "default")
+        try:
+            return real_step(*args)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+    monkeypatch.setattr(train_mod, "_step", strict_step)
+    config = dataclasses.replace(train_preset("tiny"), stages=(train_preset("tiny").stages[0],), ckpt_every=0)
+    rows = train(config, tmp_path, device="cuda", progress=False)
+    assert calls["n"] == 6 and all(r["loss"] < 2 for r in rows if r["kind"] == "train")
