@@ -70,12 +70,11 @@ def gpu_class(device_name: str) -> str | None:
     """
     if not isinstance(device_name, str):
         raise TypeError(f"device_name must be a str such as 'Tesla T4', got {type(device_name).__name__}")
-    words = device_name.upper().replace("-", " ").split()
-    for word in words:
-        if word in ("H100", "H200"):
+    for word in device_name.upper().replace("-", " ").split():  # "NVIDIA A100-SXM4-40GB" -> ..., "A100", ...
+        if word in ("H100", "H200"):  # the H200: the H100's tensor cores, more memory
             return "H100"
-        if word.upper() in GPU_CLASSES:
-            return word.upper()
+        if word in GPU_CLASSES:
+            return word
     return None
 
 

@@ -262,9 +262,10 @@ def train(
 
     Rows (dicts): ``kind="train"``: ``step`` (1-based, global), ``stage`` (1-based), ``stage_step``,
     ``strategy``, ``frames``, ``height``, ``width``, ``tokens``, ``batch``, ``lr``, ``loss`` (mean over
-    the global batch), ``grad_norm``, ``samples``, ``time`` (training seconds so far); ``kind="eval"``:
-    ``step``, ``stage``, ``stage_step``, ``strategy``, ``probe``, ``frames``, ``height``, ``width``,
-    ``tokens``, ``loss``, ``time``.
+    the global batch), ``grad_norm`` (``None``, with ``skipped=True``, for a step the fp16 gradient scaler
+    skipped), ``samples``, ``time`` (training seconds so far; on a GPU, when the step was queued);
+    ``kind="eval"``: ``step``, ``stage``, ``stage_step``, ``strategy``, ``probe``, ``frames``, ``height``,
+    ``width``, ``tokens``, ``loss``, ``time``.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
