@@ -162,7 +162,7 @@ def use_strategy(
     13×30×45 for 1.0; for 1.5 its ``sample_height × sample_width`` slice table, and for 1.5-I2V that
     grid and its transpose — pass ``"cogvideox1.5-5b"`` to scale from its 768×1360 training size), and
     every training size of the model for Wan (``"wan-14b"``; ``"wan-480p"`` for the 1.3B,
-    ``"wan2.2-5b-720p"`` for TI2V-5B) and HunyuanVideo (``"hunyuanvideo"``).
+    ``"wan2.2-5b-720p"`` for TI2V-5B), HunyuanVideo (``"hunyuanvideo"``) and Mochi (``"mochi"``: 163 × 480 × 848).
     ``StrategyHandle.base_grids`` lists them, ``StrategyHandle.base_grid_at(grid)`` says which one a
     grid scales from.
 
