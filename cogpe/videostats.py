@@ -72,6 +72,18 @@ def frame_difference(videos: torch.Tensor) -> float:
     return float((v[:, :, 1:] - v[:, :, :-1]).abs().mean())
 
 
+def _check_pair(samples: object, data: object) -> None:
+    """Both video batches checked, and equal in ``(C, T, H, W)``."""
+    _check_videos("samples", samples)
+    _check_videos("data", data)
+    assert isinstance(samples, torch.Tensor) and isinstance(data, torch.Tensor)  # checked just above
+    if samples.shape[1:] != data.shape[1:]:
+        raise ValueError(
+            f"samples {tuple(samples.shape)} and data {tuple(data.shape)} must have the same (C, T, H, W); "
+            "render the data at the samples' size"
+        )
+
+
 def video_statistics(videos: torch.Tensor) -> dict[str, float]:
     """``{"tv": total_variation, "frame_diff": frame_difference}`` of ``videos (B, C, T, H, W)``."""
     return {"tv": total_variation(videos), "frame_diff": frame_difference(videos)}
@@ -88,13 +100,7 @@ def sample_ratios(samples: torch.Tensor, data: torch.Tensor) -> dict[str, float]
     >>> sample_ratios(data, data)
     {'tv': 1.0, 'frame_diff': 1.0}
     """
-    _check_videos("samples", samples)
-    _check_videos("data", data)
-    if samples.shape[1:] != data.shape[1:]:
-        raise ValueError(
-            f"samples {tuple(samples.shape)} and data {tuple(data.shape)} must have the same (C, T, H, W); "
-            "render the data at the samples' size"
-        )
+    _check_pair(samples, data)
     s, d = video_statistics(samples), video_statistics(data)
     for name, value in d.items():
         if value == 0:
@@ -122,13 +128,7 @@ def behaviour_ratios(samples: torch.Tensor, data: torch.Tensor) -> dict[str, flo
     (:func:`~cogpe.behaviour.loop_period`; both 0 for T < 3). A ratio is NaN where nothing could be
     measured (no object found, or a single frame for the speed).
     """
-    _check_videos("samples", samples)
-    _check_videos("data", data)
-    if samples.shape[1:] != data.shape[1:]:
-        raise ValueError(
-            f"samples {tuple(samples.shape)} and data {tuple(data.shape)} must have the same (C, T, H, W); "
-            "render the data at the samples' size"
-        )
+    _check_pair(samples, data)
 
     def ratio(measure) -> float:
         reference = _median(measure(data))
