@@ -53,6 +53,13 @@ def check_size(name: str, value: object, *, minimum: int = 1, what: str = "numbe
     return size
 
 
+def check_probability(name: str, value: object) -> float:
+    """``value`` as a float strictly between 0 and 1 (a confidence level, a significance level)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number in (0, 1), e.g. 0.95 or 0.05, got {value!r}")
+    return float(value)
+
+
 def check_flag(name: str, value: object) -> bool:
     """Return ``value`` if it is ``True`` or ``False`` (not merely truthy)."""
     if not isinstance(value, bool):

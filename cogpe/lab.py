@@ -26,6 +26,11 @@ resolution from fixed noise — zero-shot (the stage-1 model under the run's str
 kept in the run directory and gathered by :func:`collect_samples` (the CLI writes them next to the
 results JSON, ``<results>.samples.npz``; :func:`load_samples` reads them back).
 
+**Pooled**: where the preset names a feature network, the samples of every seed are also measured
+together (:func:`cogpe.labpool.pooled_quality`: one Fréchet distance per run, probe and moment with
+a cluster bootstrap interval over seeds, and the pooled sample and behaviour ratios), the results'
+``pooled`` block.
+
 Run directories are resumable: finished runs are read back from their ``metrics.jsonl``, an
 interrupted one continues from its checkpoint; the provenance counts the runs reused that way.
 Checkpoints are deleted once a family is done, unless ``keep_checkpoints=True``.
@@ -51,6 +56,7 @@ from ._checks import check_choice, check_size
 from .model import VideoDiT, strategy_family
 from .strategy import MODEL_STRATEGIES, parse_model_strategy
 from .runfiles import atomic_write, format_provenance, provenance, read_metrics, resolve_device, write_json
+from .labpool import SAMPLES_FILE, pooled_quality
 from .labsummary import COLUMNS, format_table, gap_exceeds_spread, paired_difference, summarize
 from .analysis import SAMPLE_STEPS, analyse_checkpoint, probe_data, resolution_key, to_uint8
 from .train import load_model, train
@@ -79,8 +85,8 @@ BASELINE = "baseline"
 #: The from-scratch baselines, by run name, and what each matches of the progressive schedule: its
 #: forward FLOPs (fewer steps, as each costs the high-resolution price) or its number of optimizer steps.
 BASELINES = {"flops": BASELINE, "steps": "baseline-steps"}
-#: Each run's samples and the statistics of what it does at the new grid (:mod:`cogpe.analysis`).
-SAMPLES_FILE = "samples.npz"
+#: The statistics of what each run does at the new grid (:mod:`cogpe.analysis`); its samples are in
+#: :data:`cogpe.labpool.SAMPLES_FILE`.
 ANALYSIS_FILE = "analysis.json"
 
 
@@ -485,6 +491,8 @@ def run_lab(
         },
     }
     results["summary"] = summarize(results)
+    if features is not None and sampled:
+        results["pooled"] = pooled_quality(out, results, features)
     return results
 
 

@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._checks import check_choice, check_size
+from ._checks import check_choice, check_probability, check_size
 
 __all__ = ["ALTERNATIVES", "Claim", "bootstrap_interval", "compare", "holm", "sign_flip_p", "smallest_p"]
 
@@ -58,12 +58,6 @@ def _differences(name: str, a: object, b: object) -> np.ndarray:
     return a - b
 
 
-def _check_level(level: object, name: str = "level") -> float:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ValueError(f"{name} must be a number in (0, 1), e.g. 0.95 or 0.05, got {level!r}")
-    return float(level)
-
-
 def bootstrap_interval(
     differences: Sequence[float] | np.ndarray, *, level: float = 0.95, resamples: int = 10000, seed: int = 0
 ) -> tuple[float, float]:
@@ -78,7 +72,7 @@ def bootstrap_interval(
     True
     """
     d = _values("differences", differences)
-    level, resamples = _check_level(level), check_size("resamples", resamples, what="resamples")
+    level, resamples = check_probability("level", level), check_size("resamples", resamples, what="resamples")
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)  # (resamples,)
     tail = (1 - level) / 2
@@ -133,7 +127,7 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> tuple[list[float], l
     p = np.asarray(p_values, dtype=np.float64)
     if p.ndim != 1 or p.size == 0 or not ((p >= 0) & (p <= 1)).all():
         raise ValueError(f"p_values must be a non-empty 1-D sequence of probabilities in [0, 1], got {p_values!r}")
-    alpha = _check_level(alpha, "alpha")
+    alpha = check_probability("alpha", alpha)
     m = p.size
     order = np.argsort(p, kind="stable")
     adjusted_sorted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
