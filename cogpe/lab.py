@@ -12,8 +12,15 @@ Protocol (chapter 7, section 7.2), per seed:
    more frames than any stage: a bigger canvas in time (chapter 7), where
    extrapolation is the geometrically consistent map and RIFLEx (bibliography key ``zhao2025riflex``)
    reports interpolation's slow motion — the opposite winner to the spatial zoom.
-3. **Baseline**: the same model trained from scratch at the high resolution with the compute (forward
-   FLOPs) of both stages together — does progressive training pay off?
+3. **Noise shift**: the strategies a preset names in ``shifted`` (the spatial experiments: four) also
+   branch from their family's ``stage1.pt`` into a stage 2 with the noise schedule shifted by the token
+   count (``<strategy>+shift``, :func:`cogpe.labconfig.shift_runs`), as video diffusion models do; the
+   shift is 1 at the stage-1 grid, so the branch loses nothing.
+4. **Baselines**: the same model trained from scratch at the high resolution with the compute (forward
+   FLOPs) of both stages together, and with as many optimizer steps — does progressive training pay off?
+
+What a comparison runs — :class:`LabConfig`, :data:`LAB_PRESETS`, :func:`baseline_config`, :func:`smoke`,
+:func:`lab_flops` — is defined in :mod:`cogpe.labconfig` and importable from here.
 
 Results (:func:`run_lab`) are plain data: provenance (:func:`cogpe.runfiles.provenance` — commit, date,
 device, torch — with the preset, strategies, seeds, wall time and the number of runs read back),
@@ -21,9 +28,8 @@ the evaluation rows and loss curves of every run, and a summary of mean ± std o
 and metric (:func:`summarize`); :func:`format_table` prints it. A claim is made only where a gap exceeds
 the seed spread (:func:`gap_exceeds_spread`).
 
-**Samples**: for the first seed, every run also generates ``samples`` videos at the last stage's
-resolution from fixed noise — zero-shot (the stage-1 model under the run's strategy) and at the end —
-kept in the run directory and gathered by :func:`collect_samples` (the CLI writes them next to the
+**Samples**: every run also generates ``samples`` videos at each probe's size from fixed noise — zero-shot (the stage-1 model under the run's strategy) and at the end —
+kept in the run directory; :func:`collect_samples` gathers the first seed's (the CLI writes them next to the
 results JSON, ``<results>.samples.npz``; :func:`load_samples` reads them back).
 
 **Pooled**: where the preset names a feature network, the samples of every seed are also measured
@@ -45,7 +51,6 @@ import json
 import dataclasses
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,15 +58,17 @@ import numpy as np
 import torch
 
 from ._checks import check_choice, check_size
-from .model import VideoDiT, strategy_family
-from .strategy import MODEL_STRATEGIES, parse_model_strategy
+from .labconfig import (BASELINES, LAB_PRESETS, LabConfig, baseline_config, baseline_runs, lab_flops, shift_runs,
+                        shifted_config, smoke)
+from .model import strategy_family
+from .strategy import MODEL_STRATEGIES
 from .runfiles import atomic_write, format_provenance, provenance, read_metrics, resolve_device, write_json
 from .labpool import SAMPLES_FILE, pooled_quality
 from .labsummary import COLUMNS, format_table, gap_exceeds_spread, paired_difference, summarize
 from .analysis import SAMPLE_STEPS, analyse_checkpoint, probe_data, resolution_key, to_uint8
 from .train import load_model, train
-from .quality import FeatureConfig, FeatureNet, cached_feature_net
-from .trainconfig import PRESET_SEEDS, TRAIN_PRESETS, Stage, TrainConfig
+from .quality import FeatureNet, cached_feature_net
+from .trainconfig import TrainConfig
 
 __all__ = [
     "BASELINES",
@@ -81,217 +88,9 @@ __all__ = [
     "summarize",
 ]
 
-BASELINE = "baseline"
-#: The from-scratch baselines, by run name, and what each matches of the progressive schedule: its
-#: forward FLOPs (fewer steps, as each costs the high-resolution price) or its number of optimizer steps.
-BASELINES = {"flops": BASELINE, "steps": "baseline-steps"}
 #: The statistics of what each run does at the new grid (:mod:`cogpe.analysis`); its samples are in
 #: :data:`cogpe.labpool.SAMPLES_FILE`.
 ANALYSIS_FILE = "analysis.json"
-
-
-@dataclass(frozen=True)
-class LabConfig:
-    """A comparison: the progressive run ``train`` (its strategy is replaced per run), the
-    ``strategies`` and ``seeds`` to compare, the strategy of the from-scratch baseline (or None), the
-    ``samples`` each run generates per probe size, and the feature network the samples' Fréchet distance
-    is measured with (:class:`cogpe.quality.FeatureConfig`; None: no distance)."""
-
-    train: TrainConfig
-    strategies: tuple[str, ...] = MODEL_STRATEGIES
-    seeds: tuple[int, ...] = (0, 1, 2)
-    baseline_strategy: str | None = "rope-extrapolate"
-    samples: int = 8
-    features: FeatureConfig | None = None
-    baselines: tuple[str, ...] = ("flops",)
-
-    def __post_init__(self):
-        if not isinstance(self.train, TrainConfig):
-            raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
-        if len(self.train.stages) < 2:
-            raise ValueError(
-                f"train has {len(self.train.stages)} stage(s); the comparison needs a low-resolution stage "
-                "followed by at least one more"
-            )
-        strategies = tuple(self.strategies)
-        if not strategies:
-            raise ValueError(f"strategies is empty; choose from {', '.join(MODEL_STRATEGIES)}")
-        for s in strategies:
-            parse_model_strategy(s)  # ValueError naming the valid names
-        if len(set(strategies)) != len(strategies):
-            raise ValueError(f"strategies has duplicates: {strategies}")
-        seeds = tuple(self.seeds)
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}")
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds has duplicates: {seeds}")
-        if self.baseline_strategy is not None:
-            check_choice("baseline_strategy", self.baseline_strategy, MODEL_STRATEGIES)
-        object.__setattr__(self, "strategies", strategies)
-        object.__setattr__(self, "seeds", seeds)
-        check_size("samples", self.samples, minimum=0, what="videos")
-        baselines = tuple(self.baselines)
-        if not baselines or len(set(baselines)) != len(baselines):
-            raise ValueError(f"baselines must name each of {tuple(BASELINES)} at most once, got {self.baselines!r}")
-        for match in baselines:
-            check_choice("baselines", match, tuple(BASELINES))
-        object.__setattr__(self, "baselines", baselines)
-        if self.features is not None and not isinstance(self.features, FeatureConfig):
-            raise TypeError(f"features must be a FeatureConfig or None, got {type(self.features).__name__}")
-
-
-#: ``quick``: the CPU comparison (every strategy × 3 seeds, about 8 minutes on 2 cores); ``gpu``: the same
-#: comparison with a larger model and grids, sized for one H100/H200-class GPU (about 13 PFLOP, see
-#: :data:`cogpe.trainconfig.TRAIN_PRESETS`; ``python -m cogpe.lab --preset gpu``); ``tiny``: tests
-#: (seconds); ``cpu-long``: the quick model with about 7× the stage-1 steps and 3× the stage-2 steps,
-#: for a stored background CPU run whose samples are compared with the data (chapter 7).
-LAB_PRESETS = {name: LabConfig(TRAIN_PRESETS[name], seeds=PRESET_SEEDS[name]) for name in TRAIN_PRESETS}
-
-
-def _features_for(config: TrainConfig) -> FeatureConfig:
-    """The feature network of an experiment: trained on its data at every probe size."""
-    return FeatureConfig(data=config.data, sizes=tuple(dict.fromkeys(p.resolution for p in config.probes)))
-
-
-for _name in ("time", "space", "time-gpu", "space-gpu"):
-    LAB_PRESETS[_name] = dataclasses.replace(LAB_PRESETS[_name], samples=32, baselines=("flops", "steps"),
-                                             features=_features_for(TRAIN_PRESETS[_name]))
-LAB_PRESETS["cpu-long"] = LabConfig(
-    dataclasses.replace(
-        TRAIN_PRESETS["quick"],
-        stages=(
-            Stage(8, 8, 8, steps=2000, batch=8, lr=2e-3, warmup=60),
-            Stage(8, 16, 16, steps=100, batch=4, lr=1e-3, eval_every=25),
-        ),
-        ckpt_every=500,
-    ),
-    seeds=(0, 1, 2),
-)
-
-
-def smoke(lab: LabConfig) -> LabConfig:
-    """``lab`` shrunk to a CPU smoke test of its code path: the same strategies, objective, data, probes
-    (relative to stage 1), compile flag and evaluation code, with a 2-layer width-32 model, stage-1 token
-    grid (4, 2, 2) doubled in height and width for stage 2, a few steps and one seed. ``make test`` runs
-    the ``gpu`` preset this way (``python -m cogpe.lab --preset gpu --smoke``).
-
-    >>> small = smoke(LAB_PRESETS["gpu"])
-    >>> [stage.resolution for stage in small.train.stages], small.train.compile == LAB_PRESETS["gpu"].train.compile
-    ([(4, 4, 4), (4, 8, 8)], True)
-    >>> [(p.name, p.resolution, p.frame_step) for p in smoke(LAB_PRESETS["time-gpu"]).train.probes][2:]
-    [('long3', (12, 8, 8), 1.0), ('tzoom', (8, 8, 8), 0.5)]
-    """
-    train_config = lab.train
-    pt, ph, pw = train_config.model.patch
-    frames, height, width = 4 * pt, 2 * ph, 2 * pw
-    first, second = train_config.stages[0], train_config.stages[-1]
-    probes = tuple(dataclasses.replace(p, frames=frames * max(1, round(p.frames / first.frames)),
-                                       height=height * max(1, round(p.height / first.height)),
-                                       width=width * max(1, round(p.width / first.width)))
-                   for p in train_config.probes)  # the same probes relative to stage 1
-    small = dataclasses.replace(
-        train_config,
-        model=dataclasses.replace(train_config.model, width=32, depth=2, heads=2, base_grid=None),
-        stages=(dataclasses.replace(first, frames=frames, height=height, width=width, steps=3, batch=2, warmup=1),
-                dataclasses.replace(second, frames=frames, height=2 * height, width=2 * width, steps=2, batch=2,
-                                    eval_every=1)),
-        probes=probes,
-        eval_videos=2,
-        ckpt_every=2,
-    )
-    features = None if lab.features is None else dataclasses.replace(
-        _features_for(small), videos=4, steps=2, batch=2, width=2)
-    return dataclasses.replace(lab, train=small, seeds=lab.seeds[:1], samples=min(lab.samples, 2), features=features)
-
-
-def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate", match: str = "flops") -> TrainConfig:
-    """``config`` trained from scratch at its last stage's resolution, with the same forward FLOPs
-    (``match="flops"``) or the same number of optimizer steps (``match="steps"``).
-
-    The baseline's single stage has the last stage's resolution and batch, the first stage's learning
-    rate and warm-up, and as many steps as the whole progressive schedule costs (or takes). Its base grid
-    is the high-resolution grid (there is nothing to scale from).
-
-    >>> from cogpe.trainconfig import TRAIN_PRESETS
-    >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
-    Stage(frames=8, height=16, width=16, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
-    >>> baseline_config(TRAIN_PRESETS["quick"], match="steps").stages[0].steps   # 300 + 30
-    330
-    """
-    parse_model_strategy(strategy)  # ValueError naming the valid names
-    check_choice("match", match, tuple(BASELINES))
-    model_config = config.model_config()
-    model = VideoDiT(model_config)  # built once: only its FLOP count is used
-
-    def video_flops(stage: Stage) -> float:
-        return model.flops_per_video(model_config.token_grid(*stage.resolution))
-
-    total = sum(s.steps * s.batch * video_flops(s) for s in config.stages)
-    last, first = config.stages[-1], config.stages[0]
-    per_step = last.batch * video_flops(last)
-    steps = sum(s.steps for s in config.stages) if match == "steps" else max(1, round(total / per_step))
-    stage = Stage(last.frames, last.height, last.width, steps=steps, batch=last.batch, lr=first.lr,
-                  warmup=first.warmup)
-    baseline_model = dataclasses.replace(config.model, strategy=strategy, base_grid=None)
-    return dataclasses.replace(config, model=baseline_model, stages=(stage,))
-
-
-def _baselines(lab: LabConfig) -> list[tuple[str, str, str]]:
-    """``(run name, strategy, match)`` of each from-scratch baseline of ``lab`` (none without a strategy)."""
-    strategy = lab.baseline_strategy
-    return [] if strategy is None else [(BASELINES[m], strategy, m) for m in lab.baselines]
-
-
-def _evaluations(stage: Stage, index: int, last: bool) -> int:
-    """How many times a run evaluates its probes during stage ``index`` (see :class:`cogpe.trainconfig.Stage`)."""
-    count = 1 if index > 0 else 0  # zero-shot at the start of every stage after the first
-    if stage.eval_every:
-        count += (stage.steps - 1) // stage.eval_every  # every eval_every steps, before the end
-    return count + (1 if last else 0)
-
-
-def lab_flops(lab="quick") -> dict[str, float]:
-    """Approximate FLOPs of a whole comparison (``lab``: a :data:`LAB_PRESETS` name or a :class:`LabConfig`).
-
-    Counts what :func:`run_lab` runs: per seed, stage 1 once per family, the later stages and the
-    evaluations once per strategy, and the baseline. Training costs 3× the forward FLOPs of each video
-    (:meth:`cogpe.model.VideoDiT.flops_per_video`: linear layers and attention; the backward pass is
-    about twice the forward), an evaluation 1×. Returns ``{"train", "eval", "total"}``; divide by a
-    device's sustained FLOP/s for a time estimate. The analysis of every run (:mod:`cogpe.analysis`:
-    samples and attention entropy) is not counted; with 8 samples it adds a few percent.
-
-    >>> f = lab_flops("quick")                     # 8 strategies x 3 seeds and the baseline
-    >>> f"{f['total'] / 1e12:.0f} TFLOP", f["train"] > f["eval"]
-    ('37 TFLOP', True)
-    """
-    lab = LAB_PRESETS[check_choice("preset", lab, tuple(LAB_PRESETS))] if isinstance(lab, str) else lab
-    if not isinstance(lab, LabConfig):
-        raise TypeError(f"lab must be a name in {tuple(LAB_PRESETS)} or a LabConfig, got {type(lab).__name__}")
-
-    def costs(config: TrainConfig, first_stage: int) -> tuple[float, float]:
-        model_config = config.model_config()
-        model = VideoDiT(model_config)
-        video = lambda res: model.flops_per_video(model_config.token_grid(*res))  # noqa: E731
-        probe = config.eval_videos * sum(video(p.resolution) for p in config.probes)
-        train_f = eval_f = 0.0
-        last = len(config.stages) - 1
-        for i, stage in enumerate(config.stages):
-            if i >= first_stage:
-                train_f += 3 * stage.steps * stage.batch * video(stage.resolution)
-                eval_f += _evaluations(stage, i, i == last) * probe
-        return train_f, eval_f
-
-    families = {strategy_family(s) for s in lab.strategies}
-    stage1 = costs(dataclasses.replace(lab.train, stages=lab.train.stages[:1]), 0)[0]
-    train_f, eval_f = stage1 * len(families), 0.0
-    later = costs(lab.train, 1)
-    train_f += later[0] * len(lab.strategies)
-    eval_f += later[1] * len(lab.strategies)
-    for _, strategy, match in _baselines(lab):
-        base = costs(baseline_config(lab.train, strategy, match), 0)
-        train_f, eval_f = train_f + base[0], eval_f + base[1]
-    n = len(lab.seeds)
-    return {"train": n * train_f, "eval": n * eval_f, "total": n * (train_f + eval_f)}
 
 
 # --- running -------------------------------------------------------------------------------------------
@@ -424,9 +223,11 @@ def run_lab(
     lab = LAB_PRESETS[check_choice("preset", preset, tuple(LAB_PRESETS))] if isinstance(preset, str) else preset
     if not isinstance(lab, LabConfig):
         raise TypeError(f"preset must be a name in {tuple(LAB_PRESETS)} or a LabConfig, got {type(lab).__name__}")
+    narrowed = lab.strategies if strategies is None else tuple(strategies)
     lab = dataclasses.replace(
         lab,
-        strategies=lab.strategies if strategies is None else tuple(strategies),
+        strategies=narrowed,
+        shifted=tuple(s for s in lab.shifted if s in narrowed),
         seeds=lab.seeds if seeds is None else tuple(seeds),
         baseline_strategy=lab.baseline_strategy if baseline else None,
     )
@@ -462,13 +263,18 @@ def run_lab(
                 init = None if strategy == members[0] else first_dir / "stage1.pt"
                 record(strategy, seed, _run(base.with_strategy(strategy), run_dir, init_from=init, device=device,
                                             progress=progress))
-            for strategy in members:
-                analyse(strategy, seed, base.with_strategy(strategy), out / f"seed{seed}" / strategy,
-                        first_dir / "stage1.pt")
+            shifted = [(run_name, s) for run_name, s in shift_runs(lab) if s in members]
+            for run_name, strategy in shifted:  # the same stage 1: its shift is 1 (LabConfig)
+                record(run_name, seed, _run(shifted_config(base.with_strategy(strategy)), out / f"seed{seed}" / run_name,
+                                            init_from=first_dir / "stage1.pt", device=device, progress=progress))
+            for run_name, strategy in [(s, s) for s in members] + shifted:
+                config = base.with_strategy(strategy)
+                analyse(run_name, seed, config if run_name == strategy else shifted_config(config),
+                        out / f"seed{seed}" / run_name, first_dir / "stage1.pt")
             if not keep_checkpoints:
-                for strategy in members:
-                    _drop_checkpoints(out / f"seed{seed}" / strategy)
-        for run_name, strategy, match in _baselines(lab):
+                for run_name in members + [r for r, _ in shifted]:
+                    _drop_checkpoints(out / f"seed{seed}" / run_name)
+        for run_name, strategy, match in baseline_runs(lab):
             run_dir = out / f"seed{seed}" / run_name
             config = baseline_config(base, strategy, match)
             record(run_name, seed, _run(config, run_dir, device=device, progress=progress))
@@ -477,6 +283,7 @@ def run_lab(
                 _drop_checkpoints(run_dir)
     results = {
         "provenance": provenance(device, preset=name, strategies=list(lab.strategies), seeds=list(lab.seeds),
+                                 shifted=list(lab.shifted),
                                  baseline_strategy=lab.baseline_strategy,
                                  wall_seconds=round(time.perf_counter() - start, 1), runs_reused=reused),
         "config": lab.train.to_dict(),
@@ -513,7 +320,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every run's checkpoints")
     p.add_argument("--samples", type=int, default=None,
                    help="videos sampled per run and probe size; the first seed's are written to "
-                        "RESULTS.samples.npz (default: the preset's, 8 or 32; 0: none)")
+                        "RESULTS.samples.npz (default: the preset's, 8 or 16; 0: none)")
     p.add_argument("--no-attention", action="store_true", help="skip the attention-entropy measurements")
     p.add_argument("--smoke", action="store_true",
                    help="run the preset's code path at test size on any device (cogpe.lab.smoke), in seconds")

@@ -100,6 +100,7 @@ from .sincos import sincos_3d
 __all__ = [
     "ENCODINGS",
     "MODEL_STRATEGIES",
+    "NOISE_SHIFTED",
     "RIFLEX_RULES",
     "ROPE_TYPES",
     "STRATEGIES",
@@ -111,16 +112,8 @@ __all__ = [
 ]
 
 #: Every strategy name, in the order of chapter 6.
-STRATEGIES = (
-    "extrapolate",
-    "interpolate",
-    "ntk",
-    "yarn",
-    "riflex",
-    "linspace-crop",
-    "linspace-crop-diffusers",
-    "resample",
-)
+STRATEGIES = ("extrapolate", "interpolate", "ntk", "yarn", "riflex", "linspace-crop", "linspace-crop-diffusers",
+              "resample")
 _CROP = ("linspace-crop", "linspace-crop-diffusers")
 _SCALED = ("interpolate", "ntk", "yarn", "riflex")  # the strategies that take a fixed ``factor``
 
@@ -152,6 +145,9 @@ STRATEGY_OPTIONS = MappingProxyType(
 
 #: The lab model's encodings, ``"<encoding>-<strategy>"``, as :func:`parse_model_strategy` reads them.
 MODEL_STRATEGIES = tuple(f"{encoding}-{name}" for encoding, names in ENCODINGS.items() for name in names if name not in _CROP)
+#: The lab encodings the spatial experiments also train with the noise schedule shifted by the token
+#: count (:data:`cogpe.labconfig.SHIFTED`): the interpolation of each family, RoPE's extrapolation and YaRN.
+NOISE_SHIFTED = ("sincos-interpolate", "rope-extrapolate", "rope-interpolate", "rope-yarn")
 
 _AXES = "thw"
 Axes = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]

@@ -129,8 +129,10 @@ def _check_compatible(saved: TrainConfig, config: TrainConfig, ckpt: dict, path,
         raise ValueError(
             f"{path} is after stage {done}; the first {done} stage(s) of the new config must equal the checkpoint's"
         )
-    if saved.data != config.data or saved.objective != config.objective:
-        raise ValueError(f"{path}: data config or objective differs; a branch must train on the same task")
+    shifts = [(saved.level_shift(st.resolution), config.level_shift(st.resolution)) for st in saved.stages[:done]]
+    if saved.data != config.data or saved.objective != config.objective or any(a != b for a, b in shifts):
+        raise ValueError(f"{path}: data config, objective or the trained stages' noise shift differs; a branch must "
+                         "train on the same task")
     if ckpt["stage"] >= len(config.stages):
         raise ValueError(f"{path} is at the end of stage {ckpt['stage']}; the new config has only {len(config.stages)} stage(s)")
 

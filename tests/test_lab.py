@@ -11,6 +11,7 @@ import torch
 
 from cogpe.lab import (
     LAB_PRESETS,
+    lab_flops,
     LabConfig,
     baseline_config,
     collect_samples,
@@ -23,6 +24,7 @@ from cogpe.lab import (
     smoke,
     summarize,
 )
+from cogpe.labconfig import SHIFTED
 from cogpe.model import VideoDiT
 from cogpe.runfiles import PROVENANCE_KEYS, format_provenance
 from cogpe.trainconfig import TRAIN_PRESETS, Stage, TrainConfig
@@ -177,6 +179,10 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
         f"rope-extrapolate/{when}/{size}" for when in ("final", "zero_shot") for size in ("4x16x16", "4x8x8", "8x8x8")}
 
 
+def _with_base_grid(config: TrainConfig, grid) -> TrainConfig:
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, base_grid=grid))
+
+
 @pytest.mark.parametrize(
     "make, error, match",
     [
@@ -188,6 +194,15 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
          ValueError, r"needs a low-resolution stage"),
         (lambda: run_lab("medium"), ValueError, r"unknown preset 'medium'; valid: 'tiny', 'quick', 'gpu'"),
         (lambda: run_lab("tiny", samples=-1), ValueError, r"samples must be an integer >= 0, got -1"),
+        (lambda: LabConfig(TRAIN_PRESETS["tiny"], shifted="rope-yarn"), TypeError, r"shifted must be a tuple"),
+        (lambda: LabConfig(TRAIN_PRESETS["tiny"], shifted=("rope-bogus",)), ValueError,
+         r"unknown shifted 'rope-bogus'; valid: 'sincos-extrapolate'"),
+        (lambda: LabConfig(TRAIN_PRESETS["tiny"], shifted=("rope-yarn", "rope-yarn")), ValueError,
+         r"shifted has duplicates"),
+        (lambda: LabConfig(dataclasses.replace(TRAIN_PRESETS["tiny"], noise_shift=True), shifted=("rope-yarn",)),
+         ValueError, r"train.noise_shift is already on"),
+        (lambda: LabConfig(_with_base_grid(TRAIN_PRESETS["tiny"], (4, 1, 1)), shifted=("rope-yarn",)),
+         ValueError, r"stage 1 \(4, 8, 8\) is not on the base grid \(4, 1, 1\)"),
     ],
 )
 def test_bad_input(make, error, match):
@@ -204,6 +219,30 @@ def test_cli_rejects_unknown_strategy(capsys):
 def test_presets():
     assert LAB_PRESETS["quick"].seeds == (0, 1, 2) and LAB_PRESETS["gpu"].seeds == (0, 1, 2)
     assert len(LAB_PRESETS["quick"].strategies) == 8
+    assert LAB_PRESETS["space"].shifted == LAB_PRESETS["space-gpu"].shifted == SHIFTED
+    assert LAB_PRESETS["time"].shifted == LAB_PRESETS["quick"].shifted == ()
+
+
+def test_noise_shifted_runs_branch_from_the_unshifted_stage_one(tmp_path):
+    lab = dataclasses.replace(LAB_PRESETS["tiny"], shifted=("rope-ntk",), seeds=(0,), samples=2)
+    results = run_lab(lab, tmp_path, strategies=["rope-extrapolate", "rope-ntk"], baseline=False, device="cpu",
+                      progress=False, attention=False)
+    runs = results["runs"]
+    assert list(runs) == ["rope-extrapolate", "rope-ntk", "rope-ntk+shift"]
+    assert results["provenance"]["shifted"] == ["rope-ntk"] and results["samples"]["strategies"][-1] == "rope-ntk+shift"
+    shifted, plain = runs["rope-ntk+shift"]["0"], runs["rope-ntk"]["0"]
+    stage1 = [row for row in plain["train"] if row[1] == 1]
+    assert [row for row in shifted["train"] if row[1] == 1] == stage1  # the same stage 1
+    assert shifted["train"][len(stage1):] != plain["train"][len(stage1):]  # stage 2 on other noise levels
+    assert set(shifted["analysis"]) == {"zero_shot", "final"} and not list(tmp_path.rglob("*.pt"))
+    narrowed = run_lab(lab, tmp_path, strategies=["rope-extrapolate"], baseline=False, device="cpu", progress=False,
+                       attention=False)
+    assert list(narrowed["runs"]) == ["rope-extrapolate"] and narrowed["provenance"]["shifted"] == []
+    flops = lab_flops(dataclasses.replace(lab, strategies=("rope-extrapolate", "rope-ntk"), baseline_strategy=None))
+    unshifted = lab_flops(dataclasses.replace(lab, strategies=("rope-extrapolate", "rope-ntk"), shifted=(),
+                                              baseline_strategy=None))
+    one_branch = lab_flops(dataclasses.replace(lab, strategies=("rope-extrapolate",), shifted=(), baseline_strategy=None))
+    assert flops["total"] - unshifted["total"] == pytest.approx(unshifted["total"] - one_branch["total"])
 
 
 def test_paired_difference(tiny_results):
@@ -301,7 +340,7 @@ def test_experiment_presets_smoke_run_with_behaviour_and_quality(tmp_path, prese
         meta = results["probes"][probe.name]
         assert meta["extent"] == probe.extent and meta["frame_step"] == probe.frame_step
         assert tuple(meta["grid"]) == lab.train.model_config().token_grid(*probe.resolution)
-    assert LAB_PRESETS[preset].samples == 32 and LAB_PRESETS[preset].features is not None
+    assert LAB_PRESETS[preset].samples == 16 and LAB_PRESETS[preset].features is not None
     final = results["runs"]["rope-interpolate"]["0"]["analysis"]["final"]
     for values in final.values():
         assert {"speed", "scale", "count", "loops", "fvd", "fvd_data"} <= set(values)

@@ -212,6 +212,30 @@ def test_branching_after_stage_1_equals_training_the_branch_from_scratch(runs, t
     assert {r["strategy"] for r in rows if r["stage"] == 2} == {target}
 
 
+def test_a_noise_shifted_branch_equals_the_shifted_run_from_scratch(runs, tmp_path):
+    """Stage 1 is on the base grid, where the shift is 1: the unshifted stage 1 is the shifted one."""
+    shifted = dataclasses.replace(train_preset("tiny", strategy="rope-ntk"), noise_shift=True)
+    assert shifted.level_shift(shifted.stages[0].resolution) == 1 < shifted.level_shift(shifted.stages[1].resolution)
+    scratch = train(shifted, tmp_path / "scratch", device="cpu", progress=False)
+    branch = train(shifted, tmp_path / "branch", init_from=runs["rope-extrapolate"][0] / "stage1.pt", device="cpu",
+                   progress=False)
+    _assert_same_state(_state(tmp_path / "branch" / "ckpt.pt"), _state(tmp_path / "scratch" / "ckpt.pt"), tol=1e-6)
+    assert _eval_rows(branch) == pytest.approx(_eval_rows(scratch), rel=1e-6)
+    assert _eval_rows(branch) != pytest.approx(_eval_rows(runs["rope-ntk"][1]), rel=1e-6)  # the shift acts
+
+
+def test_a_branch_may_not_change_the_noise_shift_of_a_trained_stage(tmp_path):
+    """With a base grid below stage 1's, stage 1 itself is shifted: its checkpoint cannot be reused."""
+    base = train_preset("tiny", strategy="rope-extrapolate")
+    base = dataclasses.replace(base, model=dataclasses.replace(base.model, base_grid=(4, 1, 1)),
+                               stages=base.stages[:1] + (dataclasses.replace(base.stages[1], steps=1),))
+    train(base, tmp_path / "a", device="cpu", progress=False)
+    shifted = dataclasses.replace(base, noise_shift=True)
+    assert shifted.level_shift(base.stages[0].resolution) == 2.0
+    with pytest.raises(ValueError, match="the trained stages' noise shift differs"):
+        train(shifted, tmp_path / "b", init_from=tmp_path / "a" / "stage1.pt", progress=False)
+
+
 def test_load_model_switches_strategy_within_the_family(runs):
     stage1 = runs["rope-extrapolate"][0] / "stage1.pt"
     model = load_model(stage1, strategy="rope-yarn")
@@ -226,7 +250,7 @@ def test_branching_and_resuming_refuse_what_cannot_continue(runs, tmp_path):
     with pytest.raises(ValueError, match="cannot continue as 'sincos-interpolate' .*Branch within a family"):
         train(train_preset("tiny", strategy="sincos-interpolate"), tmp_path / "a", init_from=stage1, progress=False)
     other = dataclasses.replace(train_preset("tiny", strategy="rope-ntk"), data=DataConfig(max_objects=3))
-    with pytest.raises(ValueError, match="data config or objective differs"):
+    with pytest.raises(ValueError, match="data config, objective or the trained stages. noise shift differs"):
         train(other, tmp_path / "b", init_from=stage1, progress=False)
     done = runs["rope-ntk"][0]
     with pytest.raises(FileExistsError, match="pass resume=True"):
