@@ -19,7 +19,7 @@ Protocol (chapter 7, section 7.2), per seed:
 4. **Baselines**: the same model trained from scratch at the high resolution with the compute (forward
    FLOPs) of both stages together, and with as many optimizer steps — does progressive training pay off?
 
-What a comparison runs — :class:`LabConfig`, :data:`LAB_PRESETS`, :func:`baseline_config`, :func:`smoke`,
+What a comparison runs — :class:`LabConfig`, :data:`cogpe.labconfig.LAB_PRESETS`, :func:`baseline_config`, :func:`smoke`,
 :func:`lab_flops` — is defined in :mod:`cogpe.labconfig` and importable from here.
 
 Results (:func:`run_lab`) are plain data: provenance (:func:`cogpe.runfiles.provenance` — commit, date,
@@ -209,7 +209,7 @@ def run_lab(
     attention: bool = True,
     name: str | None = None,
 ) -> dict:
-    """Run the comparison of ``preset`` (a :data:`LAB_PRESETS` name or a :class:`LabConfig`) in ``out_dir``.
+    """Run the comparison of ``preset`` (a :data:`cogpe.labconfig.LAB_PRESETS` name or a :class:`LabConfig`) in ``out_dir``.
 
     ``strategies``/``seeds`` narrow the preset's; ``baseline=False`` skips the from-scratch run. Returns
     the results dict (module docstring); ``out_dir`` defaults to ``runs/lab-<preset>``. Every run is

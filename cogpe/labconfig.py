@@ -1,4 +1,4 @@
-"""What a strategy comparison of chapter 7 runs: :class:`LabConfig`, the named :data:`LAB_PRESETS`, the
+"""What a strategy comparison of chapter 7 runs: :class:`LabConfig`, the named :data:`cogpe.labconfig.LAB_PRESETS`, the
 from-scratch baselines (:func:`baseline_config`), the smoke version of a preset (:func:`smoke`) and the
 FLOPs it costs (:func:`lab_flops`). :mod:`cogpe.lab` runs them.
 """
@@ -40,8 +40,8 @@ class LabConfig:
     ``strategies`` and ``seeds`` to compare, the strategy of the from-scratch baseline (or None), the
     ``samples`` each run generates per probe size, the feature network the samples' Fréchet distance
     is measured with (:class:`cogpe.quality.FeatureConfig`; None: no distance), the ``baselines`` (keys of
-    :data:`BASELINES`) and the strategies ``shifted`` that also run with the noise schedule shifted by
-    the token count (:func:`shift_runs`; they branch from their family's unshifted stage 1, which needs
+    :data:`cogpe.labconfig.BASELINES`) and the strategies ``shifted`` that also run with the noise schedule shifted by
+    the token count (:func:`cogpe.labconfig.shift_runs`; they branch from their family's unshifted stage 1, which needs
     stage 1 on the base grid, where the shift is 1)."""
 
     train: TrainConfig
@@ -227,9 +227,9 @@ def _evaluations(stage: Stage, index: int, last: bool) -> int:
 
 
 def lab_flops(lab="quick") -> dict[str, float]:
-    """Approximate FLOPs of a whole comparison (``lab``: a :data:`LAB_PRESETS` name or a :class:`LabConfig`).
+    """Approximate FLOPs of a whole comparison (``lab``: a :data:`cogpe.labconfig.LAB_PRESETS` name or a :class:`LabConfig`).
 
-    Counts what :func:`run_lab` runs: per seed, stage 1 once per family, the later stages and the
+    Counts what :func:`cogpe.lab.run_lab` runs: per seed, stage 1 once per family, the later stages and the
     evaluations once per strategy and noise-shifted run, and the baselines. Training costs 3× the forward FLOPs of each video
     (:meth:`cogpe.model.VideoDiT.flops_per_video`: linear layers and attention; the backward pass is
     about twice the forward), an evaluation 1×. Returns ``{"train", "eval", "total"}``; divide by a
