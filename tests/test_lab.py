@@ -361,3 +361,36 @@ def test_the_step_matched_baseline_takes_as_many_steps_as_the_schedule():
         baseline_config(config, match="time")
     with pytest.raises(ValueError, match="baselines"):
         dataclasses.replace(LAB_PRESETS["time"], baselines=("flops", "flops"))
+
+
+def test_paired_claims_test_the_family_over_seeds_and_correct_it(tiny_results):
+    from cogpe.labsummary import format_claims, paired_claims, paired_values
+    from cogpe.stats import compare
+
+    _, results = tiny_results
+    seeds, a, b = paired_values(results, "rope-yarn", "rope-extrapolate", "zero_shot_zoom")
+    assert seeds == [0, 1] and len(a) == len(b) == 2
+    family = {"yarn below extrapolation": ("rope-yarn", "rope-extrapolate", "zero_shot_zoom", "less"),
+              "interpolation below": ("sincos-interpolate", "sincos-extrapolate", "final_zoom", "less")}
+    claims = paired_claims(results, family)
+    by_hand = compare({"yarn below extrapolation": (a, b, "less"),
+                       "interpolation below": (*paired_values(results, "sincos-interpolate", "sincos-extrapolate",
+                                                              "final_zoom")[1:], "less")})
+    assert claims == by_hand
+    assert all(c.p >= 0.25 and not c.holds for c in claims)  # two seeds cannot carry a claim
+    table = format_claims(claims)
+    assert table.splitlines()[0].split()[:3] == ["claim", "n", "mean"] and "yarn below extrapolation" in table
+    with pytest.raises(TypeError, match="must be \\(a, b, metric, alternative\\)"):
+        paired_claims(results, {"x": ("rope-yarn", "rope-extrapolate", "final_zoom")})
+    with pytest.raises(KeyError, match="no results for 'rope-ntk'"):
+        paired_claims(results, {"x": ("rope-ntk", "rope-extrapolate", "final_zoom", "less")})
+    with pytest.raises(ValueError, match="alternative of claim 'x'"):
+        paired_claims(results, {"x": ("rope-yarn", "rope-extrapolate", "final_zoom", "lower")})
+
+
+def test_a_table_of_one_seed_shows_no_spread(tiny_results):
+    _, results = tiny_results
+    one = {s: {m: {**v, "values": v["values"][:1], "std": 0.0} for m, v in metrics.items()}
+           for s, metrics in results["summary"].items()}
+    row = next(line for line in format_table(one).splitlines() if line.startswith("rope-yarn"))
+    assert "±" not in row and "±" in format_table(results["summary"])
