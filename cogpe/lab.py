@@ -138,20 +138,22 @@ def _analyse(run_dir: Path, config: TrainConfig, stage1: Path | None, n_samples:
     return analysis
 
 
-def collect_samples(out_dir, results: dict) -> dict[str, np.ndarray]:
+def collect_samples(out_dir, results: dict, videos: int | None = None) -> dict[str, np.ndarray]:
     """The samples of a :func:`run_lab` comparison in ``out_dir`` (its first seed) and the held-out data
     they are compared with: ``{"<strategy>/<when>/FxHxW": uint8 (n, C, T, H, W)}`` with ``when``
-    ``zero_shot`` (right after the switch; not for the baseline) or ``final``, and ``{"data/<probe>": …}``."""
+    ``zero_shot`` (right after the switch; not for the baseline) or ``final``, and ``{"data/<probe>": …}``;
+    the first ``videos`` of each (default: all ``n``), e.g. a few to store beside the results."""
     meta = results.get("samples")
     if not meta:
         return {}
+    n = meta["n"] if videos is None else min(meta["n"], check_size("videos", videos, what="videos"))
     out = {}
     for strategy in meta["strategies"]:
         with np.load(Path(out_dir) / f"seed{meta['seed']}" / strategy / SAMPLES_FILE) as f:
-            out.update({f"{strategy}/{key}": f[key] for key in f.files})
+            out.update({f"{strategy}/{key}": f[key][:n] for key in f.files})
     config = TrainConfig.from_dict(results["config"])
     for probe in config.probes:
-        out[f"data/{probe.name}"] = to_uint8(probe_data(config, probe, meta["n"]))
+        out[f"data/{probe.name}"] = to_uint8(probe_data(config, probe, n))
     return out
 
 
@@ -321,6 +323,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=None,
                    help="videos sampled per run and probe size; the first seed's are written to "
                         "RESULTS.samples.npz (default: the preset's, 8 or 16; 0: none)")
+    p.add_argument("--stored-samples", type=int, default=None, metavar="N",
+                   help="write only the first N videos of each kind to RESULTS.samples.npz (default: all)")
     p.add_argument("--no-attention", action="store_true", help="skip the attention-entropy measurements")
     p.add_argument("--smoke", action="store_true",
                    help="run the preset's code path at test size on any device (cogpe.lab.smoke), in seconds")
@@ -336,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"lab-{name}"
     preset = smoke(LAB_PRESETS[args.preset]) if args.smoke else args.preset
     try:
+        if args.stored_samples is not None:
+            check_size("--stored-samples", args.stored_samples, what="videos")
         results = run_lab(preset, out, strategies=args.strategies, seeds=args.seeds,
                           baseline=not args.no_baseline, device=args.device, progress=not args.no_progress,
                           keep_checkpoints=args.keep_checkpoints, samples=args.samples,
@@ -350,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{prov['preset']}: {len(prov['strategies'])} strategies x {len(prov['seeds'])} seeds "
           f"in {prov['wall_seconds']:.0f} s{reused} -> {path}")
     print(format_provenance(prov))
-    samples = collect_samples(out, results)
+    samples = collect_samples(out, results, args.stored_samples)
     if samples:
         save_samples(path.with_suffix(".samples.npz"), samples)
         print(f"samples: {path.with_suffix('.samples.npz')}")

@@ -177,6 +177,19 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     assert json.loads(path.read_text())["provenance"]["seeds"] == [3]
     assert {k for k in load_samples(tmp_path / "r.samples.npz") if k.startswith("rope")} == {
         f"rope-extrapolate/{when}/{size}" for when in ("final", "zero_shot") for size in ("4x16x16", "4x8x8", "8x8x8")}
+    stored = load_samples(tmp_path / "r.samples.npz")
+    assert stored["rope-extrapolate/final/4x16x16"].shape[0] == stored["data/zoom"].shape[0] == 8
+    # a second invocation reads the run back and stores only the first 2 videos of each kind
+    assert main(["--preset", "tiny", "--out", str(tmp_path / "runs"), "--results", str(tmp_path / "few.json"),
+                 "--strategies", "rope-extrapolate", "--seeds", "3", "--no-baseline", "--no-progress",
+                 "--stored-samples", "2"]) == 0
+    few = load_samples(tmp_path / "few.samples.npz")
+    assert set(few) == set(stored) and all(v.shape[0] == 2 for v in few.values())
+    torch.testing.assert_close(few["rope-extrapolate/final/4x16x16"], stored["rope-extrapolate/final/4x16x16"][:2])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--preset", "tiny", "--stored-samples", "0"])
+    assert "--stored-samples must be an integer >= 1, got 0" in capsys.readouterr().err
 
 
 def _with_base_grid(config: TrainConfig, grid) -> TrainConfig:
