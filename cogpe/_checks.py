@@ -112,6 +112,20 @@ def check_factors(name: str, factors: object, n: int = 3) -> tuple[float, ...]:
     return tuple(check_factor(f"{name}[{i}] ({labels[i]})", f) for i, f in enumerate(items))
 
 
+def check_offsets(name: str, offsets: object, n: int = 3) -> tuple[float, ...]:
+    """Return ``offsets`` as ``n`` finite floats of any sign; a single number is used for every axis."""
+    if isinstance(offsets, (numbers.Real, torch.Tensor)) and not isinstance(offsets, bool):
+        offsets = (offsets,) * n
+    items = _as_tuple(name, offsets, n, "finite numbers")
+    labels = "THW"[3 - n:]
+    out = []
+    for i, v in enumerate(items):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+            raise ValueError(f"{name}[{i}] ({labels[i]}) must be a finite number, got {v!r}")
+        out.append(float(v))
+    return tuple(out)
+
+
 def check_dim(name: str, dim: object, *, multiple: int, why: str) -> int:
     """Return ``dim`` as an int that is a positive multiple of ``multiple`` (``why`` says the reason)."""
     size = check_size(name, dim)
@@ -224,3 +238,38 @@ def check_pair_index(name: str, value: object, dim: int | None = None) -> int:
     if dim is not None and k >= dim // 2:
         raise ValueError(f"{name}={k} is out of range: an axis of {dim} channels has pairs 0..{dim // 2 - 1}")
     return k
+
+
+_AXES = "thw"
+
+
+def check_riflex_k(k: object, rule: str = "cogpe") -> tuple[int | None, int | None, int | None]:
+    """RIFLEx's ``riflex_k`` as one entry per axis (None = the intrinsic component); ``(k, None, None)``
+    under ``riflex_rule="reference"``, which changes the time axis only."""
+    if k is None or (isinstance(k, numbers.Integral) and not isinstance(k, bool)):
+        k = (k, None, None) if rule == "reference" else (k, k, k)
+    elif isinstance(k, (str, bytes)) or not isinstance(k, Sequence) or len(k) != 3:
+        raise TypeError(f"riflex_k must be None, an int or a tuple of 3 (t, h, w), got {k!r}")
+    t, h, w = (None if ki is None else check_pair_index(f"riflex_k[{i}] ({_AXES[i]})", ki) for i, ki in enumerate(k))
+    if rule == "reference" and (h, w) != (None, None):
+        raise ValueError(
+            f"riflex_k={tuple(k)!r} names a pair of h or w, but riflex_rule='reference' changes the time "
+            f"axis only; give riflex_k={t!r} (the t pair) or use riflex_rule='cogpe' for every axis"
+        )
+    return t, h, w
+
+
+def check_repetition_frame(frame: object, rule: str, k_t: int | None) -> int | None:
+    """RIFLEx's ``riflex_repetition_frame``: None, or a latent frame >= 1 under ``riflex_rule="reference"``
+    with no time-axis ``riflex_k`` ``k_t`` (the frame chooses k, :func:`cogpe.scaling.repetition_component`)."""
+    if frame is None:
+        return None
+    frame = check_size("riflex_repetition_frame", frame, what="latent frame at which the video repeats")
+    if rule != "reference":
+        raise ValueError(
+            f"riflex_repetition_frame={frame} chooses k under riflex_rule='reference' only, got "
+            f"riflex_rule={rule!r}; add riflex_rule='reference' (the paper's rule)"
+        )
+    if k_t is not None:
+        raise ValueError(f"riflex_repetition_frame={frame} and riflex_k={k_t} both choose the time axis' pair; give one")
+    return frame

@@ -25,6 +25,9 @@ strategy                       positions ``g(m)``            frequencies ``h(θ_
                                ``endpoint=False``)                                                   (≤ 0.31)
 ``"linspace-crop-diffusers"``  as above, diffusers'          ``θ_j``                                 diffusers ≥ 0.32
                                ``torch.linspace``
+``"scale-shift"``              ``shift + scale·m`` per axis  ``θ_j``                                 ComfyUI's ScaleROPE
+                               (fixed, at every size)                                                node (comfyui2025
+                                                                                                     scalerope)
 ``"resample"``                 a learned table, resampled    —                                       fang2023eva02
                                to the grid
                                (:mod:`cogpe.resample`)
@@ -32,14 +35,18 @@ strategy                       positions ``g(m)``            frequencies ``h(θ_
 
 Every encoding takes the strategies :data:`ENCODINGS` lists: a sincos table has fixed frequencies
 (``extrapolate``, or ``interpolate`` — CogVideoX-2B's index division is this strategy applied to
-sincos), RoPE takes every position and frequency strategy, a learned table can only be resampled.
+sincos), RoPE takes every position and frequency strategy — ``scale-shift`` too, a fixed map of
+positions made for RoPE models — and a learned table can only be resampled.
 
 Our choices (not the papers'):
 
-- **s ≤ 1 is plain extrapolation.** Every strategy except the two linspace-crop ones acts only on axes
+- **s ≤ 1 is plain extrapolation.** Every strategy except the two linspace-crop ones and
+  ``scale-shift`` acts only on axes
   with ``s > 1`` and gives exactly ``arange(n)`` and ``θ_j`` where ``s ≤ 1``: a grid no longer than the
   training one sees a prefix of the positions the model was trained on, so there is nothing to fix.
-  The linspace-crop strategies reproduce diffusers, which rescales at every size. :meth:`Strategy.axes`
+  The linspace-crop strategies reproduce diffusers, which rescales at every size; ``scale-shift`` is
+  the user's own map (``position_scale``, ``position_shift``), applied at every size as ComfyUI does,
+  and is the identity at its defaults (1, 0). :meth:`Strategy.axes`
   is the one place this rule lives (RIFLEx's reference code, too, acts only past pair k's period).
 - **RIFLEx's default rule is ours** (:data:`RIFLEX_RULES`): every axis with ``s > 1``, k the first pair
   with no complete turn in training, its frequency only lowered, margin 1. ``riflex_rule="reference"``
@@ -75,7 +82,10 @@ from ._checks import (
     check_factors,
     check_grid,
     check_margin,
+    check_offsets,
     check_pair_index,
+    check_repetition_frame,
+    check_riflex_k,
     check_size,
 )
 from .grids import (
@@ -113,7 +123,7 @@ __all__ = [
 
 #: Every strategy name, in the order of chapter 6.
 STRATEGIES = ("extrapolate", "interpolate", "ntk", "yarn", "riflex", "linspace-crop", "linspace-crop-diffusers",
-              "resample")
+              "scale-shift", "resample")
 _CROP = ("linspace-crop", "linspace-crop-diffusers")
 _SCALED = ("interpolate", "ntk", "yarn", "riflex")  # the strategies that take a fixed ``factor``
 
@@ -140,11 +150,14 @@ STRATEGY_OPTIONS = MappingProxyType(
         "riflex": MappingProxyType(
             {"factor": None, "riflex_k": None, "riflex_margin": None, "riflex_rule": "cogpe", "riflex_repetition_frame": None}
         ),
+        "scale-shift": MappingProxyType({"position_scale": (1.0, 1.0, 1.0), "position_shift": (0.0, 0.0, 0.0)}),
     }
 )
 
 #: The lab model's encodings, ``"<encoding>-<strategy>"``, as :func:`parse_model_strategy` reads them.
-MODEL_STRATEGIES = tuple(f"{encoding}-{name}" for encoding, names in ENCODINGS.items() for name in names if name not in _CROP)
+#: (Not the crop strategies, made for diffusers' pipeline, nor ``scale-shift``, a map the user picks.)
+MODEL_STRATEGIES = tuple(f"{encoding}-{name}" for encoding, names in ENCODINGS.items() for name in names
+                         if name not in _CROP + ("scale-shift",))
 #: The lab encodings the spatial experiments also train with the noise schedule shifted by the token
 #: count (:data:`cogpe.labconfig.SHIFTED`): the interpolation of each family, RoPE's extrapolation and YaRN.
 NOISE_SHIFTED = ("sincos-interpolate", "rope-extrapolate", "rope-interpolate", "rope-yarn")
@@ -165,7 +178,8 @@ class Strategy:
     (``None``: the rule's, 1.0 or 0.9), ``riflex_rule`` one of :data:`RIFLEX_RULES`. Under
     ``"reference"`` only the time axis changes: ``riflex_k`` is one int (stored ``(k, None, None)``),
     or ``riflex_repetition_frame`` ``N`` picks k (:func:`cogpe.scaling.repetition_component`), or
-    neither and k is the intrinsic component. Options belong to the strategies
+    neither and k is the intrinsic component. ``position_scale`` (> 0) and ``position_shift`` (one
+    number or one per axis) are ``scale-shift``'s: positions ``shift + scale·m``. Options belong to the strategies
     :data:`STRATEGY_OPTIONS` lists them under.
 
     >>> Strategy("yarn", yarn_beta=8.0)
@@ -187,6 +201,8 @@ class Strategy:
     riflex_margin: float | None = None
     riflex_rule: str = "cogpe"
     riflex_repetition_frame: int | None = None
+    position_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    position_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         check_choice("strategy", self.name, STRATEGIES)
@@ -203,10 +219,13 @@ class Strategy:
         if self.attention_factor is not None:
             object.__setattr__(self, "attention_factor", check_factor("attention_factor", self.attention_factor))
         rule = check_choice("riflex_rule", self.riflex_rule, tuple(RIFLEX_RULES))
-        object.__setattr__(self, "riflex_k", _check_axis_ks(self.riflex_k, rule))
+        object.__setattr__(self, "riflex_k", check_riflex_k(self.riflex_k, rule))
         margin = RIFLEX_RULES[rule] if self.riflex_margin is None else self.riflex_margin
         object.__setattr__(self, "riflex_margin", check_margin(margin))
-        object.__setattr__(self, "riflex_repetition_frame", _check_repetition_frame(self))
+        object.__setattr__(self, "position_scale", check_factors("position_scale", self.position_scale, 3))
+        object.__setattr__(self, "position_shift", check_offsets("position_shift", self.position_shift, 3))
+        object.__setattr__(self, "riflex_repetition_frame",
+                           check_repetition_frame(self.riflex_repetition_frame, self.riflex_rule, self.riflex_k[0]))
 
     def _is_default(self, f: Field) -> bool:
         """Whether option field ``f`` holds its default (``riflex_margin``: None or the rule's)."""
@@ -245,7 +264,7 @@ class Strategy:
             return _crop_axes(self.name, grid, base_grid, split, theta)
         scales = self.scales(grid, base_grid)
         t, h, w = (
-            (self._positions(n, s), self._frequencies(n0, s, d, theta, i))
+            (self._positions(n, s, i), self._frequencies(n0, s, d, theta, i))
             for i, (n, n0, s, d) in enumerate(zip(grid, base_grid, scales, split))
         )
         return t, h, w
@@ -272,12 +291,14 @@ class Strategy:
         s = self.factor[axis] if self.factor is not None else n / n0
         if self.riflex_k[axis] is not None:
             check_pair_index(f"riflex_k[{axis}] ({_AXES[axis]})", self.riflex_k[axis], dim)
-        return self._positions(n, s), self._frequencies(n0, s, dim, theta, axis)
+        return self._positions(n, s, axis), self._frequencies(n0, s, dim, theta, axis)
 
     # The rule "an axis with s <= 1 keeps arange(n) and θ_j" is these two methods' first line.
 
-    def _positions(self, n: int, s: float) -> torch.Tensor:
-        """Positions ``(n,)`` float64 of one axis at scale ``s``."""
+    def _positions(self, n: int, s: float, axis: int) -> torch.Tensor:
+        """Positions ``(n,)`` float64 of axis ``axis`` (0, 1, 2: t, h, w) at scale ``s``."""
+        if self.name == "scale-shift":  # the user's map, at every size
+            return self.position_shift[axis] + self.position_scale[axis] * arange_positions(n)
         if s <= 1 or self.name != "interpolate":
             return arange_positions(n)
         return divided_positions(n, s)
@@ -285,7 +306,7 @@ class Strategy:
     def _frequencies(self, n0: int, s: float, d: int, theta: float, axis: int) -> torch.Tensor:
         """Frequencies ``(d/2,)`` float64 of axis ``axis`` (0, 1, 2: t, h, w) of ``d`` channels trained on
         ``n0`` tokens, at scale ``s``."""
-        if s <= 1 or self.name in ("extrapolate", "interpolate"):
+        if s <= 1 or self.name in ("extrapolate", "interpolate", "scale-shift"):
             return rope_frequencies(d, theta)
         if self.name == "ntk":
             return ntk_frequencies(d, s, theta)
@@ -319,7 +340,7 @@ class Strategy:
         """
         check_encoding("sincos", self)
         grid, base_grid = check_grid("grid", grid, 3), check_grid("base_grid", base_grid, 3)
-        t, h, w = (self._positions(n, s) for n, s in zip(grid, self.scales(grid, base_grid)))
+        t, h, w = (self._positions(n, s, i) for i, (n, s) in enumerate(zip(grid, self.scales(grid, base_grid))))
         return t, h, w
 
     def attention(self, grid, base_grid) -> float:
@@ -369,42 +390,6 @@ _OPTION_NAMES = {name: tuple(opts) for name, opts in STRATEGY_OPTIONS.items()}
 
 def _options_by_strategy() -> str:
     return "options by strategy: " + "; ".join(f"{k!r}: {', '.join(v)}" for k, v in STRATEGY_OPTIONS.items())
-
-
-def _check_axis_ks(k, rule: str = "cogpe") -> tuple[int | None, int | None, int | None]:
-    """``riflex_k`` as one entry per axis (None = the intrinsic component); ``(k, None, None)`` under
-    ``riflex_rule="reference"``, which changes the time axis only."""
-    if k is None or (isinstance(k, numbers.Integral) and not isinstance(k, bool)):
-        k = (k, None, None) if rule == "reference" else (k, k, k)
-    elif isinstance(k, (str, bytes)) or not isinstance(k, Sequence) or len(k) != 3:
-        raise TypeError(f"riflex_k must be None, an int or a tuple of 3 (t, h, w), got {k!r}")
-    t, h, w = (None if ki is None else check_pair_index(f"riflex_k[{i}] ({_AXES[i]})", ki) for i, ki in enumerate(k))
-    if rule == "reference" and (h, w) != (None, None):
-        raise ValueError(
-            f"riflex_k={tuple(k)!r} names a pair of h or w, but riflex_rule='reference' changes the time "
-            f"axis only; give riflex_k={t!r} (the t pair) or use riflex_rule='cogpe' for every axis"
-        )
-    return t, h, w
-
-
-def _check_repetition_frame(strategy: "Strategy") -> int | None:
-    """``riflex_repetition_frame``: None, or a latent frame >= 1 under ``riflex_rule="reference"`` with no
-    ``riflex_k`` (it chooses k, :func:`cogpe.scaling.repetition_component`)."""
-    frame = strategy.riflex_repetition_frame
-    if frame is None:
-        return None
-    frame = check_size("riflex_repetition_frame", frame, what="latent frame at which the video repeats")
-    if strategy.riflex_rule != "reference":
-        raise ValueError(
-            f"riflex_repetition_frame={frame} chooses k under riflex_rule='reference' only, got "
-            f"riflex_rule={strategy.riflex_rule!r}; add riflex_rule='reference' (the paper's rule)"
-        )
-    if strategy.riflex_k[0] is not None:
-        raise ValueError(
-            f"riflex_repetition_frame={frame} and riflex_k={strategy.riflex_k[0]} both choose the time "
-            "axis' pair; give one"
-        )
-    return frame
 
 
 def _crop_axes(name: str, grid, base_grid, split, theta: float) -> Axes:

@@ -93,7 +93,8 @@ def test_extrapolate_is_the_model_itself_at_every_grid(model, grid):
 # --- 3. larger grids: the strategy's positions and frequencies, computed independently ----------------------
 
 SCALED = ["interpolate", "ntk", "riflex", "linspace-crop-diffusers", Strategy("yarn", attention_factor=1.0),
-          Strategy("riflex", riflex_k=0)]
+          Strategy("riflex", riflex_k=0),
+          Strategy("scale-shift", position_scale=(1.0, 0.5, 0.75), position_shift=(0.0, 2.0, -1.5))]
 
 
 @pytest.mark.parametrize("strategy", SCALED, ids=repr)

@@ -48,7 +48,7 @@ def same_tables(a, b) -> bool:
 
 def test_one_list_of_names_and_what_each_encoding_takes():
     assert STRATEGIES == ("extrapolate", "interpolate", "ntk", "yarn", "riflex", "linspace-crop",
-                          "linspace-crop-diffusers", "resample")
+                          "linspace-crop-diffusers", "scale-shift", "resample")
     assert set().union(*ENCODINGS.values()) == set(STRATEGIES)
     assert ENCODINGS["sincos"] == ("extrapolate", "interpolate") and ENCODINGS["learned"] == ("resample",)
     assert set(STRATEGY_OPTIONS) <= set(STRATEGIES)
@@ -62,6 +62,41 @@ def test_model_names_parse_into_encoding_and_strategy():
         assert f"{encoding}-{strategy.name}" == name and strategy.name in ENCODINGS[encoding]
     with pytest.raises(ValueError, match=r"unknown strategy 'rope-pi'; valid: 'sincos-extrapolate'"):
         parse_model_strategy("rope-pi")
+
+
+def test_scale_shift_maps_positions_to_shift_plus_scale_times_the_index():
+    """ComfyUI's ScaleROPE: per axis ``linspace(shift, shift + (n-1)·scale, n)`` at every size, θ unchanged."""
+    grid, base = (5, 7, 9), (5, 4, 4)
+    plain = Strategy("extrapolate").axes(grid, base, (8, 12, 12))
+    for (p, f), (q, g) in zip(Strategy("scale-shift").axes(grid, base, (8, 12, 12)), plain):  # defaults: identity
+        assert torch.equal(p, q) and torch.equal(f, g)
+    chosen = Strategy("scale-shift", position_scale=(1.0, 0.5, 2.0), position_shift=(3.0, -1.0, 0.25))
+    for i, ((p, f), (_, g)) in enumerate(zip(chosen.axes(grid, base, (8, 12, 12)), plain)):
+        n, scale, shift = grid[i], chosen.position_scale[i], chosen.position_shift[i]
+        expected = [shift + (n - 1) * scale * m / (n - 1) for m in range(n)]  # the linspace, literally
+        assert p.tolist() == pytest.approx(expected, abs=1e-12) and torch.equal(f, g)
+    # smaller grids too (no s <= 1 rule)
+    small = chosen.axis(3, 8, 12, axis=1)[0]
+    assert small.tolist() == [-1.0, -0.5, 0.0]
+    assert [p.tolist() for p, _ in chosen.axes((2, 2, 2), base, (8, 12, 12))] == [[3.0, 4.0], [-1.0, -0.5], [0.25, 2.25]]
+    # index division by s is scale 1/s: position interpolation
+    split, grid2, base2 = (16, 24, 24), (13, 30, 45), (13, 16, 24)
+    divided = Strategy("scale-shift", position_scale=(1, 1 / 1.875, 1 / 1.875)).axes(grid2, base2, split)
+    for (a, _), (b, _) in zip(divided, Strategy("interpolate").axes(grid2, base2, split)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="'scale-shift' cannot be applied to a sincos encoding"):
+        chosen.positions(grid, base)
+    assert as_strategy("scale-shift", position_shift=2).position_shift == (2.0, 2.0, 2.0)
+    assert from_rope_scaling({"rope_type": "scale-shift", "position_scale": 0.5}).position_scale == (0.5, 0.5, 0.5)
+    assert chosen.attention(grid, base) == 1.0 and "scale-shift" not in {n.split("-", 1)[1] for n in MODEL_STRATEGIES}
+    with pytest.raises(ValueError, match=r"position_scale\[1\] \(H\) must be a finite number > 0, got 0.0"):
+        Strategy("scale-shift", position_scale=(1, 0, 1))
+    with pytest.raises(ValueError, match=r"position_shift\[0\] \(T\) must be a finite number, got nan"):
+        Strategy("scale-shift", position_shift=float("nan"))
+    with pytest.raises(ValueError, match=r"position_shift must have 3 entries ordered \(T, H, W\)"):
+        Strategy("scale-shift", position_shift=(1.0, 2.0))
+    with pytest.raises(TypeError, match="strategy 'yarn' takes no option position_shift=1"):
+        Strategy("yarn", position_shift=1)
 
 
 def test_a_strategy_is_frozen_hashable_and_normalised():

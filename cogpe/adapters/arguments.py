@@ -56,6 +56,8 @@ def model_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: Ro
         why = ""
         if name == "resample":
             why = f" (it resamples a learned table; {'a sincos table is computed' if encoding == 'sincos' else 'RoPE has none'})"
+        elif name == "scale-shift" and encoding == "sincos":
+            why = " (a free map of RoPE positions; the sincos patch table takes m and m/s only)"
         elif name in STRATEGIES and encoding == "sincos":
             why = " (it acts on RoPE's frequencies or crop region, which a sincos table does not have)"
         raise ValueError(f"strategy={name!r} cannot be used by {what}{why}; valid strategies: {valid}")
