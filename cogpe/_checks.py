@@ -273,3 +273,33 @@ def check_repetition_frame(frame: object, rule: str, k_t: int | None) -> int | N
     if k_t is not None:
         raise ValueError(f"riflex_repetition_frame={frame} and riflex_k={k_t} both choose the time axis' pair; give one")
     return frame
+
+
+def check_videos(name: str, videos: object, *, frames: int = 1) -> torch.Tensor:
+    """``videos`` as float64 ``(B, C, T, H, W)`` with C = 1 or 3 and T >= ``frames``, or a clear error."""
+    if not isinstance(videos, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor (B, C, T, H, W), got {type(videos).__name__}")
+    if videos.ndim != 5:
+        raise ValueError(f"{name} must have 5 dimensions (B, C, T, H, W), got shape {tuple(videos.shape)}")
+    if not videos.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor with values in [-1, 1], got dtype {videos.dtype}")
+    if videos.shape[1] not in (1, 3):
+        raise ValueError(
+            f"{name} has {videos.shape[1]} channels (shape {tuple(videos.shape)}); use 3 (RGB) or 1 "
+            "(luminance) in the layout (B, C, T, H, W)"
+        )
+    if min(videos.shape) < 1:
+        raise ValueError(f"{name} is empty: shape {tuple(videos.shape)}")
+    if videos.shape[2] < frames:
+        raise ValueError(f"{name} needs at least {frames} frames, got T={videos.shape[2]}")
+    if not torch.isfinite(videos).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return videos.double()
+
+
+def check_threshold(value: object) -> float:
+    """A foreground ``threshold``: a finite number in (0, 2), the range of a difference of values in [-1, 1]."""
+    threshold = check_factor("threshold", value)
+    if threshold >= 2:
+        raise ValueError(f"threshold={threshold} is not below 2, the largest difference in [-1, 1]; use e.g. 0.2")
+    return threshold

@@ -27,13 +27,14 @@ import numpy as np
 import torch
 
 from ._checks import check_size
+from .behaviour import Behaviour, measure
 from .data import VideoDataset
 from .embeddings import RotaryEmbedding3D
 from .model import VideoDiT
 from .objective import evaluate, heldout_attention_entropy, sample
 from .quality import FeatureNet, frechet_video_distance
 from .trainconfig import Probe, TrainConfig
-from .videostats import behaviour_ratios, sample_ratios
+from .videostats import ratios_of, sample_ratios
 
 __all__ = ["SAMPLE_STEPS", "analyse_checkpoint", "probe_data", "resolution_key", "to_uint8", "without_temperature"]
 
@@ -92,6 +93,7 @@ def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8
     n = check_size("samples", samples, minimum=0, what="videos")
     metrics: dict[str, dict] = {}
     videos: dict[str, torch.Tensor] = {}
+    measured: dict[str, Behaviour] = {}
     plain = without_temperature(model) if attention else None
     for probe in config.probes:
         out: dict = metrics.setdefault(probe.name, {})
@@ -110,9 +112,10 @@ def analyse_checkpoint(model: VideoDiT, config: TrainConfig, *, samples: int = 8
                 videos[key] = sample(model, n, probe.resolution, steps=SAMPLE_STEPS, seed=0,
                                      objective=config.objective, channels=config.data.channels,
                                      shift=config.level_shift(probe.resolution))
+                measured[key] = measure(videos[key])  # probes of one size share it
             data = probe_data(config, probe, n)
             out.update(sample_ratios(videos[key], data))
-            out.update(behaviour_ratios(videos[key], data))
+            out.update(ratios_of(measured[key], measure(data)))
             if features is not None:
                 out["fvd"] = frechet_video_distance(videos[key], data, features)
                 out["fvd_data"] = frechet_video_distance(probe_data(config, probe, n, "test"), data, features)

@@ -32,38 +32,36 @@ at 32×32, where a step of up to 3 pixels is no longer small beside an object. K
 merges components, and a step across a bounce is shorter than the speed. Each function states the
 tolerance tests/test_behaviour.py checks over 16×16, 16×24, 32×32 and 32×48 frames, 8 and 16 frames.
 
-The failures chapter 7 looks for at new sizes are built from a video by :func:`slowed`, :func:`looped`,
-:func:`shrunk` and :func:`tiled`; each metric tells its failure apart from the data.
+The failures chapter 7 looks for at new sizes are built from a video by :mod:`cogpe.failures`; each
+metric tells its failure apart from the data.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_factor, check_size
+from ._checks import check_factor, check_size, check_threshold, check_videos
 
 __all__ = [
+    "Behaviour",
     "EQUIVALENT_RADIUS",
     "Measured",
     "Objects",
     "background",
     "foreground",
     "loop_period",
-    "looped",
+    "measure",
     "object_count",
     "object_scale",
     "object_speed",
     "objects",
     "repetition",
     "repetition_profile",
-    "shrunk",
-    "slowed",
-    "tiled",
 ]
 
 #: Equivalent radius ``√(area / π)`` of each shape of :data:`cogpe.data.SHAPES` ÷ its circumradius ``r``
@@ -74,8 +72,6 @@ EQUIVALENT_RADIUS = {
     "triangle": math.sqrt(3 * math.sqrt(3) / (4 * math.pi)),
     "square": math.sqrt(2 / math.pi),
 }
-
-Remap = Callable[[torch.Tensor], torch.Tensor]  # frames (N, C, H, W) -> (N, C, H, W)
 
 _FIRST_TOLERANCE = 0.4  # the first background fit: around the per-channel median, wider than the ramp
 _AREA_RATIO = 2.0  # a paired step joins components whose areas differ by less than this factor
@@ -112,32 +108,11 @@ class Objects(NamedTuple):
 
 
 def _videos(videos: object, name: str = "videos", *, frames: int = 1) -> torch.Tensor:
-    """``videos`` as float64 ``(B, C, T, H, W)`` with C = 1 or 3 and T >= ``frames``, or a clear error."""
-    if not isinstance(videos, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor (B, C, T, H, W), got {type(videos).__name__}")
-    if videos.ndim != 5:
-        raise ValueError(f"{name} must have 5 dimensions (B, C, T, H, W), got shape {tuple(videos.shape)}")
-    if not videos.is_floating_point():
-        raise TypeError(f"{name} must be a floating tensor with values in [-1, 1], got dtype {videos.dtype}")
-    if videos.shape[1] not in (1, 3):
-        raise ValueError(
-            f"{name} has {videos.shape[1]} channels (shape {tuple(videos.shape)}); use 3 (RGB) or 1 "
-            "(luminance) in the layout (B, C, T, H, W)"
-        )
-    if min(videos.shape) < 1:
-        raise ValueError(f"{name} is empty: shape {tuple(videos.shape)}")
-    if videos.shape[2] < frames:
-        raise ValueError(f"{name} needs at least {frames} frames, got T={videos.shape[2]}")
-    if not torch.isfinite(videos).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return videos.double()
+    return check_videos(name, videos, frames=frames)
 
 
 def _threshold(value: object) -> float:
-    threshold = check_factor("threshold", value)
-    if threshold >= 2:
-        raise ValueError(f"threshold={threshold} is not below 2, the largest difference in [-1, 1]; use e.g. 0.2")
-    return threshold
+    return check_threshold(value)
 
 
 def _ramps(height: int, width: int, device: torch.device) -> torch.Tensor:
@@ -291,7 +266,11 @@ def object_count(videos: torch.Tensor, *, threshold: float = 0.2, min_area: floa
     """
     v = _videos(videos)
     b, _, t, _, _ = v.shape
-    found = objects(v, threshold=threshold, min_area=min_area)
+    return _count(objects(v, threshold=threshold, min_area=min_area), b, t)
+
+
+def _count(found: Objects, b: int, t: int) -> torch.Tensor:
+    """Components per frame ``(B, T)`` long of the :func:`objects` of a ``(B, ·, T, ·, ·)`` batch."""
     return torch.bincount(found.frame, minlength=b * t).reshape(b, t)
 
 
@@ -324,9 +303,13 @@ def object_scale(videos: torch.Tensor, *, threshold: float = 0.2, min_area: floa
     """
     v = _videos(videos)
     b, _, t, h, w = v.shape
-    found = objects(v, threshold=threshold, min_area=min_area)
+    return _scale(objects(v, threshold=threshold, min_area=min_area), b, t, (h, w))
+
+
+def _scale(found: Objects, b: int, t: int, size: tuple[int, int]) -> Measured:
+    """:func:`object_scale` of the :func:`objects` of a ``(B, ·, T, H, W)`` batch, ``size = (H, W)``."""
     pixels = _per_video(torch.sqrt(found.area / math.pi), found.frame // t, found.roundness >= _ROUND, b)
-    return Measured(pixels / math.sqrt(h * w), pixels)
+    return Measured(pixels / math.sqrt(size[0] * size[1]), pixels)
 
 
 def _steps(found: Objects, use: torch.Tensor, a: int, size: tuple[int, int], max_step: float) -> torch.Tensor:
@@ -369,15 +352,20 @@ def object_speed(
     v = _videos(videos, frames=2)
     max_step = check_factor("max_step", max_step)
     b, _, t, h, w = v.shape
-    found = objects(v, threshold=threshold, min_area=min_area)
-    scale = torch.tensor([1.0 / h, 1.0 / w], dtype=torch.float64, device=v.device)
+    return _speed(objects(v, threshold=threshold, min_area=min_area), b, t, (h, w), max_step)
+
+
+def _speed(found: Objects, b: int, t: int, size: tuple[int, int], max_step: float) -> Measured:
+    """:func:`object_speed` of the :func:`objects` of a ``(B, ·, T, H, W)`` batch (T >= 2), ``size = (H, W)``."""
+    h, w = size
+    scale = torch.tensor([1.0 / h, 1.0 / w], dtype=torch.float64, device=found.y.device)
     sides, pixels = [], []
     round_ = found.roundness >= _ROUND
     for k in range(b):
         steps = torch.cat([_steps(found, round_, k * t + i, (h, w), max_step) for i in range(t - 1)])
         if not len(steps):  # every object merged with another all along: read the merged ones
             steps = torch.cat([_steps(found, round_ | True, k * t + i, (h, w), max_step) for i in range(t - 1)])
-        none = torch.tensor(math.nan, dtype=torch.float64, device=v.device)
+        none = torch.tensor(math.nan, dtype=torch.float64, device=found.y.device)
         sides.append((steps * scale).norm(dim=-1).quantile(0.5) if len(steps) else none)
         pixels.append(steps.norm(dim=-1).quantile(0.5) if len(steps) else none)
     return Measured(torch.stack(sides), torch.stack(pixels))
@@ -451,105 +439,33 @@ def loop_period(videos: torch.Tensor, *, threshold: float = 0.9) -> torch.Tensor
     return torch.where(first < t, first, 0)
 
 
-# --- the failures chapter 7 looks for, built from a video ------------------------------------------------
+class Behaviour(NamedTuple):
+    """Every metric of one batch ``(B, C, T, H, W)`` (:func:`measure`; chapter 7): ``speed`` and ``scale``
+    :class:`Measured` ``(B,)`` (speed NaN for T < 2), ``counts`` ``(B, T)`` long, ``period`` ``(B,)`` long
+    (0: no loop; always 0 for T < 3)."""
+
+    speed: Measured
+    scale: Measured
+    counts: torch.Tensor
+    period: torch.Tensor
 
 
-def slowed(videos: torch.Tensor, factor: float) -> torch.Tensor:
-    """``videos (B, C, T, H, W)`` at 1/``factor`` the speed (factor >= 1), same shape (chapter 7).
+def measure(videos: torch.Tensor, *, threshold: float = 0.2, min_area: float = 1.0, max_step: float = 0.25,
+            loop_threshold: float = 0.9) -> Behaviour:
+    """:func:`object_speed`, :func:`object_scale`, :func:`object_count` and :func:`loop_period` of
+    ``videos (B, C, T, H, W)`` at once, the objects found once: the same numbers as the four calls
+    (chapter 7's samples are measured this way, :func:`cogpe.videostats.behaviour_ratios`).
 
-    Frame ``k`` shows the content at time ``k / factor``, linearly interpolated between the two frames
-    around it (a cross-fade, whose weighted centroid moves at exactly 1/factor the speed). On data
-    rendered from a scene, ``render(..., frame_step=1 / factor)`` is the exact slowed video.
-
-    >>> v = torch.arange(4.0).reshape(1, 1, 4, 1, 1) / 4
-    >>> slowed(v, 2.0).flatten().tolist()
-    [0.0, 0.125, 0.25, 0.375]
+    >>> v = -torch.ones(1, 1, 3, 8, 12)
+    >>> for t in range(3): v[0, 0, t, 2:5, 2 + 2 * t:5 + 2 * t] = 1.0
+    >>> m = measure(v)
+    >>> round(float(m.speed.pixels[0]), 6), m.counts.tolist(), m.period.tolist()
+    (2.0, [[1, 1, 1]], [0])
     """
     v = _videos(videos)
-    factor = check_factor("factor", factor)
-    if factor < 1:
-        raise ValueError(f"factor={factor} must be >= 1: a slowed video shows the first 1/factor of the clip")
-    t = v.shape[2]
-    time = torch.arange(t, dtype=torch.float64, device=v.device) / factor  # (T,) in input frames
-    low = time.floor().long().clamp(max=t - 1)  # (T,)
-    high = (low + 1).clamp(max=t - 1)
-    frac = (time - low).reshape(1, 1, t, 1, 1)
-    out = v[:, :, low] * (1 - frac) + v[:, :, high] * frac
-    return out.to(videos.dtype)
-
-
-def looped(videos: torch.Tensor, period: int) -> torch.Tensor:
-    """``videos (B, C, T, H, W)`` whose first ``period`` frames repeat to fill the T frames (chapter 7).
-
-    >>> v = torch.arange(5.0).reshape(1, 1, 5, 1, 1)
-    >>> looped(v, 2).flatten().tolist()
-    [0.0, 1.0, 0.0, 1.0, 0.0]
-    """
-    v = _videos(videos)
-    t = v.shape[2]
-    period = check_size("period", period, what="frames")
-    if period > t:
-        raise ValueError(f"period={period} is longer than the video (T={t}); use 1 <= period <= {t}")
-    return videos[:, :, torch.arange(t, device=videos.device) % period]
-
-
-def _over_background(v: torch.Tensor, remap: Remap, threshold: float) -> torch.Tensor:
-    """``background + remap(v − background)`` of float64 ``v (B, C, T, H, W)``, frame by frame."""
-    b, c, t, h, w = v.shape
-    plane = _plane(v, threshold).reshape(b, c, 1, h, w)
-    resid = (v - plane).transpose(1, 2).reshape(b * t, c, h, w)  # (B·T, C, H, W)
-    moved = remap(resid).reshape(b, t, c, h, w).transpose(1, 2)  # (B, C, T, H, W)
-    return plane + moved
-
-
-def shrunk(videos: torch.Tensor, factor: float, *, threshold: float = 0.2) -> torch.Tensor:
-    """``videos (B, C, T, H, W)`` whose objects are ``factor`` (0 < factor <= 1) times as large, centred in
-    the same frame over the same :func:`background`; same shape (chapter 7).
-
-    The foreground (video minus background) is resized to ``round(factor·H) × round(factor·W)``
-    (averaging pixels, which keeps its mean, so areas scale by about factor²) and padded with zeros.
-
-    >>> v = -torch.ones(1, 1, 1, 8, 8); v[..., 2:6, 2:6] = 1.0
-    >>> shrunk(v, 0.5)[0, 0, 0, 2:6, 2:6]
-    tensor([[-1., -1., -1., -1.],
-            [-1.,  1.,  1., -1.],
-            [-1.,  1.,  1., -1.],
-            [-1., -1., -1., -1.]])
-    """
-    v = _videos(videos)
-    factor = check_factor("factor", factor)
-    if factor > 1:
-        raise ValueError(f"factor={factor} must be in (0, 1]: shrunk objects are smaller")
-    h, w = v.shape[-2:]
-    size = (max(1, round(factor * h)), max(1, round(factor * w)))
-    top, left = (h - size[0]) // 2, (w - size[1]) // 2
-
-    def remap(x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C, H, W)
-        small = F.interpolate(x, size=size, mode="area")
-        return F.pad(small, (left, w - size[1] - left, top, h - size[0] - top))
-
-    return _over_background(v, remap, _threshold(threshold)).to(videos.dtype)
-
-
-def tiled(videos: torch.Tensor, n: int, *, threshold: float = 0.2) -> torch.Tensor:
-    """``videos (B, C, T, H, W)`` whose objects repeat ``n × n`` times: the foreground tiled n×n and
-    averaged back to ``H × W`` over the same :func:`background`; same shape (chapter 7).
-
-    Each copy is 1/n the size and moves at 1/n the speed. Tiling the background too would add seams
-    (the colour ramp restarting in every tile) that are not the failure measured here.
-
-    >>> v = -torch.ones(1, 1, 1, 4, 4); v[..., 0:2, 0:2] = 1.0
-    >>> tiled(v, 2)[0, 0, 0].round(decimals=6)
-    tensor([[ 1., -1.,  1., -1.],
-            [-1., -1., -1., -1.],
-            [ 1., -1.,  1., -1.],
-            [-1., -1., -1., -1.]])
-    """
-    v = _videos(videos)
-    n = check_size("n", n, what="tiles per side")
-    h, w = v.shape[-2:]
-
-    def remap(x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C, H, W)
-        return F.interpolate(x.repeat(1, 1, n, n), size=(h, w), mode="area")
-
-    return _over_background(v, remap, _threshold(threshold)).to(videos.dtype)
+    b, _, t, h, w = v.shape
+    found = objects(v, threshold=threshold, min_area=min_area)
+    none = torch.full((b,), math.nan, dtype=torch.float64, device=v.device)
+    speed = _speed(found, b, t, (h, w), check_factor("max_step", max_step)) if t >= 2 else Measured(none, none)
+    period = loop_period(v, threshold=loop_threshold) if t >= 3 else torch.zeros(b, dtype=torch.long, device=v.device)
+    return Behaviour(speed, _scale(found, b, t, (h, w)), _count(found, b, t), period)

@@ -34,8 +34,9 @@ results JSON, ``<results>.samples.npz``; :func:`load_samples` reads them back).
 
 **Pooled**: where the preset names a feature network, the samples of every seed are also measured
 together (:func:`cogpe.labpool.pooled_quality`: one Fréchet distance per run, probe and moment with
-a cluster bootstrap interval over seeds, and the pooled sample and behaviour ratios), the results'
-``pooled`` block.
+a cluster bootstrap interval over seeds, and the pooled sample ratios), the results' ``pooled`` block.
+The behaviour ratios stay per seed, where the paired tests use them (``pooled_quality(...,
+behaviour=True)`` pools them too, at many times the cost).
 
 Run directories are resumable: finished runs are read back from their ``metrics.jsonl``, an
 interrupted one continues from its checkpoint; the provenance counts the runs reused that way.
@@ -301,7 +302,7 @@ def run_lab(
     }
     results["summary"] = summarize(results)
     if features is not None and sampled:
-        results["pooled"] = pooled_quality(out, results, features)
+        results["pooled"] = pooled_quality(out, results, features, behaviour=False)  # behaviour: per seed
     return results
 
 

@@ -25,9 +25,10 @@ import torch
 
 from ._checks import check_probability, check_size
 from .analysis import probe_data, resolution_key
+from .behaviour import measure
 from .quality import FeatureNet, frechet_distance, video_features
 from .trainconfig import TrainConfig
-from .videostats import behaviour_ratios, sample_ratios
+from .videostats import ratios_of, sample_ratios
 
 __all__ = ["SAMPLES_FILE", "pooled_quality", "seed_samples"]
 
@@ -70,13 +71,15 @@ def _runs_with_samples(results: dict) -> list[str]:
 
 
 def pooled_quality(out_dir, results: dict, net: FeatureNet, *, level: float = 0.95, resamples: int = 200,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, behaviour: bool = True) -> dict:
     """The pooled measurements (module docstring) of the comparison ``results`` run in ``out_dir``.
 
     Returns ``{run: {when: {probe: {"n", "seeds", "fvd", "fvd_data", "interval", <sample ratios>,
     <behaviour ratios>}}}}``; ``n`` is the number of pooled samples, ``interval`` the cluster bootstrap
-    ``level`` interval of ``fvd`` (``resamples`` draws of the seeds, numpy generator ``seed``). Every
-    seed of ``results["provenance"]["seeds"]`` must have kept the run's samples.
+    ``level`` interval of ``fvd`` (``resamples`` draws of the seeds, numpy generator ``seed``);
+    ``behaviour=False`` leaves the behaviour ratios out (the slowest part). Every seed of
+    ``results["provenance"]["seeds"]`` must have kept the run's samples. Probes of one size share the
+    samples (the model does not know the field of view), which are read and measured once.
     """
     if not isinstance(net, FeatureNet):
         raise TypeError(f"net must be a FeatureNet (cogpe.quality.cached_feature_net), got {type(net).__name__}")
@@ -84,28 +87,40 @@ def pooled_quality(out_dir, results: dict, net: FeatureNet, *, level: float = 0.
     resamples = check_size("resamples", resamples, what="resamples")
     seeds = list(results["provenance"]["seeds"])
     config = TrainConfig.from_dict(results["config"])
-    data_cache: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor, float]] = {}
+    data_cache: dict[tuple[str, int], tuple] = {}
     out: dict[str, dict] = {}
     for run in _runs_with_samples(results):
         for when in _whens(results, run):
+            by_size: dict[str, tuple] = {}
             for probe in config.probes:
-                parts = seed_samples(out_dir, run, seeds, f"{when}/{resolution_key(probe.resolution)}")
-                samples = torch.cat(parts)
+                key = f"{when}/{resolution_key(probe.resolution)}"
+                if key not in by_size:
+                    parts = seed_samples(out_dir, run, seeds, key)
+                    samples = torch.cat(parts)
+                    by_size[key] = (samples, [video_features(net, p) for p in parts],
+                                    measure(samples) if behaviour else None)
+                samples, features, measured = by_size[key]
                 n = samples.shape[0]
                 if (probe.name, n) not in data_cache:
-                    data = probe_data(config, probe, n)
-                    data_f = video_features(net, data)
-                    floor = frechet_distance(video_features(net, probe_data(config, probe, n, "test")), data_f)
-                    data_cache[probe.name, n] = data, data_f, floor
-                data, data_f, floor = data_cache[probe.name, n]
-                features = [video_features(net, p) for p in parts]
-                entry = {"n": n, "seeds": len(parts), "fvd": frechet_distance(torch.cat(features), data_f),
+                    data_cache[probe.name, n] = _reference(config, probe, n, net, behaviour)
+                data, data_f, floor, data_measured = data_cache[probe.name, n]
+                entry = {"n": n, "seeds": len(features), "fvd": frechet_distance(torch.cat(features), data_f),
                          "fvd_data": floor,
                          "interval": list(_cluster_interval(features, data_f, level, resamples, seed))}
                 entry.update(sample_ratios(samples, data))
-                entry.update(behaviour_ratios(samples, data))
+                if measured is not None:
+                    entry.update(ratios_of(measured, data_measured))
                 out.setdefault(run, {}).setdefault(when, {})[probe.name] = entry
     return out
+
+
+def _reference(config: TrainConfig, probe, n: int, net: FeatureNet, behaviour: bool) -> tuple:
+    """``(data, features, floor, measured)`` of ``n`` held-out videos of ``probe``: the videos, their
+    features, the Fréchet distance of ``n`` other data videos to them, and their behaviour (or None)."""
+    data = probe_data(config, probe, n)
+    features = video_features(net, data)
+    floor = frechet_distance(video_features(net, probe_data(config, probe, n, "test")), features)
+    return data, features, floor, measure(data) if behaviour else None
 
 
 def _whens(results: dict, run: str) -> list[str]:

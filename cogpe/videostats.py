@@ -23,9 +23,9 @@ import math
 
 import torch
 
-from .behaviour import loop_period, object_count, object_scale, object_speed
+from .behaviour import Behaviour, measure
 
-__all__ = ["BEHAVIOUR", "STATISTICS", "behaviour_ratios", "frame_difference", "sample_ratios", "total_variation",
+__all__ = ["BEHAVIOUR", "STATISTICS", "behaviour_ratios", "frame_difference", "ratios_of", "sample_ratios", "total_variation",
            "video_statistics"]
 
 #: The statistics :func:`video_statistics` reports, by name.
@@ -126,20 +126,25 @@ def behaviour_ratios(samples: torch.Tensor, data: torch.Tensor) -> dict[str, flo
     ``count``: mean objects per frame (:func:`~cogpe.behaviour.object_count`) over the data's;
     ``loops`` and ``data_loops``: the share of sample and data videos with a loop period
     (:func:`~cogpe.behaviour.loop_period`; both 0 for T < 3). A ratio is NaN where nothing could be
-    measured (no object found, or a single frame for the speed).
+    measured (no object found, or a single frame for the speed). Each set is measured once
+    (:func:`cogpe.behaviour.measure`); :func:`ratios_of` takes the measurements themselves.
     """
     _check_pair(samples, data)
+    return ratios_of(measure(samples), measure(data))
 
-    def ratio(measure) -> float:
-        reference = _median(measure(data))
-        return _median(measure(samples)) / reference if reference > 0 else math.nan
 
-    moving = samples.shape[2] >= 2
-    looping = samples.shape[2] >= 3
+def ratios_of(samples: Behaviour, data: Behaviour) -> dict[str, float]:
+    """:func:`behaviour_ratios` of two :func:`cogpe.behaviour.measure` results (samples, data) — so that
+    one measurement of the data, or of one set of samples, serves several comparisons."""
+
+    def ratio(s: torch.Tensor, d: torch.Tensor) -> float:
+        reference = _median(d)
+        return _median(s) / reference if reference > 0 else math.nan
+
     return {
-        "speed": ratio(lambda v: object_speed(v).sides) if moving else math.nan,
-        "scale": ratio(lambda v: object_scale(v).sides),
-        "count": float(object_count(samples).double().mean() / object_count(data).double().mean().clamp_min(1e-12)),
-        "loops": float((loop_period(samples) > 0).double().mean()) if looping else 0.0,
-        "data_loops": float((loop_period(data) > 0).double().mean()) if looping else 0.0,
+        "speed": ratio(samples.speed.sides, data.speed.sides),
+        "scale": ratio(samples.scale.sides, data.scale.sides),
+        "count": float(samples.counts.double().mean() / data.counts.double().mean().clamp_min(1e-12)),
+        "loops": float((samples.period > 0).double().mean()),
+        "data_loops": float((data.period > 0).double().mean()),
     }

@@ -14,22 +14,21 @@ import pytest
 import torch
 
 import cogpe.behaviour as behaviour
+import cogpe.failures as failures
 from cogpe.behaviour import (
     EQUIVALENT_RADIUS,
     background,
     foreground,
     loop_period,
-    looped,
+    measure,
     object_count,
     object_scale,
     object_speed,
     objects,
     repetition,
     repetition_profile,
-    shrunk,
-    slowed,
-    tiled,
 )
+from cogpe.failures import looped, shrunk, slowed, tiled
 from cogpe.data import SHAPES, DataConfig, Scene, render, sample_scenes, trajectory
 
 ONE = DataConfig(min_objects=1, max_objects=1)  # one object: nothing occludes, every metric is exact-ish
@@ -293,11 +292,25 @@ def test_failures_keep_shape_and_dtype_and_the_background():
 
 
 def test_every_public_name_states_shapes_and_its_chapter():
-    for name in behaviour.__all__:
-        obj = getattr(behaviour, name)
-        if callable(obj):
-            doc = inspect.getdoc(obj) or ""
-            assert "chapter 7" in doc and "(B," in doc, name
+    for module in (behaviour, failures):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj):
+                doc = inspect.getdoc(obj) or ""
+                assert "chapter 7" in doc and "(B," in doc, name
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 8])
+def test_measure_is_the_four_metrics_with_the_objects_found_once(frames):
+    v = _videos(DataConfig(), 6, 3, (frames, 16, 24))
+    m = measure(v)
+    assert torch.equal(m.scale.sides.nan_to_num(-1), object_scale(v).sides.nan_to_num(-1))
+    assert torch.equal(m.counts, object_count(v))
+    if frames >= 2:
+        assert torch.equal(m.speed.pixels.nan_to_num(-1), object_speed(v).pixels.nan_to_num(-1))
+    else:
+        assert m.speed.sides.isnan().all()
+    assert torch.equal(m.period, loop_period(v) if frames >= 3 else torch.zeros(6, dtype=torch.long))
 
 
 # --- bad input --------------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_bad_input():
 
 import math as _math
 
-from cogpe.behaviour import looped, slowed, tiled
+from cogpe.failures import looped, slowed, tiled
 from cogpe.data import DataConfig, VideoDataset
 from cogpe.videostats import behaviour_ratios
 
