@@ -70,7 +70,7 @@ def _over_background(v: torch.Tensor, remap: Remap, threshold: float) -> torch.T
 
 def shrunk(videos: torch.Tensor, factor: float, *, threshold: float = 0.2) -> torch.Tensor:
     """``videos (B, C, T, H, W)`` whose objects are ``factor`` (0 < factor <= 1) times as large, centred in
-    the same frame over the same :func:`background`; same shape (chapter 7).
+    the same frame over the same :func:`cogpe.behaviour.background`; same shape (chapter 7).
 
     The foreground (video minus background) is resized to ``round(factor·H) × round(factor·W)``
     (averaging pixels, which keeps its mean, so areas scale by about factor²) and padded with zeros.
@@ -99,7 +99,7 @@ def shrunk(videos: torch.Tensor, factor: float, *, threshold: float = 0.2) -> to
 
 def tiled(videos: torch.Tensor, n: int, *, threshold: float = 0.2) -> torch.Tensor:
     """``videos (B, C, T, H, W)`` whose objects repeat ``n × n`` times: the foreground tiled n×n and
-    averaged back to ``H × W`` over the same :func:`background`; same shape (chapter 7).
+    averaged back to ``H × W`` over the same :func:`cogpe.behaviour.background`; same shape (chapter 7).
 
     Each copy is 1/n the size and moves at 1/n the speed. Tiling the background too would add seams
     (the colour ramp restarting in every tile) that are not the failure measured here.

@@ -57,9 +57,10 @@ def model_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: Ro
         if name == "resample":
             why = f" (it resamples a learned table; {'a sincos table is computed' if encoding == 'sincos' else 'RoPE has none'})"
         elif name == "scale-shift" and encoding == "sincos":
-            why = " (a free map of RoPE positions; the sincos patch table takes m and m/s only)"
+            why = " (cogpe gives an additive table the positions m or m/s only; scale-shift is a free map for RoPE)"
         elif name in STRATEGIES and encoding == "sincos":
-            why = " (it acts on RoPE's frequencies or crop region, which a sincos table does not have)"
+            why = (" (cogpe changes only the positions of an additive table; this strategy acts on RoPE's "
+                   "frequencies or crop region)")
         raise ValueError(f"strategy={name!r} cannot be used by {what}{why}; valid strategies: {valid}")
     chosen = as_strategy(strategy, **options)
     if chosen.name not in allowed:  # a rope_scaling dict naming one
