@@ -22,6 +22,18 @@ def test_lab_results_are_stored_with_provenance():
     assert {f"data/{p['name']}" for p in quick["config"]["probes"]} <= set(samples)
 
 
+def test_the_time_experiment_is_stored_with_ten_seeds_and_pooled_quality():
+    time_ = stored.load("lab-time.json")
+    prov = time_["provenance"]
+    assert prov["preset"] == "time" and prov["seeds"] == list(range(10)) and prov["dirty"] is False
+    assert all(len(by_seed) == 10 for by_seed in time_["runs"].values()) and len(time_["runs"]) == 10
+    assert time_["pooled_provenance"]["seeds"] == list(range(9))
+    entry = time_["pooled"]["rope-riflex"]["zero_shot"]["long3"]
+    assert entry["n"] == 9 * 16 and entry["interval"][0] <= entry["interval"][1]
+    samples = load_samples(stored.path("lab-time.samples.npz"))
+    assert samples["rope-riflex/final/39x16x16"].shape[0] == 4 and "data/long3" in samples
+
+
 def test_every_stored_result_has_the_one_provenance_schema():
     """cogpe.runfiles.provenance's keys first, in order: a commit of 40 hex digits, ``dirty`` a bool, a UTC date."""
     names = [n for n in stored.available() if n.endswith(".json")]

@@ -6,6 +6,8 @@ repository. Files are plain JSON (and ``.npz`` for sampled videos), each carryin
 
 - ``lab-quick.json`` / ``lab-quick.samples.npz`` — ``python -m cogpe.lab --preset quick --results cogpe/results/lab-quick.json``
 - ``lab-cpu-long.json`` — the longer CPU run of chapter 7.5
+- ``lab-time.json`` / ``lab-time.samples.npz`` — ``python -m cogpe.lab --preset time --samples 16`` (10 seeds), with the
+  Fréchet distance pooled over seeds 0–8 (:func:`cogpe.labpool.pooled_quality`, its own provenance)
 - ``benchmarks/<device>-<date>[-threadsN].json`` — ``make bench`` (``python -m benchmarks.run``)
 
 >>> "lab-quick.json" in available()
