@@ -17,8 +17,11 @@ __all__ = [
     "animation_html",
     "axis_strategy",
     "plot_lab_curves",
+    "kymograph",
     "plot_channel_map",
     "plot_coverage",
+    "plot_frame_strips",
+    "plot_kymographs",
     "plot_interpolation",
     "plot_strategy",
     "plot_kernel",
@@ -230,6 +233,79 @@ def animate_videos(videos: dict, *, fps: int = 4, size: float = 1.8, ncols: int 
     anim = FuncAnimation(fig, update, frames=n_frames, interval=1000 / fps, blit=False)
     plt.close(fig)
     return anim
+
+
+def _check_video_dict(videos: object) -> list[str]:
+    if not isinstance(videos, dict) or not videos:
+        raise ValueError("videos must be a non-empty dict mapping titles to (C, T, H, W) videos")
+    for name, v in videos.items():
+        if not isinstance(v, torch.Tensor) or v.ndim != 4:
+            shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+            raise ValueError(f"videos[{name!r}] must be a (C, T, H, W) tensor, got {shape}")
+    return list(videos)
+
+
+def plot_frame_strips(videos: dict, *, frames: int | None = None, size: float = 0.9, axes=None):
+    """Each video as one row of frames: ``videos`` maps a title to ``(C, T, H, W)`` in [-1, 1].
+
+    ``frames`` (default: the shortest video's length) evenly spaced frames of every video are shown, the
+    first and the last included, so rows of different lengths cover each clip from start to end. Returns
+    the ``(rows, frames)`` array of axes.
+    """
+    import matplotlib.pyplot as plt
+
+    names = _check_video_dict(videos)
+    shortest = min(v.shape[1] for v in videos.values())
+    n = shortest if frames is None else check_size("frames", frames, what="frames")
+    if axes is None:
+        _, axes = plt.subplots(len(names), n, figsize=(size * n, size * len(names) + 0.2), squeeze=False,
+                               layout="constrained")
+    for r, name in enumerate(names):
+        video = videos[name]
+        picks = torch.linspace(0, video.shape[1] - 1, n).round().long().tolist()
+        for c, t in enumerate(picks):
+            axes[r, c].imshow(_to_image(video[:, t]), interpolation="nearest")
+            axes[r, c].set(xticks=[], yticks=[])
+            if r == len(names) - 1:
+                axes[r, c].set_xlabel(f"t={t}", fontsize=7)
+        axes[r, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    return axes
+
+
+def kymograph(video: torch.Tensor, axis: str = "width") -> torch.Tensor:
+    """The x–t picture of ``video (C, T, H, W)``: each frame averaged over the other spatial axis, frames
+    stacked downwards — ``(C, T, W)`` for ``axis="width"``, ``(C, T, H)`` for ``"height"``.
+
+    An object moving at constant speed along ``axis`` draws a straight line whose slope is its speed: a
+    slowed video draws steeper (more vertical) lines, a looping one repeats its pattern down the picture.
+
+    >>> kymograph(torch.zeros(3, 5, 4, 6)).shape
+    torch.Size([3, 5, 6])
+    """
+    check_choice("axis", axis, ("width", "height"))
+    if not isinstance(video, torch.Tensor) or video.ndim != 4:
+        raise ValueError(f"video must be a (C, T, H, W) tensor, got {getattr(video, 'shape', type(video).__name__)}")
+    return video.float().mean(dim=2 if axis == "width" else 3)
+
+
+def plot_kymographs(videos: dict, *, axis: str = "width", size: float = 1.6, axes=None):
+    """:func:`kymograph` of each video side by side (x across, time downwards); ``videos`` maps a title
+    to ``(C, T, H, W)`` in [-1, 1]. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    names = _check_video_dict(videos)
+    frames = max(v.shape[1] for v in videos.values())
+    if axes is None:
+        aspect = frames / max(v.shape[3 if axis == "width" else 2] for v in videos.values())
+        _, axes = plt.subplots(1, len(names), figsize=(size * len(names), size * min(aspect, 3) + 0.5),
+                               squeeze=False, layout="constrained")
+        axes = axes[0]
+    for ax, name in zip(axes, names):
+        ax.imshow(_to_image(kymograph(videos[name], axis)), interpolation="nearest", aspect="auto")
+        ax.set(title=name, xlabel=axis, xticks=[])
+        ax.title.set_fontsize(7)
+    axes[0].set_ylabel("frame")
+    return axes
 
 
 def plot_lab_curves(results: dict, probe: str = "zoom", ax=None, *, strategies=None, title: str | None = None):

@@ -4,6 +4,7 @@ import datetime
 import re
 
 import pytest
+import torch
 
 from cogpe import results as stored
 from cogpe.lab import load_samples
@@ -32,6 +33,27 @@ def test_the_time_experiment_is_stored_with_ten_seeds_and_pooled_quality():
     assert entry["n"] == 9 * 16 and entry["interval"][0] <= entry["interval"][1]
     samples = load_samples(stored.path("lab-time.samples.npz"))
     assert samples["rope-riflex/final/39x16x16"].shape[0] == 4 and "data/long3" in samples
+
+
+def test_stored_stage1_weights_give_the_stored_zero_shot_losses():
+    """lab-time.stage1-seed0.npz is the model seed 0's RoPE runs branched from: under RIFLEx it gives the
+    stored zero-shot loss of that run (one forward per video: no accumulated rounding across machines)."""
+    import numpy as np
+
+    from cogpe.lab import LAB_PRESETS
+    from cogpe.model import VideoDiT
+    from cogpe.objective import evaluate
+
+    config = LAB_PRESETS["time"].train
+    with np.load(stored.path("lab-time.stage1-seed0.npz")) as npz:
+        weights = {k: torch.from_numpy(npz[k]) for k in npz.files}
+    model = VideoDiT(config.with_strategy("rope-riflex").model_config())
+    model.load_state_dict(weights)
+    probe = next(p for p in config.probes if p.name == "long3")
+    got = evaluate(model, config.data, probe.resolution, n_videos=config.eval_videos, seed=config.eval_seed,
+                   objective=config.objective, extent=probe.extent, frame_step=probe.frame_step)
+    want = stored.load("lab-time.json")["summary"]["rope-riflex"]["zero_shot_long3"]["values"][0]
+    assert abs(got - want) < 1e-4 * want
 
 
 def test_every_stored_result_has_the_one_provenance_schema():

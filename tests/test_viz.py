@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from cogpe.viz import animate_videos, animation_html
+from cogpe.viz import animate_videos, animation_html, kymograph, plot_frame_strips, plot_kymographs
 
 # The layout tests look at the figure without rendering the animation.
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
@@ -51,3 +51,37 @@ def test_html_has_no_cdn_link(frame_format):
 def test_bad_input(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_kymograph_draws_a_moving_column_as_a_diagonal():
+    video = -torch.ones(3, 6, 5, 8)
+    for t in range(6):
+        video[:, t, :, t] = 1.0  # a full-height column moving one pixel per frame
+    k = kymograph(video)
+    assert k.shape == (3, 6, 8)
+    assert k[0].argmax(dim=1).tolist() == list(range(6))
+    assert kymograph(video.transpose(2, 3), "height")[0].argmax(dim=1).tolist() == list(range(6))
+
+
+@pytest.mark.parametrize("bad, match", [(torch.zeros(3, 4, 4), "video must be"), ("x", "video must be")])
+def test_kymograph_rejects_non_videos(bad, match):
+    with pytest.raises(ValueError, match=match):
+        kymograph(bad)
+    with pytest.raises(ValueError, match="axis"):
+        kymograph(torch.zeros(3, 2, 4, 4), "time")
+
+
+def test_frame_strips_cover_each_clip_from_first_to_last_frame():
+    import matplotlib.pyplot as plt
+
+    axes = plot_frame_strips({"short": torch.zeros(3, 4, 8, 8), "long": torch.zeros(3, 10, 8, 8)})
+    assert axes.shape == (2, 4)
+    assert [ax.get_xlabel() for ax in axes[-1]] == ["t=0", "t=3", "t=6", "t=9"]
+    plt.close("all")
+    axes = plot_kymographs({"a": torch.zeros(3, 4, 8, 8), "b": torch.zeros(3, 8, 8, 8)})
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    plt.close("all")
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plot_frame_strips({})
+    with pytest.raises(ValueError, match=r"videos\['v'\]"):
+        plot_kymographs({"v": torch.zeros(4, 4)})
