@@ -109,8 +109,8 @@ class LabConfig:
 #: ``quick``: the CPU comparison (every strategy × 3 seeds, about 8 minutes on 2 cores); ``gpu``: the same
 #: comparison with a larger model and grids, sized for one H100/H200-class GPU (about 13 PFLOP, see
 #: :data:`cogpe.trainconfig.TRAIN_PRESETS`; ``python -m cogpe.lab --preset gpu``); ``tiny``: tests
-#: (seconds); ``cpu-long``: the quick model with about 7× the stage-1 steps and 3× the stage-2 steps,
-#: for a stored background CPU run whose samples are compared with the data (chapter 7).
+#: (seconds); ``cpu-long``: the quick model with about 7× the stage-1 steps and 3× the stage-2 steps
+#: (a longer CPU run of the quick comparison).
 LAB_PRESETS = {name: LabConfig(TRAIN_PRESETS[name], seeds=PRESET_SEEDS[name]) for name in TRAIN_PRESETS}
 
 

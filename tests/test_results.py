@@ -12,7 +12,7 @@ from cogpe.runfiles import PROVENANCE_KEYS, format_provenance
 
 
 def test_lab_results_are_stored_with_provenance():
-    for name in ("lab-quick.json", "lab-cpu-long.json"):
+    for name in ("lab-quick.json", "lab-time.json"):
         prov = stored.load(name)["provenance"]
         assert prov["commit"] and prov["wall_seconds"] > 0 and prov["torch"]
     quick = stored.load("lab-quick.json")
@@ -59,7 +59,7 @@ def test_stored_stage1_weights_give_the_stored_zero_shot_losses():
 def test_every_stored_result_has_the_one_provenance_schema():
     """cogpe.runfiles.provenance's keys first, in order: a commit of 40 hex digits, ``dirty`` a bool, a UTC date."""
     names = [n for n in stored.available() if n.endswith(".json")]
-    assert {"lab-quick.json", "lab-cpu-long.json"} < set(names) and any(n.startswith("benchmarks/") for n in names)
+    assert {"lab-quick.json", "lab-time.json"} < set(names) and any(n.startswith("benchmarks/") for n in names)
     for name in names:
         prov = stored.load(name)["provenance"]
         assert list(prov)[:len(PROVENANCE_KEYS)] == list(PROVENANCE_KEYS), name

@@ -5,7 +5,7 @@ notebook opened on its own (Colab installs only the package) finds the same file
 repository. Files are plain JSON (and ``.npz`` for sampled videos), each carrying its provenance:
 
 - ``lab-quick.json`` / ``lab-quick.samples.npz`` — ``python -m cogpe.lab --preset quick --results cogpe/results/lab-quick.json``
-- ``lab-cpu-long.json`` — the longer CPU run of chapter 7.5
+  (the training rate of chapter 8 reads its provenance)
 - ``lab-time.json`` / ``lab-time.samples.npz`` — ``python -m cogpe.lab --preset time --samples 16`` (10 seeds), with the
   Fréchet distance pooled over seeds 0–8 (:func:`cogpe.labpool.pooled_quality`, its own provenance)
 - ``lab-time.stage1-seed0.npz`` — the float32 state dict of seed 0's RoPE stage-1 model of that run (the
