@@ -35,6 +35,17 @@ def test_the_time_experiment_is_stored_with_ten_seeds_and_pooled_quality():
     assert samples["rope-riflex/final/39x16x16"].shape[0] == 4 and "data/long3" in samples
 
 
+def test_the_space_experiment_is_stored_with_ten_seeds_and_its_shifted_runs():
+    space = stored.load("lab-space.json")
+    prov = space["provenance"]
+    assert prov["preset"] == "space" and prov["seeds"] == list(range(10)) and prov["dirty"] is False
+    assert prov["shifted"] == ["sincos-interpolate", "rope-extrapolate", "rope-interpolate", "rope-yarn"]
+    assert len(space["runs"]) == 8 + 4 + 2 and all(len(by_seed) == 10 for by_seed in space["runs"].values())
+    assert space["samples"] is None and "pooled" not in space       # stored with --samples 0
+    zoom = space["probes"]["zoom3"]
+    assert zoom["grid"] == [2, 24, 24] and zoom["extent"] == 1.0
+
+
 def test_stored_stage1_weights_give_the_stored_zero_shot_losses():
     """lab-time.stage1-seed0.npz is the model seed 0's RoPE runs branched from: under RIFLEx it gives the
     stored zero-shot loss of that run (one forward per video: no accumulated rounding across machines)."""

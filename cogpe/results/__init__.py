@@ -8,6 +8,7 @@ repository. Files are plain JSON (and ``.npz`` for sampled videos), each carryin
   (the training rate of chapter 8 reads its provenance)
 - ``lab-time.json`` / ``lab-time.samples.npz`` — ``python -m cogpe.lab --preset time --samples 16`` (10 seeds), with the
   Fréchet distance pooled over seeds 0–8 (:func:`cogpe.labpool.pooled_quality`, its own provenance)
+- ``lab-space.json`` — ``python -m cogpe.lab --preset space --samples 0`` (10 seeds; losses and attention, no samples)
 - ``lab-time.stage1-seed0.npz`` — the float32 state dict of seed 0's RoPE stage-1 model of that run (the
   weights its five RoPE runs branched from), for chapter 7's live check: the same ``--preset time`` run of
   seed 0 and the RoPE family with ``keep_checkpoints=True``, whose ``stage1.pt`` model it is
