@@ -139,14 +139,17 @@ LAB_PRESETS["cpu-long"] = LabConfig(
 def smoke(lab: LabConfig) -> LabConfig:
     """``lab`` shrunk to a CPU smoke test of its code path: the same strategies, objective, data, probes
     (relative to stage 1), compile flag and evaluation code, with a 2-layer width-32 model, stage-1 token
-    grid (4, 2, 2) doubled in height and width for stage 2, a few steps and one seed. ``make test`` runs
-    the ``gpu`` preset this way (``python -m cogpe.lab --preset gpu --smoke``).
+    grid (4, 2, 2) and stage 2 grown from it as the preset's grows (doubled in height and width for a
+    spatial preset, in frames for a temporal one), a few steps and one seed. ``make test`` runs the ``gpu``
+    preset this way (``python -m cogpe.lab --preset gpu --smoke``).
 
     >>> small = smoke(LAB_PRESETS["gpu"])
     >>> [stage.resolution for stage in small.train.stages], small.train.compile == LAB_PRESETS["gpu"].train.compile
     ([(4, 4, 4), (4, 8, 8)], True)
     >>> [(p.name, p.resolution, p.frame_step) for p in smoke(LAB_PRESETS["time-gpu"]).train.probes][2:]
     [('long3', (12, 8, 8), 1.0), ('tzoom', (8, 8, 8), 0.5)]
+    >>> [stage.resolution for stage in smoke(LAB_PRESETS["time-gpu"]).train.stages]
+    [(4, 8, 8), (8, 8, 8)]
     """
     train_config = lab.train
     pt, ph, pw = train_config.model.patch
@@ -160,7 +163,9 @@ def smoke(lab: LabConfig) -> LabConfig:
         train_config,
         model=dataclasses.replace(train_config.model, width=32, depth=2, heads=2, base_grid=None),
         stages=(dataclasses.replace(first, frames=frames, height=height, width=width, steps=3, batch=2, warmup=1),
-                dataclasses.replace(second, frames=frames, height=2 * height, width=2 * width, steps=2, batch=2,
+                dataclasses.replace(second, frames=frames * max(1, round(second.frames / first.frames)),
+                                    height=height * max(1, round(second.height / first.height)),
+                                    width=width * max(1, round(second.width / first.width)), steps=2, batch=2,
                                     eval_every=1)),
         probes=probes,
         eval_videos=2,
