@@ -25,6 +25,16 @@ on CogVideoX-5B's temporal axis (d = 16, n0 = 13) that is the paper's k = 2 coun
 0-based 1, period 19.9. The paper picks k instead from the latent frame ``N`` at which an extrapolated
 video repeats: the pair whose period, rounded to whole frames, is closest to ``N``
 (:func:`repetition_component`, zhao2025riflex Eq. 7).
+
+**Per-token frequencies** (the ``*_per_token`` functions; our generalisation). Some models turn pair
+``j`` by ``ω_j`` radians per *token* that is not ``θ^(-2j/d)`` — Allegro divides its positions by a
+scale, LTX-Video's frequencies rise from ``π/2`` to ``θ·π/2`` on fractions of a base size, Cosmos
+scales ``θ`` and time (:mod:`cogpe.adapters.allegro`, ``ltx``, ``cosmos``). The same rules then take the
+vector ``ω`` ``(K,)``, in any order: YaRN's ``r_j = n0·ω_j/2π`` and RIFLEx's periods ``2π/ω_j`` are
+counted in tokens, k is the *highest-frequency* pair with no complete turn, and NTK is the geometric
+rule that keeps the highest frequency and divides the lowest by ``s``: the pair of rank ``r`` (0 the
+highest of ``K``) times ``s^(-r/(K-1))`` — for ``ω_j = θ^(-2j/d)`` (rank j) that is
+:func:`ntk_frequencies`' ``θ_j·s^(-2j/(d-2))``, up to rounding.
 """
 
 from __future__ import annotations
@@ -46,7 +56,13 @@ from .rope import rope_frequencies
 
 __all__ = [
     "intrinsic_component",
+    "intrinsic_pair",
     "ntk_frequencies",
+    "ntk_per_token",
+    "repetition_pair",
+    "riflex_per_token",
+    "riflex_reference_per_token",
+    "yarn_per_token",
     "repetition_component",
     "riflex_frequencies",
     "riflex_reference_frequencies",
@@ -248,3 +264,88 @@ def riflex_reference_frequencies(
     if s > 1 and length > whole_periods(dim, theta)[k].item():
         freqs[k] = margin * 2 * math.pi / length
     return freqs
+
+
+# --- per-token frequencies (module docstring) -----------------------------------------------------
+
+
+def _per_token(freqs: object) -> torch.Tensor:
+    """``freqs`` as a float64 vector ``(K,)`` of positive finite radians per token; ValueError otherwise."""
+    f = torch.as_tensor(freqs, dtype=torch.float64).clone()
+    if f.ndim != 1 or len(f) == 0 or not bool(torch.isfinite(f).all()) or bool((f <= 0).any()):
+        raise ValueError(f"per-token frequencies must be a 1-D tensor of positive finite radians per token, got {freqs!r}")
+    return f
+
+
+def ntk_per_token(freqs, s: float) -> torch.Tensor:
+    """NTK on per-token frequencies ``(K,)``: rank ``r`` (0 the highest) times ``s^(-r/(K-1))``, float64.
+
+    >>> ntk_per_token(rope_frequencies(16) / 2, 2.0)[[0, -1]] * 2 / rope_frequencies(16)[[0, -1]]
+    tensor([1.0000, 0.5000], dtype=torch.float64)
+    """
+    f, s = _per_token(freqs), check_factor("s", s)
+    if s <= 1:
+        return f
+    if len(f) == 1:
+        raise ValueError("ntk needs at least 2 channel pairs on a scaled axis: one pair has no lowest and highest")
+    rank = torch.empty(len(f), dtype=torch.float64)
+    rank[torch.argsort(f, descending=True, stable=True)] = torch.arange(len(f), dtype=torch.float64)
+    return f * s ** (-rank / (len(f) - 1))
+
+
+def yarn_per_token(freqs, n0: int, s: float, *, alpha: float = 1.0, beta: float = 4.0) -> torch.Tensor:
+    """YaRN on per-token frequencies ``(K,)``: ``(1-γ(r))·ω/s + γ(r)·ω``, ``r = n0·ω/2π`` turns, float64.
+
+    >>> yarn_per_token(rope_frequencies(16), 13, 2.0).equal(yarn_frequencies(16, 13, 2.0))
+    True
+    """
+    f, n0, s = _per_token(freqs), check_size("n0", n0), check_factor("s", s)
+    gamma = yarn_ramp(n0 * f / (2 * math.pi), alpha, beta)  # (K,)
+    return f if s <= 1 else (1 - gamma) * f / s + gamma * f
+
+
+def intrinsic_pair(freqs, n0: int) -> int:
+    """RIFLEx's default k for per-token frequencies ``(K,)``: the highest-frequency pair whose period
+    ``2π/ω`` exceeds ``n0 - 1`` (no complete turn in training); :func:`intrinsic_component` for ``θ_j``.
+
+    >>> intrinsic_pair(rope_frequencies(16), 13), intrinsic_pair(rope_frequencies(16).flip(0), 13)
+    (1, 6)
+    """
+    f, n0 = _per_token(freqs), check_size("n0", n0)
+    incomplete = (2 * math.pi / f > n0 - 1).nonzero().flatten()
+    if len(incomplete) == 0:
+        raise ValueError(
+            f"every pair completed a turn over n0={n0} trained positions (longest period: "
+            f"{(2 * math.pi / f).max().item():.1f} <= {n0 - 1}); pass riflex_k=… explicitly"
+        )
+    return int(incomplete[torch.argmax(f[incomplete])])
+
+
+def riflex_per_token(freqs, n0: int, s: float, *, k: int | None = None, margin: float = 1.0) -> torch.Tensor:
+    """cogpe's RIFLEx on per-token frequencies ``(K,)``: ``ω_k → min(ω_k, margin·2π/(s·n0))``, float64;
+    ``k`` indexes ``freqs`` (default :func:`intrinsic_pair`)."""
+    f, n0, s, margin = _per_token(freqs), check_size("n0", n0), check_factor("s", s), check_margin(margin)
+    k = intrinsic_pair(f, n0) if k is None else check_pair_index("k", k, 2 * len(f))
+    if s > 1:
+        f[k] = min(f[k].item(), margin * 2 * math.pi / (s * n0))
+    return f
+
+
+def repetition_pair(freqs, repetition_frame: int) -> int:
+    """RIFLEx's k from a repetition frame ``N`` for per-token frequencies ``(K,)``: the pair whose period
+    rounded to whole tokens is closest to ``N``, the lowest index on a tie (:func:`repetition_component`)."""
+    periods = torch.round(2 * math.pi / _per_token(freqs))  # (K,)
+    frame = check_size("repetition_frame", repetition_frame, what="latent frame at which the video repeats")
+    return int(torch.argmin((periods - frame).abs()))
+
+
+def riflex_reference_per_token(freqs, n0: int, s: float, *, k: int | None = None, margin: float = 0.9) -> torch.Tensor:
+    """RIFLEx's reference rule on per-token frequencies ``(K,)``: ``ω_k → margin·2π/L``, ``L = s·n0``, once
+    ``L`` exceeds pair k's period rounded to whole tokens (:func:`riflex_reference_frequencies`), float64."""
+    f, n0, s, margin = _per_token(freqs), check_size("n0", n0), check_factor("s", s), check_margin(margin)
+    k = intrinsic_pair(f, n0) if k is None else check_pair_index("k", k, 2 * len(f))
+    length = s * n0
+    length = float(round(length)) if math.isclose(length, round(length), rel_tol=1e-12) else length
+    if s > 1 and length > round(2 * math.pi / f[k].item()):
+        f[k] = margin * 2 * math.pi / length
+    return f

@@ -74,43 +74,21 @@ from typing import Any, Mapping, Sequence, Union
 
 import torch
 
-from ._checks import (
-    check_alpha_beta,
-    check_choice,
-    check_even_dim,
-    check_factor,
-    check_factors,
-    check_grid,
-    check_margin,
-    check_offsets,
-    check_pair_index,
-    check_repetition_frame,
-    check_riflex_k,
-    check_size,
-)
-from .grids import (
-    arange_positions,
-    crop_positions,
-    crop_region,
-    diffusers_linspace_positions,
-    divided_positions,
-    linspace_positions,
-)
+from ._checks import (check_alpha_beta, check_choice, check_even_dim, check_factor, check_factors, check_grid,
+                      check_margin, check_offsets, check_pair_index, check_repetition_frame, check_riflex_k, check_size)
+from .grids import (arange_positions, crop_positions, crop_region, diffusers_linspace_positions, divided_positions,
+                    linspace_positions)
 from .rope import rope_3d, rope_frequencies
-from .scaling import (
-    ntk_frequencies,
-    repetition_component,
-    riflex_frequencies,
-    riflex_reference_frequencies,
-    yarn_attention_factor,
-    yarn_frequencies,
-)
+from .scaling import (ntk_frequencies, ntk_per_token, repetition_component, repetition_pair, riflex_frequencies,
+                      riflex_per_token, riflex_reference_frequencies, riflex_reference_per_token, yarn_attention_factor,
+                      yarn_frequencies, yarn_per_token)
 from .sincos import sincos_3d
 
 __all__ = [
     "ENCODINGS",
     "MODEL_STRATEGIES",
     "NOISE_SHIFTED",
+    "PER_TOKEN",
     "RIFLEX_RULES",
     "ROPE_TYPES",
     "STRATEGIES",
@@ -126,6 +104,8 @@ STRATEGIES = ("extrapolate", "interpolate", "ntk", "yarn", "riflex", "linspace-c
               "scale-shift", "resample")
 _CROP = ("linspace-crop", "linspace-crop-diffusers")
 _SCALED = ("interpolate", "ntk", "yarn", "riflex")  # the strategies that take a fixed ``factor``
+#: The RoPE strategies :meth:`Strategy.token_axes` takes (all but the crop ones, made for CogVideoX's grid).
+PER_TOKEN = tuple(name for name in STRATEGIES[:-1] if name not in _CROP)
 
 #: The strategies each encoding can use at a new grid.
 ENCODINGS = MappingProxyType(
@@ -325,6 +305,33 @@ class Strategy:
         if self.riflex_repetition_frame is not None:
             k = repetition_component(d, self.riflex_repetition_frame, theta)
         return riflex_reference_frequencies(d, n0, s, theta, k=k, margin=margin)
+
+    def token_axes(self, grid, base_grid, freqs: Sequence[torch.Tensor]) -> Axes:
+        """Per-axis ``(positions (n,), frequencies (K,))`` float64 for a model turning pair j of axis i by
+        ``freqs[i][j]`` radians per token (any order; :mod:`cogpe.scaling`'s ``*_per_token`` rules), such as a
+        model whose positions are not token indices (:mod:`cogpe.adapters.allegro`, ``ltx``, ``cosmos``).
+        ``riflex_k`` indexes ``freqs[i]``; the crop strategies, made for CogVideoX's grid, are refused."""
+        grid, base_grid = check_grid("grid", grid, 3), check_grid("base_grid", base_grid, 3)
+        self._check_not_resample()
+        if self.name in _CROP:
+            raise ValueError(f"strategy {self.name!r} spreads positions over CogVideoX's crop region; it has no "
+                             f"per-token form (valid: {', '.join(PER_TOKEN)})")
+        out = []
+        for i, (n, n0, s, f) in enumerate(zip(grid, base_grid, self.scales(grid, base_grid), freqs)):
+            f, k, margin = torch.as_tensor(f, dtype=torch.float64), self.riflex_k[i], self.riflex_margin
+            if s <= 1 or self.name in ("extrapolate", "interpolate", "scale-shift"):
+                pass  # the rule "s <= 1 keeps m and θ_j" (module docstring)
+            elif self.name == "ntk":
+                f = ntk_per_token(f, s)
+            elif self.name == "yarn":
+                f = yarn_per_token(f, n0, s, alpha=self.yarn_alpha, beta=self.yarn_beta)
+            elif self.riflex_rule == "cogpe":
+                f = riflex_per_token(f, n0, s, k=k, margin=RIFLEX_RULES["cogpe"] if margin is None else margin)
+            elif i == 0:  # the reference rule: time only
+                k = k if self.riflex_repetition_frame is None else repetition_pair(f, self.riflex_repetition_frame)
+                f = riflex_reference_per_token(f, n0, s, k=k, margin=RIFLEX_RULES["reference"] if margin is None else margin)
+            out.append((self._positions(n, s, i), f))
+        return out[0], out[1], out[2]
 
     def _check_not_resample(self) -> None:
         if self.name == "resample":

@@ -139,12 +139,9 @@ def test_transformers_left_out_are_refused_by_class():
     lambda: diffusers.CosmosTransformer3DModel(
         in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=12, num_layers=1, text_embed_dim=8,
         adaln_lora_dim=4, max_size=(8, 16, 16), patch_size=(1, 2, 2)),
-    lambda: diffusers.AllegroTransformer3DModel(
-        num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4, num_layers=1,
-        cross_attention_dim=24, caption_channels=8),
-], ids=["cosmos", "allegro"])
+], ids=["cosmos"])
 def test_left_out_classes_say_why(make):
-    """Cosmos and Allegro (and LTX-Video) are refused by class, the message saying why (LEFT_OUT), whether given
+    """Cosmos (and LTX-Video) are refused by class, the message saying why (LEFT_OUT), whether given
     themselves or held by a pipeline."""
     from types import SimpleNamespace
 
@@ -155,7 +152,7 @@ def test_left_out_classes_say_why(make):
     why = LEFT_OUT[type(transformer).__name__]
     assert "turn counts would have to be taken in its position units" in why
     with pytest.raises(TypeError, match=rf"target is a {type(transformer).__name__}, which use_strategy does not "
-                                        rf"support yet; supported transformers: .*MochiTransformer3DModel\. "
+                                        rf"support yet; supported transformers: .*{SUPPORTED_TRANSFORMERS[-1]}\. "
                                         + re.escape(why.split(",")[0])):
         use_strategy(transformer, "ntk")
     with pytest.raises(TypeError, match=r"has a transformer of class .*turn counts would have to be taken"):

@@ -16,10 +16,12 @@
 - :mod:`cogpe.adapters.patch_tables` — the table CogVideoX's patch embedding adds under a strategy
   (2B's sincos table, 5B-I2V's learned table resampled or dropped), and the hooks that add it;
 - :mod:`cogpe.adapters.families` — which diffusers models are supported (CogVideoX 1.0 2B, 5B, 5B-I2V,
-  1.5, ConsisID; Wan 2.1/2.2, Wan VACE, SkyReels-V2; HunyuanVideo, HunyuanVideo 1.5; Mochi) and what is read
-  from their configs;
+  1.5, ConsisID; Wan 2.1/2.2, Wan VACE, SkyReels-V2; HunyuanVideo, HunyuanVideo 1.5; Mochi; Allegro) and
+  what is read from their configs;
 - :mod:`cogpe.adapters.mochi` — Mochi's centred, area-kept positions under a strategy, through its
   learned frequencies;
+- :mod:`cogpe.adapters.allegro` — Allegro's positions divided by its interpolation scales: strategies
+  counted in its radians per token;
 - :mod:`cogpe.adapters.schedule` — :class:`~cogpe.adapters.schedule.TimestepSchedule`: two strategies
   switched by the diffusion timestep (Lumina-Next's time-aware scaling);
 - :mod:`cogpe.adapters.compiled` — what makes the adapters work under ``torch.compile`` (an opaque

@@ -75,16 +75,24 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   from ``norm_added_q``; RoPE rotates the video tokens only. Frames ``6N+1`` (its VAE compresses time
   6×). Only ``"extrapolate"`` and ``"interpolate"`` have a meaning for it; the others are refused.
 
+- **Allegro** — ``AllegroTransformer3DModel``: positions ``m / interpolation_scale_t/h/w`` (config:
+  2.2, 2, 2), θ 10000, three equal blocks of ``d/3`` channels rotated in halves, through per-axis
+  tables its *pipeline* builds and passes as ``image_rotary_emb`` (none given: no rotation); latents
+  ``(B, C, F, H, W)``, patch ``(patch_size_t, patch_size, patch_size)``, no qk-norm (q from ``to_q``).
+  The default ``base_grid`` is the config's ``sample_*`` latent grid patched (22 × 45 × 80: 88 frames
+  at 720 × 1280). A strategy counts turns with its radians per token ``θ_j / scale``
+  (:mod:`cogpe.adapters.allegro`, which says what each strategy means there); the crop strategies,
+  made for CogVideoX 1.0's pipeline, are refused.
+
 Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): LTX-Video
-(``LTXVideoTransformer3DModel``; LTX-2's ``LTX2VideoTransformer3DModel`` alike), Cosmos
-(``CosmosTransformer3DModel``) and Allegro (``AllegroTransformer3DModel``). Each scales its positions by
-factors of its own — LTX-Video fractions ``m · rope_interpolation_scale / base`` mapped onto ``[−1, 1]``
-(the scale given by the pipeline per call, the base 20 frames and 2048 pixels), its frequencies rising
-from ``π/2`` to ``θ·π/2``; Cosmos ``θ`` per axis times ``rope_scale^(d/(d−2))`` (NTK's rule) and time
-positions times ``base_fps / fps`` of the call; Allegro positions divided by its config's
-``interpolation_scale_t/h/w`` (2.2, 2, 2) — so YaRN's ramp and RIFLEx's pair, which count turns over the
-``n0`` trained positions, would have to count them in the model's position units rather than in tokens,
-and :class:`cogpe.strategy.Strategy` takes whole token counts only.
+(``LTXVideoTransformer3DModel``; LTX-2's ``LTX2VideoTransformer3DModel`` alike) and Cosmos
+(``CosmosTransformer3DModel``). Each scales its positions by factors of its own — LTX-Video fractions
+``m · rope_interpolation_scale / base`` mapped onto ``[−1, 1]`` (the scale given by the pipeline per
+call, the base 20 frames and 2048 pixels), its frequencies rising from ``π/2`` to ``θ·π/2``; Cosmos
+``θ`` per axis times ``rope_scale^(d/(d−2))`` (NTK's rule) and time positions times ``base_fps / fps``
+of the call — so YaRN's ramp and RIFLEx's pair, which count turns over the ``n0`` trained positions,
+must count them with the model's radians per token (:meth:`cogpe.strategy.Strategy.token_axes`, as
+for Allegro), which for these two change with each call.
 
 Wan's, HunyuanVideo's and Mochi's configs do not hold their training grids: their default ``base_grid`` is a
 named preset (:mod:`cogpe.adapters.presets`). diffusers is imported inside the functions that need it,
@@ -102,14 +110,16 @@ import torch
 from .._checks import check_size, check_split
 from ..rope import default_split
 from .compiled import is_compiled, unwrap_compiled
-from .mochi import MOCHI_STRATEGIES, MOCHI_TARGET_AREA
+from ..strategy import PER_TOKEN
+from .allegro import table_builder as allegro_builder
+from .mochi import MOCHI_STRATEGIES, MOCHI_TARGET_AREA, position_builder
 from .models import PatchTable, RopeModel
 from .presets import bucket_grids, default_preset, preset_grids
-from .tables import Grid
+from .tables import Build, Grid
 
 __all__ = [
     "DIFFUSERS_RANGE", "LEFT_OUT", "SUPPORTED_TRANSFORMERS", "check_diffusers_version", "find_transformers", "query_attentions",
-    "query_modules", "read_model", "trained_grid",
+    "query_modules", "read_model", "table_builder", "trained_grid",
 ]
 
 # Each supported class: its module, its family, and the model name it is read as (RopeModel.name; None:
@@ -123,6 +133,7 @@ _CLASSES = {
     "HunyuanVideoTransformer3DModel": ("transformer_hunyuan_video", "HunyuanVideo", "HunyuanVideo"),
     "HunyuanVideo15Transformer3DModel": ("transformer_hunyuan_video15", "HunyuanVideo", "HunyuanVideo 1.5"),
     "MochiTransformer3DModel": ("transformer_mochi", "Mochi", "Mochi"),
+    "AllegroTransformer3DModel": ("transformer_allegro", "Allegro", "Allegro"),
 }
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = tuple(_CLASSES)
@@ -135,8 +146,6 @@ LEFT_OUT = {
     "LTX2VideoTransformer3DModel": f"LTX-2 places positions as LTX-Video does, {_UNITS}",
     "CosmosTransformer3DModel": "Cosmos scales θ per axis by its rope_scale and time positions by base_fps / fps, "
                                 f"{_UNITS}",
-    "AllegroTransformer3DModel": "Allegro divides its positions by its config's interpolation_scale_t/h/w, "
-                                 f"{_UNITS}",
 }
 #: The diffusers versions the adapters are tested with (the oldest and the newest). 0.35.0 is the first whose
 #: Wan rotary module returns ``(cos, sin)`` tables, which the adapters replace (before: one complex tensor).
@@ -150,6 +159,7 @@ _WAN_THETA = 10000.0  # WanRotaryPosEmbed's default; WanTransformer3DModel passe
 _COGVIDEOX_FRAME_STEPS = {"CogVideoX 1.0": 8, "CogVideoX 1.5": 16}  # frames must be step·N + 1
 _VAE_FRAME_STEP = 4  # Wan's and HunyuanVideo's VAEs: 4N+1 frames
 _MOCHI_FRAME_STEP = 6  # Mochi's VAE: 6N+1 frames
+_ALLEGRO_THETA = 10000.0  # get_3d_rotary_pos_embed_allegro's default; the pipeline passes none
 
 
 def _version(text: str) -> tuple[int, int, int]:
@@ -251,6 +261,8 @@ def read_model(transformer: torch.nn.Module) -> RopeModel:
         return _wan(config, name or family)
     if family == "Mochi":
         return _mochi(transformer, config)
+    if family == "Allegro":
+        return _allegro(config)
     return _hunyuan(config, name or family)
 
 
@@ -358,6 +370,38 @@ def _mochi(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel
     )
 
 
+def _allegro(config: Mapping[str, Any]) -> RopeModel:
+    head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
+    if head_dim % 6:
+        raise ValueError(f"attention_head_dim={head_dim} cannot split into Allegro's three equal blocks of even "
+                         "channels (x.chunk(3), rotated in halves); use a multiple of 6")
+    p, pt = check_size("patch_size", config["patch_size"]), check_size("patch_size_t", config["patch_size_t"])
+    values = [config.get(f"interpolation_scale_{a}") for a in "thw"]
+    scales = tuple(float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0)
+    if len(scales) != 3:
+        raise ValueError(f"Allegro's interpolation_scale_t/h/w must be positive numbers (its pipeline divides the "
+                         f"positions by them), got {tuple(values)}; set them in the transformer's config")
+    grid = (check_size("sample_frames", config["sample_frames"], what="latent frames") // pt,
+            check_size("sample_height", config["sample_height"], what="latent pixels") // p,
+            check_size("sample_width", config["sample_width"], what="latent pixels") // p)
+    return RopeModel(
+        family="Allegro", name="Allegro", head_dim=head_dim, split=(head_dim // 3,) * 3, theta=_ALLEGRO_THETA,
+        patch=(pt, p, p), temporal_compression=4, base_grids=(grid,), frame_step=1, latents="BCFHW",
+        tables_at="transformer", strategies=PER_TOKEN, rope_config=scales,
+        sample_frames=grid[0] * pt * 4, sample_hw=(int(config["sample_height"]), int(config["sample_width"])),
+    )
+
+
+def table_builder(model: RopeModel) -> Build | None:
+    """How a :class:`~cogpe.adapters.tables.TableCache` builds ``model``'s tables where not by
+    :func:`~cogpe.adapters.tables.strategy_tables`: Mochi's positions, Allegro's tables; else None."""
+    if model.family == "Mochi" and model.target_area is not None:
+        return position_builder(model.target_area)
+    if model.family == "Allegro" and model.rope_config is not None:
+        return allegro_builder(model.split, model.rope_config, model.theta)
+    return None
+
+
 def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn.Module]:
     """The attentions that rotate q and k (module docstring): ``attn1`` of each block, HunyuanVideo's ``attn``."""
     if family == "CogVideoX":
@@ -365,7 +409,7 @@ def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn
     if family == "Wan":  # Wan VACE: its control blocks too
         blocks = [*getattr(transformer, "blocks"), *getattr(transformer, "vace_blocks", [])]
         return [block.attn1 for block in blocks]
-    if family == "Mochi":
+    if family in ("Mochi", "Allegro"):
         return [block.attn1 for block in getattr(transformer, "transformer_blocks")]
     # HunyuanVideo 1.5 has dual-stream blocks only
     blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks", [])]

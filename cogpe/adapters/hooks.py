@@ -24,8 +24,9 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   the strategy's tables in the model's shape. Mochi's ``rope(pos_frequencies, T, H, W)`` is given the
   grid: a forward hook replaces its output with the strategy's positions through the learned
   frequencies it was passed (:mod:`cogpe.adapters.mochi`), a pre-hook on the transformer refuses
-  latents the patch does not divide. Tables
-  (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
+  latents the patch does not divide. Allegro's pipeline builds its tables: a pre-hook on the
+  transformer reads the grid of its latents, one on each ``attn1`` sets ``image_rotary_emb``
+  (:mod:`cogpe.adapters.allegro`). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
   the trained grid that grid needs the least rescaling from, where the base is a preset of several
   sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings``
   returns the same tables while the strategy is on (the attentions' hooks would replace its output
@@ -85,7 +86,7 @@ Not covered (refused or untested): diffusers' context parallelism, which splits 
 ``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
 transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names but Wan VACE,
 SkyReels-V2 and HunyuanVideo 1.5 (Wan Animate, HunyuanVideo Framepack), and the other RoPE video
-transformers (LTX-Video, Cosmos, Allegro: :mod:`cogpe.adapters.families` says why), which
+transformers (LTX-Video, Cosmos: :mod:`cogpe.adapters.families` says why), which
 :func:`use_strategy` refuses by class;
 a strategy applied to a transformer while a ``torch.compile`` wrapper of it, compiled earlier and not
 given to :func:`use_strategy`, is called instead (nothing leads from the transformer to its wrapper):
@@ -106,8 +107,9 @@ from ..strategy import Strategy, StrategyLike
 from .arguments import base_grids, learned_option, model_strategy, timestep_schedule
 from .calls import call_grid, check_calls, pipeline_tables
 from .compiled import compiled_tables, discard_compiled_code, register_source
-from .families import find_transformers, query_attentions, query_modules, read_model
-from .mochi import mochi_tables, position_builder
+from .allegro import allegro_axes, allegro_rotary_emb
+from .families import find_transformers, query_attentions, query_modules, read_model, table_builder
+from .mochi import mochi_tables
 from .models import RopeModel
 from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
 from .presets import base_grid_for
@@ -137,7 +139,8 @@ def use_strategy(
     ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5), ``ConsisIDTransformer3DModel``,
     ``WanTransformer3DModel`` (Wan 2.1, 2.2), ``WanVACETransformer3DModel``,
     ``SkyReelsV2Transformer3DModel``, ``HunyuanVideoTransformer3DModel``,
-    ``HunyuanVideo15Transformer3DModel`` or ``MochiTransformer3DModel``. ``strategy`` is a
+    ``HunyuanVideo15Transformer3DModel``, ``MochiTransformer3DModel`` or ``AllegroTransformer3DModel``
+    (whose strategies count turns per token, :mod:`cogpe.adapters.allegro`). ``strategy`` is a
     name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B and, its frequencies being
     learned, Mochi: ``"extrapolate"``, ``"interpolate"``; :mod:`cogpe.adapters.mochi`) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
     ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).
@@ -240,7 +243,7 @@ class StrategyHandle:
         self._strategies = dict(zip(PHASES, strategies))
         # per phase ("early", "late") and base grid: the RoPE tables, each built when a call first needs it;
         # per phase: the table the patch embedding adds (models with one have one base grid)
-        build = None if model.target_area is None else position_builder(model.target_area)  # Mochi: positions
+        build = table_builder(model)  # Mochi: its positions; Allegro: its tables; else strategy_tables
         self._caches = {(phase, base): TableCache(s, base, model.split, model.theta, kept_dtype=model.kept_dtype,
                                                   build=build)
                         for phase, s in self._strategies.items() for base in base_grids}
@@ -251,7 +254,7 @@ class StrategyHandle:
             self._patches = {phase: self._patch_tables(s) for phase, s in zip(PHASES, strategies)}
         self._phase = PHASES[0]  # set by a hook from the timestep of the current forward (schedules)
         self._q_scale = 1.0  # set by a hook for the grid of the current forward
-        self._tables_now: Tables | None = None  # CogVideoX: set by a hook for the grid of the current forward
+        self._tables_now: Any = None  # CogVideoX, Allegro: set by a hook for the grid of the current forward
         self._removers: list[Callable[[], None]] = []
         self._key = register_source(self._phase_tables)  # how compiled code fetches the tables
         self._compiled = compiled  # compiled code of these transformers exists (or was traced with the hooks)
@@ -433,9 +436,12 @@ class StrategyHandle:
             _forward_positions(transformer)  # refuses a forward without image_rotary_emb
         if self.model.tables_at == "argument" or self.model.family == "Mochi":
             self._hook_latent_check(transformer)
-        if self.model.tables_at == "argument":
-            embed = getattr(transformer, "patch_embed")
-            self._removers.append(embed.register_forward_pre_hook(self._embed_tables, with_kwargs=True).remove)
+        if self.model.tables_at == "transformer":  # Allegro: the grid of its latents
+            self._removers.append(transformer.register_forward_pre_hook(self._latent_tables, with_kwargs=True).remove)
+        if self.model.tables_at in ("argument", "transformer"):
+            if self.model.tables_at == "argument":
+                embed = getattr(transformer, "patch_embed")
+                self._removers.append(embed.register_forward_pre_hook(self._embed_tables, with_kwargs=True).remove)
             for attention in query_attentions(transformer, self.model.family):
                 self._removers.append(attention.register_forward_pre_hook(self._give_tables, with_kwargs=True).remove)
             return
@@ -482,10 +488,20 @@ class StrategyHandle:
         self._tables_now = self._current_tables(grid, latents.device)
         self._q_scale = self._current_q_scale(grid)
 
+    def _latent_tables(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Forward pre-hook on Allegro's transformer: its ``image_rotary_emb`` for the grid of its latents
+        ``(B, C, F, H, W)`` (:func:`cogpe.adapters.allegro.allegro_rotary_emb`), and q's factor."""
+        latents = args[0] if args else kwargs.get("hidden_states")
+        if isinstance(latents, torch.Tensor):
+            grid = self.model.token_grid(latents.shape)
+            cos, sin = self._current_tables(grid, latents.device)
+            self._tables_now = allegro_rotary_emb(cos, sin, self.model.split)
+            self._q_scale = self._current_q_scale(grid)
+
     def _give_tables(
         self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-        """Forward pre-hook on each CogVideoX ``attn1``: ``image_rotary_emb`` := the tables of this forward."""
+        """Forward pre-hook on each CogVideoX (Allegro) ``attn1``: ``image_rotary_emb`` := the tables of this forward."""
         tables = self._tables_now
         return None if tables is None else (args, {**kwargs, "image_rotary_emb": tables})
 
@@ -524,6 +540,8 @@ class StrategyHandle:
             for strategy in self._strategies.values():
                 if self.model.family == "Mochi":  # positions only: no split to give frequencies to
                     strategy.positions(grid, self.base_grid_at(grid))
+                elif self.model.rope_config is not None:  # radians per token of the model's own
+                    allegro_axes(strategy, grid, self.base_grid_at(grid), self.model.split, self.model.rope_config)
                 else:
                     strategy.axes(grid, self.base_grid_at(grid), self.model.split, self.model.theta)
 

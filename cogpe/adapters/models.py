@@ -61,7 +61,8 @@ class RopeModel:
     size; a call scales from the one :func:`cogpe.adapters.presets.base_grid_for` picks — (``preset``
     names them where they are a named preset rather than the config's). ``latents`` is the layout of the tensor the
     grid is read from; ``tables_at`` where the tables go — ``"argument"`` (``image_rotary_emb`` of the
-    transformer's forward), ``"rope"`` (the output of ``transformer.rope``) or ``"patch_embed"``
+    transformer's forward), ``"transformer"`` (Allegro: ``image_rotary_emb`` of every ``attn1``, read from
+    the transformer's latents), ``"rope"`` (the output of ``transformer.rope``) or ``"patch_embed"``
     (CogVideoX-2B, which has no RoPE: the sincos table its patch embedding adds, :attr:`encoding`
     ``"sincos"``); ``patch_table`` that table where the patch embedding has one (2B's sincos, 5B-I2V's
     learned table on top of RoPE), else None; ``kept_dtype`` the
@@ -72,6 +73,8 @@ class RopeModel:
     :data:`cogpe.adapters.mochi.MOCHI_STRATEGIES`), else None; ``target_area`` Mochi's
     ``MochiRoPE.target_area`` (its positions cover that area at every size), else None. Mochi's
     ``split`` is ``(0, 0, 0)`` and ``theta`` 0: its frequencies are learned and every pair mixes the axes.
+    ``rope_config`` holds what a family whose positions are in units of its own reads from its config
+    (Allegro: ``interpolation_scale_t/h/w``, :mod:`cogpe.adapters.allegro`), else None.
     """
 
     family: str
@@ -84,7 +87,7 @@ class RopeModel:
     base_grids: tuple[Grid, ...]
     frame_step: int
     latents: str  # "BFCHW" (CogVideoX hidden_states) or "BCFHW" (Wan's and HunyuanVideo's rope input)
-    tables_at: str  # "argument" or "rope"
+    tables_at: str  # "argument", "rope", "patch_embed" or "transformer" (Allegro: from its latents)
     kept_dtype: torch.dtype = torch.float32
     max_positions: int | None = None
     preset: str | None = None
@@ -93,6 +96,7 @@ class RopeModel:
     patch_table: PatchTable | None = None
     strategies: tuple[str, ...] | None = None
     target_area: float | None = None
+    rope_config: tuple[float, ...] | None = None
 
     @property
     def encoding(self) -> str:
