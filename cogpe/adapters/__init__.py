@@ -16,18 +16,21 @@
 - :mod:`cogpe.adapters.patch_tables` — the table CogVideoX's patch embedding adds under a strategy
   (2B's sincos table, 5B-I2V's learned table resampled or dropped), and the hooks that add it;
 - :mod:`cogpe.adapters.families` — which diffusers models are supported (CogVideoX 1.0 2B, 5B, 5B-I2V,
-  1.5, ConsisID; Wan 2.1/2.2, Wan VACE, SkyReels-V2; HunyuanVideo, HunyuanVideo 1.5; Mochi; Allegro) and
+  1.5, ConsisID; Wan 2.1/2.2, Wan VACE, SkyReels-V2; HunyuanVideo, HunyuanVideo 1.5; Mochi; Allegro; LTX-Video) and
   what is read from their configs;
 - :mod:`cogpe.adapters.mochi` — Mochi's centred, area-kept positions under a strategy, through its
   learned frequencies;
 - :mod:`cogpe.adapters.allegro` — Allegro's positions divided by its interpolation scales: strategies
   counted in its radians per token;
+- :mod:`cogpe.adapters.ltx` — LTX-Video's fractions of base sizes and rising frequencies: strategies
+  counted in its radians per token at each call's frame rate;
 - :mod:`cogpe.adapters.schedule` — :class:`~cogpe.adapters.schedule.TimestepSchedule`: two strategies
   switched by the diffusion timestep (Lumina-Next's time-aware scaling);
 - :mod:`cogpe.adapters.compiled` — what makes the adapters work under ``torch.compile`` (an opaque
   operator fetching the tables; compiled code discarded when hooks change);
 - :mod:`cogpe.adapters.arguments` — what ``use_strategy``'s arguments mean for one model, checked first;
 - :mod:`cogpe.adapters.calls` — pipeline calls checked before they run, removably;
+- :mod:`cogpe.adapters.table_hooks` — the hooks that put each family's tables where its model reads them;
 - :mod:`cogpe.adapters.hooks` — :func:`~cogpe.adapters.hooks.use_strategy` and its :class:`~cogpe.adapters.hooks.StrategyHandle`: the hooks that
   set the tables, put YaRN's temperature on q, check pipeline calls, and come off again.
 

@@ -18,7 +18,7 @@ import torch
 from .models import RopeModel
 from .tables import Grid, Tables
 
-__all__ = ["Check", "call_grid", "check_calls", "pipeline_tables"]
+__all__ = ["Check", "call_grid", "check_calls", "pipeline_tables", "vae_factors"]
 
 #: A check: ``check(pipeline, arguments)`` with the call's arguments bound by name (defaults applied).
 Check = Callable[[object, Mapping[str, Any]], None]
@@ -77,12 +77,12 @@ def call_grid(model: RopeModel, pipeline: object, arguments: Mapping[str, Any]) 
 
     ``height``, ``width`` and ``num_frames`` are the call's (its signature's defaults applied); None
     takes the CogVideoX pipelines' config defaults (``sample_*``). The VAE factors are the pipeline's
-    ``vae_scale_factor_spatial`` / ``_temporal`` (8 and the model's where it has none). A call without
+    ``vae_scale_factor_spatial`` / ``_temporal`` (LTX-Video's ``vae_spatial_compression_ratio`` /
+    ``_temporal_``; 8 and the model's where it has none). A call without
     ``num_frames`` (video-to-video, control) has its size checked only; a size still None is left to
     the pipeline to report.
     """
-    scale = int(getattr(pipeline, "vae_scale_factor_spatial", 8))
-    temporal = int(getattr(pipeline, "vae_scale_factor_temporal", model.temporal_compression))
+    scale, temporal = vae_factors(pipeline, model)
     sample = model.sample_hw
     height = arguments.get("height") or (sample[0] * scale if sample is not None else None)
     width = arguments.get("width") or (sample[1] * scale if sample is not None else None)
@@ -95,6 +95,15 @@ def call_grid(model: RopeModel, pipeline: object, arguments: Mapping[str, Any]) 
     if frames is None:
         return None
     return model.video_grid(frames, height, width, vae_scale=scale, temporal_compression=temporal)
+
+
+def vae_factors(pipeline: object, model: RopeModel) -> tuple[int, int]:
+    """A pipeline's VAE compression ``(space, time)``: its ``vae_scale_factor_spatial`` / ``_temporal``, or LTX-Video's
+    ``vae_spatial_compression_ratio`` / ``_temporal_``; 8 and the model's where it has none."""
+    space = getattr(pipeline, "vae_scale_factor_spatial", getattr(pipeline, "vae_spatial_compression_ratio", 8))
+    time = getattr(pipeline, "vae_scale_factor_temporal",
+                   getattr(pipeline, "vae_temporal_compression_ratio", model.temporal_compression))
+    return int(space), int(time)
 
 
 def pipeline_tables(

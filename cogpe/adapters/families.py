@@ -84,15 +84,25 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   (:mod:`cogpe.adapters.allegro`, which says what each strategy means there); the crop strategies,
   made for CogVideoX 1.0's pipeline, are refused.
 
-Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): LTX-Video
-(``LTXVideoTransformer3DModel``; LTX-2's ``LTX2VideoTransformer3DModel`` alike) and Cosmos
-(``CosmosTransformer3DModel``). Each scales its positions by factors of its own — LTX-Video fractions
-``m · rope_interpolation_scale / base`` mapped onto ``[−1, 1]`` (the scale given by the pipeline per
-call, the base 20 frames and 2048 pixels), its frequencies rising from ``π/2`` to ``θ·π/2``; Cosmos
-``θ`` per axis times ``rope_scale^(d/(d−2))`` (NTK's rule) and time positions times ``base_fps / fps``
-of the call — so YaRN's ramp and RIFLEx's pair, which count turns over the ``n0`` trained positions,
-must count them with the model's radians per token (:meth:`cogpe.strategy.Strategy.token_axes`, as
-for Allegro), which for these two change with each call.
+- **LTX-Video** — ``LTXVideoTransformer3DModel``: one rotary table for the whole width ``heads ×
+  head_dim`` (after ``norm_q``/``norm_k``, across heads), built in ``forward`` by ``self.rope(hidden_states,
+  num_frames, height, width, rope_interpolation_scale, video_coords)`` from packed latents ``(B, N, C)``:
+  positions ``m · r · p / base`` (``r`` the call's ``rope_interpolation_scale``, the base 20 frames and
+  2048 pixels) mapped onto ``[−1, 1]``, frequencies rising from ``π/2`` to ``θ·π/2``, ``dim // 6`` pairs
+  per axis interleaved across the axes. Patch 1, frames ``8N+1`` (VAE 8× in time, 32× in space). Its
+  ``split`` is ``(2K, 2K, 2K)``, ``K = dim // 6``, beside ``dim % 6`` unrotated channels. Default base
+  grids: the preset ``"ltx-video"`` (:mod:`cogpe.adapters.presets`). A strategy counts turns with its
+  radians per token at the call's frame rate (:mod:`cogpe.adapters.ltx`, which says what NTK means
+  there); the crop strategies, ``video_coords`` (``LTXConditionPipeline``) and ``torch.compile`` are
+  refused.
+
+Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): Cosmos
+(``CosmosTransformer3DModel``), whose ``θ`` per axis is times ``rope_scale^(d/(d−2))`` (NTK's rule) and
+time positions times ``base_fps / fps`` of the call — its strategies would count turns with its radians
+per token (:meth:`cogpe.strategy.Strategy.token_axes`, as for Allegro and LTX-Video); and LTX-2
+(``LTX2VideoTransformer3DModel``), whose audio-video transformer rotates video, audio and the attention
+between them by coordinates on one timeline, so that a strategy on the video grid alone would move the
+video against its audio.
 
 Wan's, HunyuanVideo's and Mochi's configs do not hold their training grids: their default ``base_grid`` is a
 named preset (:mod:`cogpe.adapters.presets`). diffusers is imported inside the functions that need it,
@@ -112,6 +122,8 @@ from ..rope import default_split
 from .compiled import is_compiled, unwrap_compiled
 from ..strategy import PER_TOKEN
 from .allegro import table_builder as allegro_builder
+from .ltx import LTX_BASE
+from .ltx import table_builder as ltx_builder
 from .mochi import MOCHI_STRATEGIES, MOCHI_TARGET_AREA, position_builder
 from .models import PatchTable, RopeModel
 from .presets import bucket_grids, default_preset, preset_grids
@@ -134,6 +146,7 @@ _CLASSES = {
     "HunyuanVideo15Transformer3DModel": ("transformer_hunyuan_video15", "HunyuanVideo", "HunyuanVideo 1.5"),
     "MochiTransformer3DModel": ("transformer_mochi", "Mochi", "Mochi"),
     "AllegroTransformer3DModel": ("transformer_allegro", "Allegro", "Allegro"),
+    "LTXVideoTransformer3DModel": ("transformer_ltx", "LTX-Video", "LTX-Video"),
 }
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = tuple(_CLASSES)
@@ -141,9 +154,9 @@ _UNITS = ("so YaRN's and RIFLEx's turn counts would have to be taken in its posi
           "(cogpe.adapters.families says why)")
 #: RoPE video transformers :func:`cogpe.adapters.use_strategy` refuses by class, each with the reason.
 LEFT_OUT = {
-    "LTXVideoTransformer3DModel": "LTX-Video's positions are fractions of base sizes times the pipeline's "
-                                  f"rope_interpolation_scale and its frequencies rise from π/2 to θ·π/2, {_UNITS}",
-    "LTX2VideoTransformer3DModel": f"LTX-2 places positions as LTX-Video does, {_UNITS}",
+    "LTX2VideoTransformer3DModel": "LTX-2's audio-video transformer rotates video, audio and the attention between "
+                                   "them by coordinates on one timeline (LTX2AudioVideoRotaryPosEmbed); a strategy on "
+                                   "the video grid alone would move the video against its audio",
     "CosmosTransformer3DModel": "Cosmos scales θ per axis by its rope_scale and time positions by base_fps / fps, "
                                 f"{_UNITS}",
 }
@@ -263,6 +276,8 @@ def read_model(transformer: torch.nn.Module) -> RopeModel:
         return _mochi(transformer, config)
     if family == "Allegro":
         return _allegro(config)
+    if family == "LTX-Video":
+        return _ltx(transformer, config)
     return _hunyuan(config, name or family)
 
 
@@ -392,6 +407,26 @@ def _allegro(config: Mapping[str, Any]) -> RopeModel:
     )
 
 
+def _ltx(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel:
+    heads = check_size("num_attention_heads", config["num_attention_heads"], what="heads")
+    dim = heads * check_size("attention_head_dim", config["attention_head_dim"], what="channels")
+    p, pt = check_size("patch_size", config["patch_size"]), check_size("patch_size_t", config["patch_size_t"])
+    if (p, pt) != (1, 1):
+        raise ValueError(f"LTX-Video with patch_size={p}, patch_size_t={pt}: its rope counts positions per latent "
+                         "pixel and frame, so use_strategy takes patch 1 only (every release)")
+    if dim < 12:
+        raise ValueError(f"LTX-Video's rotary width {dim} (heads × head_dim) leaves fewer than 2 pairs per axis (dim // 6)")
+    rope = getattr(transformer, "rope")
+    base = tuple(float(getattr(rope, f"base_{k}", b)) for k, b in zip(("num_frames", "height", "width"), LTX_BASE))
+    theta = float(getattr(rope, "theta", _ALLEGRO_THETA))
+    pairs = dim // 6
+    return RopeModel(
+        family="LTX-Video", name="LTX-Video", head_dim=dim, split=(2 * pairs,) * 3, theta=theta, patch=(1, 1, 1),
+        temporal_compression=8, base_grids=preset_grids("ltx-video", "LTX-Video"), frame_step=8, latents="BCFHW",
+        tables_at="rope", preset="ltx-video", strategies=PER_TOKEN, rope_config=base,
+    )
+
+
 def table_builder(model: RopeModel) -> Build | None:
     """How a :class:`~cogpe.adapters.tables.TableCache` builds ``model``'s tables where not by
     :func:`~cogpe.adapters.tables.strategy_tables`: Mochi's positions, Allegro's tables; else None."""
@@ -399,6 +434,8 @@ def table_builder(model: RopeModel) -> Build | None:
         return position_builder(model.target_area)
     if model.family == "Allegro" and model.rope_config is not None:
         return allegro_builder(model.split, model.rope_config, model.theta)
+    if model.family == "LTX-Video" and model.rope_config is not None:
+        return ltx_builder(model.head_dim, model.patch, model.rope_config, model.theta)
     return None
 
 
@@ -409,7 +446,7 @@ def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn
     if family == "Wan":  # Wan VACE: its control blocks too
         blocks = [*getattr(transformer, "blocks"), *getattr(transformer, "vace_blocks", [])]
         return [block.attn1 for block in blocks]
-    if family in ("Mochi", "Allegro"):
+    if family in ("Mochi", "Allegro", "LTX-Video"):
         return [block.attn1 for block in getattr(transformer, "transformer_blocks")]
     # HunyuanVideo 1.5 has dual-stream blocks only
     blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks", [])]

@@ -26,7 +26,10 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   frequencies it was passed (:mod:`cogpe.adapters.mochi`), a pre-hook on the transformer refuses
   latents the patch does not divide. Allegro's pipeline builds its tables: a pre-hook on the
   transformer reads the grid of its latents, one on each ``attn1`` sets ``image_rotary_emb``
-  (:mod:`cogpe.adapters.allegro`). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
+  (:mod:`cogpe.adapters.allegro`). LTX-Video's ``rope(hidden_states, num_frames, height, width,
+  rope_interpolation_scale, video_coords)``: a pre-hook reads the grid and the call's scale (frame rate
+  dependent), a forward hook replaces its output (:mod:`cogpe.adapters.ltx`; not under
+  ``torch.compile``). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
   the trained grid that grid needs the least rescaling from, where the base is a preset of several
   sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings``
   returns the same tables while the strategy is on (the attentions' hooks would replace its output
@@ -86,7 +89,7 @@ Not covered (refused or untested): diffusers' context parallelism, which splits 
 ``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
 transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names but Wan VACE,
 SkyReels-V2 and HunyuanVideo 1.5 (Wan Animate, HunyuanVideo Framepack), and the other RoPE video
-transformers (LTX-Video, Cosmos: :mod:`cogpe.adapters.families` says why), which
+transformers (Cosmos, LTX-2: :mod:`cogpe.adapters.families` says why), which
 :func:`use_strategy` refuses by class;
 a strategy applied to a transformer while a ``torch.compile`` wrapper of it, compiled earlier and not
 given to :func:`use_strategy`, is called instead (nothing leads from the transformer to its wrapper):
@@ -104,16 +107,18 @@ import torch
 
 from .._checks import check_grid
 from ..strategy import Strategy, StrategyLike
+from .allegro import allegro_axes
 from .arguments import base_grids, learned_option, model_strategy, timestep_schedule
-from .calls import call_grid, check_calls, pipeline_tables
+from .calls import call_grid, check_calls, pipeline_tables, vae_factors
 from .compiled import compiled_tables, discard_compiled_code, register_source
-from .allegro import allegro_axes, allegro_rotary_emb
-from .families import find_transformers, query_attentions, query_modules, read_model, table_builder
+from .families import find_transformers, query_modules, read_model, table_builder
+from .ltx import ltx_axes
 from .mochi import mochi_tables
 from .models import RopeModel
 from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
 from .presets import base_grid_for
 from .schedule import PHASES, TimestepSchedule
+from .table_hooks import TableHooks
 from .tables import Grid, TableCache, Tables
 
 __all__ = ["StrategyHandle", "use_strategy"]
@@ -139,8 +144,9 @@ def use_strategy(
     ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5), ``ConsisIDTransformer3DModel``,
     ``WanTransformer3DModel`` (Wan 2.1, 2.2), ``WanVACETransformer3DModel``,
     ``SkyReelsV2Transformer3DModel``, ``HunyuanVideoTransformer3DModel``,
-    ``HunyuanVideo15Transformer3DModel``, ``MochiTransformer3DModel`` or ``AllegroTransformer3DModel``
-    (whose strategies count turns per token, :mod:`cogpe.adapters.allegro`). ``strategy`` is a
+    ``HunyuanVideo15Transformer3DModel``, ``MochiTransformer3DModel``, ``AllegroTransformer3DModel`` or
+    ``LTXVideoTransformer3DModel`` (these two count turns per token: :mod:`cogpe.adapters.allegro`,
+    :mod:`cogpe.adapters.ltx`). ``strategy`` is a
     name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B and, its frequencies being
     learned, Mochi: ``"extrapolate"``, ``"interpolate"``; :mod:`cogpe.adapters.mochi`) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
     ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).
@@ -208,7 +214,7 @@ def _lookup(transformer: torch.nn.Module) -> StrategyHandle | None:
     return None if ref is None else ref()
 
 
-class StrategyHandle:
+class StrategyHandle(TableHooks):
     """A strategy applied to a model's transformers by :func:`use_strategy`: a context manager with :meth:`remove`.
 
     ``strategy`` (a :class:`cogpe.strategy.Strategy`; the early one of a schedule), ``schedule`` (a
@@ -379,12 +385,17 @@ class StrategyHandle:
 
     # --- hooks ------------------------------------------------------------------------------------------
 
-    def _phase_tables(self, phase: str, grid: Grid, device: torch.device) -> Tables:
+    def _phase_tables(self, phase: str, grid: Grid, device: torch.device, units: tuple[float, ...] | None = None) -> Tables:
         """``phase``'s tables at ``grid`` on ``device`` (also what compiled code fetches)."""
-        return self._cache_for(phase, grid).get(grid, device)
+        return self._cache_for(phase, grid).get(grid, device, units)
 
-    def _current_tables(self, grid: Grid, device: torch.device) -> Tables:
+    def _current_tables(self, grid: Grid, device: torch.device, units: tuple[float, ...] | None = None) -> Tables:
         """The tables of the current forward: from the cache, or through an opaque operator while compiling."""
+        if units is not None and torch.compiler.is_compiling():
+            raise RuntimeError(f"use_strategy on {self.model.name} does not run under torch.compile: its tables follow "
+                               "each call's frame rate, which compiled code would not see; run the model eagerly")
+        if units is not None:
+            return self._phase_tables(self._phase, grid, device, units)
         if torch.compiler.is_compiling():
             self._compiled = True  # traced: removing the strategy must discard this code
             return compiled_tables(self._key, self._phase, grid, device, self.model.table_widths)
@@ -428,111 +439,6 @@ class StrategyHandle:
             return PatchTables(table, self.base_grid, strategy=strategy)
         return PatchTables(table, self.base_grid, learned=self.learned_table or LEARNED_TABLE[0])
 
-    def _hook_tables(self, transformer: torch.nn.Module) -> None:
-        """Register the hooks that give ``transformer`` the strategy's RoPE tables (module docstring)."""
-        if self.model.tables_at == "patch_embed":
-            return  # no RoPE: the patch embedding's hooks carry the positions
-        if self.model.tables_at == "argument":
-            _forward_positions(transformer)  # refuses a forward without image_rotary_emb
-        if self.model.tables_at == "argument" or self.model.family == "Mochi":
-            self._hook_latent_check(transformer)
-        if self.model.tables_at == "transformer":  # Allegro: the grid of its latents
-            self._removers.append(transformer.register_forward_pre_hook(self._latent_tables, with_kwargs=True).remove)
-        if self.model.tables_at in ("argument", "transformer"):
-            if self.model.tables_at == "argument":
-                embed = getattr(transformer, "patch_embed")
-                self._removers.append(embed.register_forward_pre_hook(self._embed_tables, with_kwargs=True).remove)
-            for attention in query_attentions(transformer, self.model.family):
-                self._removers.append(attention.register_forward_pre_hook(self._give_tables, with_kwargs=True).remove)
-            return
-        if self.model.family == "Mochi":
-            self._removers.append(getattr(transformer, "rope").register_forward_hook(self._mochi_tables).remove)
-            return
-        rope = getattr(transformer, "rope")
-        self._removers.append(rope.register_forward_pre_hook(self._read_grid).remove)
-        self._removers.append(rope.register_forward_hook(self._rope_tables).remove)
-
-    def _hook_latent_check(self, transformer: torch.nn.Module) -> None:
-        """A forward pre-hook on ``transformer`` refusing latents it cannot take, before its forward unpacks them
-        (shape checks only: compiled, this hook makes no graph)."""
-        names = list(inspect.signature(transformer.forward).parameters)
-        at = names.index("hidden_states") if "hidden_states" in names else 0  # 0 in every supported class
-
-        def check_latents(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-            hidden = args[at] if len(args) > at else kwargs.get("hidden_states")
-            if isinstance(hidden, torch.Tensor):
-                self.model.token_grid(hidden.shape)
-
-        self._removers.append(transformer.register_forward_pre_hook(check_latents, with_kwargs=True).remove)
-
-    def _mochi_tables(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> Tables | None:
-        """Forward hook on Mochi's ``rope(pos_frequencies, T, H, W)``: its output := the strategy's positions
-        through ``pos_frequencies``, ``(N, heads, head_dim/2)`` (:func:`cogpe.adapters.mochi.mochi_tables`)."""
-        if len(args) < 4 or not isinstance(args[0], torch.Tensor):
-            return None
-        freqs = args[0]  # (3, heads, head_dim/2)
-        grid = self.model.check_reach((int(args[1]), int(args[2]), int(args[3])))  # tokens: Mochi's patch_t is 1
-        positions = self._current_tables(grid, freqs.device)[0]  # (N, 3)
-        return mochi_tables(positions, freqs)
-
-    def _embed_tables(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Forward pre-hook on CogVideoX's ``patch_embed``: the tables and q's factor for its latents' grid.
-
-        Hooks inside ``forward`` (this one, and :meth:`_give_tables` on the attentions) are traced with
-        it by ``torch.compile``; a hook on the transformer itself would be compiled as a graph of its own.
-        """
-        latents = args[1] if len(args) > 1 else kwargs.get("image_embeds")  # (B, F, C, H, W)
-        if not isinstance(latents, torch.Tensor):
-            return  # the forward reports its own missing argument
-        grid = self.model.token_grid(latents.shape)
-        self._tables_now = self._current_tables(grid, latents.device)
-        self._q_scale = self._current_q_scale(grid)
-
-    def _latent_tables(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Forward pre-hook on Allegro's transformer: its ``image_rotary_emb`` for the grid of its latents
-        ``(B, C, F, H, W)`` (:func:`cogpe.adapters.allegro.allegro_rotary_emb`), and q's factor."""
-        latents = args[0] if args else kwargs.get("hidden_states")
-        if isinstance(latents, torch.Tensor):
-            grid = self.model.token_grid(latents.shape)
-            cos, sin = self._current_tables(grid, latents.device)
-            self._tables_now = allegro_rotary_emb(cos, sin, self.model.split)
-            self._q_scale = self._current_q_scale(grid)
-
-    def _give_tables(
-        self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-        """Forward pre-hook on each CogVideoX (Allegro) ``attn1``: ``image_rotary_emb`` := the tables of this forward."""
-        tables = self._tables_now
-        return None if tables is None else (args, {**kwargs, "image_rotary_emb": tables})
-
-    def _read_grid(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
-        """Forward pre-hook on ``rope`` (Wan, HunyuanVideo): refuse grids the model cannot take; set q's factor."""
-        if args and isinstance(args[0], torch.Tensor):
-            grid = self.model.token_grid(args[0].shape)
-            self._q_scale = self._current_q_scale(grid)
-
-    def _rope_tables(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> Tables | None:
-        """Forward hook on ``rope``: its output := the strategy's tables, in the model's shape and dtype.
-
-        The dtype is that of the model's own tables: float32 as loaded (diffusers keeps Wan's ``rope``
-        in float32), the half dtype where the whole model was cast, so that the trained grid stays
-        bit for bit the model's own either way.
-        """
-        if not (args and isinstance(args[0], torch.Tensor)):
-            return None
-        hidden = args[0]  # (B, C, F, H, W)
-        grid = self.model.token_grid(hidden.shape)
-        cos, sin = self.model.shaped(self._current_tables(grid, hidden.device))
-        own = output[0] if isinstance(output, (tuple, list)) and output else None
-        if isinstance(own, torch.Tensor) and own.dtype != cos.dtype:
-            cos, sin = cos.to(own.dtype), sin.to(own.dtype)
-        return cos, sin
-
-    def _scale_q(self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
-        """Forward hook on a query module: q × ``m²``; None (q untouched) where ``m² = 1``."""
-        scale = self._q_scale
-        return None if scale == 1.0 else output * scale
-
     def _check_call(self, pipeline: object, arguments: Mapping[str, Any]) -> None:
         """Refuse a pipeline call whose frames, size or grid the model or strategy cannot take (before it runs)."""
         grid = call_grid(self.model, pipeline, arguments)
@@ -540,20 +446,16 @@ class StrategyHandle:
             for strategy in self._strategies.values():
                 if self.model.family == "Mochi":  # positions only: no split to give frequencies to
                     strategy.positions(grid, self.base_grid_at(grid))
-                elif self.model.rope_config is not None:  # radians per token of the model's own
+                elif self.model.family == "Allegro" and self.model.rope_config is not None:  # its radians per token
                     allegro_axes(strategy, grid, self.base_grid_at(grid), self.model.split, self.model.rope_config)
+                elif self.model.family == "LTX-Video" and self.model.rope_config is not None:  # at the call's frame rate
+                    space, time = vae_factors(pipeline, self.model)
+                    scale = (time / float(arguments.get("frame_rate") or 25), float(space), float(space))
+                    ltx_axes(strategy, grid, self.base_grid_at(grid), self.model.split[0] // 2, scale, (1, 1, 1),
+                             self.model.rope_config, self.model.theta)
                 else:
                     strategy.axes(grid, self.base_grid_at(grid), self.model.split, self.model.theta)
 
 
 def _grid(values: tuple[int, ...]) -> Grid:
     return values[0], values[1], values[2]
-
-
-def _forward_positions(transformer: torch.nn.Module) -> tuple[int, int]:
-    """Positional indices of ``image_rotary_emb`` and ``hidden_states`` in ``transformer.forward``."""
-    names = list(inspect.signature(transformer.forward).parameters)
-    missing = [n for n in ("image_rotary_emb", "hidden_states") if n not in names]
-    if missing:
-        raise TypeError(f"{type(transformer).__name__}.forward takes no {', '.join(missing)}; use_strategy cannot set its tables")
-    return names.index("image_rotary_emb"), names.index("hidden_states")

@@ -74,7 +74,10 @@ class RopeModel:
     ``MochiRoPE.target_area`` (its positions cover that area at every size), else None. Mochi's
     ``split`` is ``(0, 0, 0)`` and ``theta`` 0: its frequencies are learned and every pair mixes the axes.
     ``rope_config`` holds what a family whose positions are in units of its own reads from its config
-    (Allegro: ``interpolation_scale_t/h/w``, :mod:`cogpe.adapters.allegro`), else None.
+    (Allegro: ``interpolation_scale_t/h/w``, :mod:`cogpe.adapters.allegro`; LTX-Video: its rope's base
+    frames, height and width, :mod:`cogpe.adapters.ltx`), else None. LTX-Video's ``head_dim`` is the
+    width its one table rotates (``heads × head_dim``), and its ``latents`` unused (its grid comes from
+    its rope's arguments).
     """
 
     family: str

@@ -26,6 +26,7 @@ preset                   frames  sizes (H × W)                                 
                                  1104 × 832, 960 × 960
 ``hunyuanvideo``         129     the ten sizes of both                           8, 4        1, 2, 2
 ``mochi``                163     480 × 848                                       8, 6        1, 2, 2
+``ltx-video``            121     512 × 768, 704 × 1216                           32, 8       1, 1, 1
 =======================  ======  ==============================================  ==========  =======
 
 Sources (facts, not our choices). Wan: the ``SUPPORTED_SIZES`` of its generation scripts
@@ -43,6 +44,11 @@ diffusers' ``SkyReelsV2Pipeline`` defaults to 97 × 544 × 960. Wan VACE takes W
 preview: 480p, landscape 848 × 480, 163 frames (5.4 s at 30 fps), through its VAE's 8× space and 6× time
 (``(F − 1) // 6 + 1`` latent frames: ``6N + 1`` frames); diffusers' ``MochiPipeline`` defaults to 19 ×
 480 × 848.
+LTX-Video: its model card (huggingface.co/Lightricks/LTX-Video) and README: 0.9.0 "24 FPS videos at
+768x512", the 0.9.5 and later cards "30 FPS videos at 1216×704" (width × height, landscape), sizes
+multiples of 32 and frames ``8N + 1``, best below 257 frames; the frame count, 121 (about 5 s), is our
+choice, as no card names one; its VAE compresses space 32× and time 8×, its patch is 1; diffusers'
+``LTXPipeline`` defaults to 161 × 512 × 704 at 25 fps.
 CogVideoX: the model cards (1.0: 480 × 720 only, 8N+1 frames; 1.5: 768 × 1360; 1.5-I2V:
 ``Min(W, H) = 768, 768 ≤ Max(W, H) ≤ 1360``, of which the preset keeps the two extremes). The VAE
 factors are diffusers' ``vae_scale_factor_spatial`` / ``_temporal`` of each pipeline, the patches the
@@ -145,6 +151,8 @@ BASE_GRIDS: Mapping[str, GridPreset] = MappingProxyType(
                                    source="HunyuanVideo README: 540p and 720p"),
         "mochi": GridPreset("Mochi", 163, ((480, 848),), temporal_compression=6,
                             source="Mochi 1 preview: 480p, 163 frames (VAE 8×8×6)"),
+        "ltx-video": GridPreset("LTX-Video", 121, ((512, 768), (704, 1216)), vae_scale=32, temporal_compression=8,
+                                patch=(1, 1, 1), source="LTX-Video 0.9.0 (768×512) and 0.9.5+ (1216×704) model cards"),
     }
 )
 

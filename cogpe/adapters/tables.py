@@ -40,8 +40,8 @@ __all__ = ["Build", "Grid", "TableCache", "Tables", "strategy_tables"]
 Grid = tuple[int, int, int]
 #: ``(cos, sin)`` — or, for Mochi, whose tables also need its learned frequencies, ``(positions,)``.
 Tables = tuple[torch.Tensor, ...]
-#: ``build(strategy, grid, base_grid, device)``: what a :class:`TableCache` keeps for a grid.
-Build = Callable[[Strategy, "Grid", "Grid", torch.device], Tables]
+#: ``build(strategy, grid, base_grid, device[, units])``: what a :class:`TableCache` keeps for a grid.
+Build = Callable[..., Tables]
 
 
 def strategy_tables(
@@ -119,17 +119,21 @@ class TableCache:
         self.split: Grid = (int(split[0]), int(split[1]), int(split[2]))
         self.theta = float(theta)
         self.size = size
-        self._tables: OrderedDict[tuple[Grid, torch.device], Tables] = OrderedDict()
+        self._tables: OrderedDict[tuple[Grid, torch.device, tuple[float, ...] | None], Tables] = OrderedDict()
         self._q_scales: dict[Grid, float] = {}
 
-    def get(self, grid: Grid, device: torch.device | str) -> Tables:
-        """``(cos, sin)`` for ``grid`` on ``device``: :func:`strategy_tables`, built on the first request."""
-        key = (grid, torch.device(device))
+    def get(self, grid: Grid, device: torch.device | str, units: tuple[float, ...] | None = None) -> Tables:
+        """``(cos, sin)`` for ``grid`` on ``device``: :func:`strategy_tables`, built on the first request.
+
+        ``units``, where a model's radians per token change with each call (LTX-Video's
+        ``rope_interpolation_scale``, Cosmos's ``fps``), is passed to ``build`` and is part of the key."""
+        key = (grid, torch.device(device), units)
         tables = self._tables.get(key)
         if tables is None:
             with torch.inference_mode(False):  # plain tensors, usable with autograd later, even if first built inside
                 if self.build is not None:
-                    tables = self.build(self.strategy, grid, self.base_grid, key[1])
+                    extra = () if units is None else (units,)
+                    tables = self.build(self.strategy, grid, self.base_grid, key[1], *extra)
                 else:
                     tables = strategy_tables(self.strategy, grid, self.base_grid, self.split, self.theta,
                                              kept_dtype=self.kept_dtype, device=key[1])
