@@ -122,44 +122,27 @@ def test_default_presets():
         assert handle.model.preset == "skyreels-v2-540p"
 
 
-def test_transformers_left_out_are_refused_by_class():
-    """LTX-2 is refused by class, saying why (skipped where the installed diffusers lacks the class)."""
-    ltx2 = getattr(diffusers, "LTX2VideoTransformer3DModel", None)
-    if ltx2 is None:
-        pytest.skip(f"diffusers {diffusers.__version__} has no LTX2VideoTransformer3DModel")
-    torch.manual_seed(0)
-    model = ltx2(in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=8, cross_attention_dim=16,
-                 audio_in_channels=4, audio_out_channels=4, audio_num_attention_heads=2, audio_attention_head_dim=8,
-                 audio_cross_attention_dim=16, num_layers=1, caption_channels=8)
-    with pytest.raises(TypeError, match=r"target is a LTX2VideoTransformer3DModel, which use_strategy does not "
-                                        r"support yet; supported transformers: CogVideoXTransformer3DModel, "
-                                        r"ConsisIDTransformer3DModel, WanTransformer3DModel, WanVACE.*LTX-2's "
-                                        r"audio-video transformer rotates video, audio"):
-        use_strategy(model, "ntk")
-    assert "SkyReelsV2Transformer3DModel" in SUPPORTED_TRANSFORMERS
-
-
-@pytest.mark.parametrize("make", [
-    lambda: diffusers.CosmosTransformer3DModel(
-        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=12, num_layers=1, text_embed_dim=8,
-        adaln_lora_dim=4, max_size=(8, 16, 16), patch_size=(1, 2, 2)),
-], ids=["cosmos"])
-def test_left_out_classes_say_why(make):
-    """Cosmos (and LTX-Video) are refused by class, the message saying why (LEFT_OUT), whether given
-    themselves or held by a pipeline."""
+def test_left_out_classes_say_why():
+    """LTX-2 is refused by class, the message saying why (LEFT_OUT), whether given itself or held by a pipeline
+    (skipped where the installed diffusers lacks the class)."""
     from types import SimpleNamespace
 
     from cogpe.adapters.families import LEFT_OUT
 
+    ltx2 = getattr(diffusers, "LTX2VideoTransformer3DModel", None)
+    if ltx2 is None:
+        pytest.skip(f"diffusers {diffusers.__version__} has no LTX2VideoTransformer3DModel")
     torch.manual_seed(0)
-    transformer = make()
+    transformer = ltx2(in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=8, cross_attention_dim=16,
+                       audio_in_channels=4, audio_out_channels=4, audio_num_attention_heads=2,
+                       audio_attention_head_dim=8, audio_cross_attention_dim=16, num_layers=1, caption_channels=8)
     why = LEFT_OUT[type(transformer).__name__]
-    assert "turn counts would have to be taken in its position units" in why
+    assert "a strategy on the video grid alone would move the video against its audio" in why
     with pytest.raises(TypeError, match=rf"target is a {type(transformer).__name__}, which use_strategy does not "
                                         rf"support yet; supported transformers: .*{SUPPORTED_TRANSFORMERS[-1]}\. "
-                                        + re.escape(why.split(",")[0])):
+                                        + re.escape(why.split(";")[0])):
         use_strategy(transformer, "ntk")
-    with pytest.raises(TypeError, match=r"has a transformer of class .*turn counts would have to be taken"):
+    with pytest.raises(TypeError, match=r"has a transformer of class .*move the video against its audio"):
         use_strategy(SimpleNamespace(transformer=transformer), "ntk")
 
 

@@ -238,7 +238,8 @@ def test_presets_state_their_token_arithmetic():
         "wan2.2-5b-720p": [(31, 22, 40), (31, 40, 22)],
         "hunyuanvideo-540p": hy540, "hunyuanvideo-720p": hy720, "hunyuanvideo": hy720 + hy540,
         "skyreels-v2-540p": [(25, 34, 60), (25, 60, 34)], "skyreels-v2-720p": [(31, 45, 80), (31, 80, 45)],
-        "mochi": [(28, 30, 53)], "ltx-video": [(16, 16, 24), (16, 22, 38)],
+        "mochi": [(28, 30, 53)], "ltx-video": [(16, 16, 24), (16, 22, 38)], "cosmos-1.0": [(16, 44, 80)],
+        "cosmos-2": [(24, 44, 80)],
     }
     for name in ("cogvideox-5b", "cogvideox-5b-i2v", "cogvideox1.5-5b"):
         assert BASE_GRIDS[name].grids == (token_grid(name),)

@@ -16,7 +16,7 @@
 - :mod:`cogpe.adapters.patch_tables` — the table CogVideoX's patch embedding adds under a strategy
   (2B's sincos table, 5B-I2V's learned table resampled or dropped), and the hooks that add it;
 - :mod:`cogpe.adapters.families` — which diffusers models are supported (CogVideoX 1.0 2B, 5B, 5B-I2V,
-  1.5, ConsisID; Wan 2.1/2.2, Wan VACE, SkyReels-V2; HunyuanVideo, HunyuanVideo 1.5; Mochi; Allegro; LTX-Video) and
+  1.5, ConsisID; Wan 2.1/2.2, Wan VACE, SkyReels-V2; HunyuanVideo, HunyuanVideo 1.5; Mochi; Allegro; LTX-Video; Cosmos) and
   what is read from their configs;
 - :mod:`cogpe.adapters.mochi` — Mochi's centred, area-kept positions under a strategy, through its
   learned frequencies;
@@ -24,6 +24,8 @@
   counted in its radians per token;
 - :mod:`cogpe.adapters.ltx` — LTX-Video's fractions of base sizes and rising frequencies: strategies
   counted in its radians per token at each call's frame rate;
+- :mod:`cogpe.adapters.cosmos` — Cosmos's per-axis θ and fps-scaled time: strategies counted in its
+  radians per token at each call's fps;
 - :mod:`cogpe.adapters.schedule` — :class:`~cogpe.adapters.schedule.TimestepSchedule`: two strategies
   switched by the diffusion timestep (Lumina-Next's time-aware scaling);
 - :mod:`cogpe.adapters.compiled` — what makes the adapters work under ``torch.compile`` (an opaque

@@ -96,16 +96,23 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   there); the crop strategies, ``video_coords`` (``LTXConditionPipeline``) and ``torch.compile`` are
   refused.
 
-Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): Cosmos
-(``CosmosTransformer3DModel``), whose ``θ`` per axis is times ``rope_scale^(d/(d−2))`` (NTK's rule) and
-time positions times ``base_fps / fps`` of the call — its strategies would count turns with its radians
-per token (:meth:`cogpe.strategy.Strategy.token_axes`, as for Allegro and LTX-Video); and LTX-2
+- **Cosmos** — ``CosmosTransformer3DModel`` (Cosmos 1.0, 2, 2.5): head split ``t = d − 2·2⌊d/6⌋``,
+  ``h = w = 2⌊d/6⌋``, θ per axis ``10000 · rope_scale^(d/(d−2))`` (the config's ``rope_scale``), float32
+  positions ``0 … n−1`` — time times ``base_fps / fps`` of the call — from one ``arange`` of
+  ``max(max_size / patch)`` (the longest axis it reaches), ``(N, d)`` tables in halves built in
+  ``forward`` as ``self.rope(hidden_states, fps=fps)``, latents ``(B, C, F, H, W)``, patch ``(1, 2, 2)``;
+  q from ``norm_q``. Cosmos 1.0 (told by its learned table, ``extra_pos_embed_type="learnable"``, which
+  a strategy leaves alone) has 8N+1 frames through an 8× VAE and the preset ``"cosmos-1.0"``; later
+  ones 4N+1 through Wan 2.1's and ``"cosmos-2"``. A strategy counts turns with its radians per token at
+  the call's ``fps`` (:mod:`cogpe.adapters.cosmos`); the crop strategies and ``torch.compile`` are refused.
+
+Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): LTX-2
 (``LTX2VideoTransformer3DModel``), whose audio-video transformer rotates video, audio and the attention
 between them by coordinates on one timeline, so that a strategy on the video grid alone would move the
 video against its audio.
 
-Wan's, HunyuanVideo's and Mochi's configs do not hold their training grids: their default ``base_grid`` is a
-named preset (:mod:`cogpe.adapters.presets`). diffusers is imported inside the functions that need it,
+Wan's, HunyuanVideo's, Mochi's, LTX-Video's and Cosmos's configs do not hold their training grids: their
+default ``base_grid`` is a named preset (:mod:`cogpe.adapters.presets`). diffusers is imported inside the functions that need it,
 never when :mod:`cogpe` is imported.
 """
 
@@ -122,6 +129,8 @@ from ..rope import default_split
 from .compiled import is_compiled, unwrap_compiled
 from ..strategy import PER_TOKEN
 from .allegro import table_builder as allegro_builder
+from .cosmos import COSMOS_BASE_FPS, cosmos_split
+from .cosmos import table_builder as cosmos_builder
 from .ltx import LTX_BASE
 from .ltx import table_builder as ltx_builder
 from .mochi import MOCHI_STRATEGIES, MOCHI_TARGET_AREA, position_builder
@@ -147,18 +156,15 @@ _CLASSES = {
     "MochiTransformer3DModel": ("transformer_mochi", "Mochi", "Mochi"),
     "AllegroTransformer3DModel": ("transformer_allegro", "Allegro", "Allegro"),
     "LTXVideoTransformer3DModel": ("transformer_ltx", "LTX-Video", "LTX-Video"),
+    "CosmosTransformer3DModel": ("transformer_cosmos", "Cosmos", None),
 }
 #: The diffusers transformer classes :func:`cogpe.adapters.use_strategy` takes (subclasses included).
 SUPPORTED_TRANSFORMERS = tuple(_CLASSES)
-_UNITS = ("so YaRN's and RIFLEx's turn counts would have to be taken in its position units, not in tokens "
-          "(cogpe.adapters.families says why)")
 #: RoPE video transformers :func:`cogpe.adapters.use_strategy` refuses by class, each with the reason.
 LEFT_OUT = {
     "LTX2VideoTransformer3DModel": "LTX-2's audio-video transformer rotates video, audio and the attention between "
                                    "them by coordinates on one timeline (LTX2AudioVideoRotaryPosEmbed); a strategy on "
                                    "the video grid alone would move the video against its audio",
-    "CosmosTransformer3DModel": "Cosmos scales θ per axis by its rope_scale and time positions by base_fps / fps, "
-                                f"{_UNITS}",
 }
 #: The diffusers versions the adapters are tested with (the oldest and the newest). 0.35.0 is the first whose
 #: Wan rotary module returns ``(cos, sin)`` tables, which the adapters replace (before: one complex tensor).
@@ -278,6 +284,8 @@ def read_model(transformer: torch.nn.Module) -> RopeModel:
         return _allegro(config)
     if family == "LTX-Video":
         return _ltx(transformer, config)
+    if family == "Cosmos":
+        return _cosmos(transformer, config)
     return _hunyuan(config, name or family)
 
 
@@ -427,6 +435,26 @@ def _ltx(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel:
     )
 
 
+def _cosmos(transformer: torch.nn.Module, config: Mapping[str, Any]) -> RopeModel:
+    head_dim = check_size("attention_head_dim", config["attention_head_dim"], what="channels")
+    split = cosmos_split(head_dim)
+    if min(split) < 4:
+        raise ValueError(f"attention_head_dim={head_dim} gives Cosmos's axes {split} channels; NTK's exponent "
+                         "d/(d−2) needs at least 4 per axis (a head of at least 12)")
+    pt, ph, pw = (check_size(f"patch_size[{i}]", p) for i, p in enumerate(config["patch_size"]))
+    scale = tuple(float(r) for r in config["rope_scale"])
+    rope = getattr(transformer, "rope")
+    learned = config.get("extra_pos_embed_type") == "learnable"  # Cosmos 1.0 (module docstring)
+    preset = "cosmos-1.0" if learned else "cosmos-2"
+    return RopeModel(
+        family="Cosmos", name="Cosmos 1.0" if learned else "Cosmos 2", head_dim=head_dim, split=split,
+        theta=10000.0, patch=(pt, ph, pw), temporal_compression=8 if learned else 4,
+        base_grids=preset_grids(preset, "Cosmos"), frame_step=8 if learned else 4, latents="BCFHW", tables_at="rope",
+        max_positions=max(int(n) for n in getattr(rope, "max_size")), preset=preset, strategies=PER_TOKEN,
+        rope_config=(*scale, float(getattr(rope, "base_fps", COSMOS_BASE_FPS))),
+    )
+
+
 def table_builder(model: RopeModel) -> Build | None:
     """How a :class:`~cogpe.adapters.tables.TableCache` builds ``model``'s tables where not by
     :func:`~cogpe.adapters.tables.strategy_tables`: Mochi's positions, Allegro's tables; else None."""
@@ -436,6 +464,8 @@ def table_builder(model: RopeModel) -> Build | None:
         return allegro_builder(model.split, model.rope_config, model.theta)
     if model.family == "LTX-Video" and model.rope_config is not None:
         return ltx_builder(model.head_dim, model.patch, model.rope_config, model.theta)
+    if model.family == "Cosmos" and model.rope_config is not None:
+        return cosmos_builder(model.split, model.rope_config[:3], model.rope_config[3])
     return None
 
 
@@ -446,7 +476,7 @@ def query_attentions(transformer: torch.nn.Module, family: str) -> list[torch.nn
     if family == "Wan":  # Wan VACE: its control blocks too
         blocks = [*getattr(transformer, "blocks"), *getattr(transformer, "vace_blocks", [])]
         return [block.attn1 for block in blocks]
-    if family in ("Mochi", "Allegro", "LTX-Video"):
+    if family in ("Mochi", "Allegro", "LTX-Video", "Cosmos"):
         return [block.attn1 for block in getattr(transformer, "transformer_blocks")]
     # HunyuanVideo 1.5 has dual-stream blocks only
     blocks = [*getattr(transformer, "transformer_blocks"), *getattr(transformer, "single_transformer_blocks", [])]

@@ -29,7 +29,8 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   (:mod:`cogpe.adapters.allegro`). LTX-Video's ``rope(hidden_states, num_frames, height, width,
   rope_interpolation_scale, video_coords)``: a pre-hook reads the grid and the call's scale (frame rate
   dependent), a forward hook replaces its output (:mod:`cogpe.adapters.ltx`; not under
-  ``torch.compile``). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
+  ``torch.compile``); Cosmos's ``rope(hidden_states, fps=…)`` alike, with the call's ``fps``
+  (:mod:`cogpe.adapters.cosmos`). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
   the trained grid that grid needs the least rescaling from, where the base is a preset of several
   sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings``
   returns the same tables while the strategy is on (the attentions' hooks would replace its output
@@ -89,7 +90,7 @@ Not covered (refused or untested): diffusers' context parallelism, which splits 
 ``rope`` across devices before the adapter's forward hook replaces it with whole tables; the
 transformers diffusers builds on Wan's or HunyuanVideo's RoPE under other class names but Wan VACE,
 SkyReels-V2 and HunyuanVideo 1.5 (Wan Animate, HunyuanVideo Framepack), and the other RoPE video
-transformers (Cosmos, LTX-2: :mod:`cogpe.adapters.families` says why), which
+transformers (LTX-2: :mod:`cogpe.adapters.families` says why), which
 :func:`use_strategy` refuses by class;
 a strategy applied to a transformer while a ``torch.compile`` wrapper of it, compiled earlier and not
 given to :func:`use_strategy`, is called instead (nothing leads from the transformer to its wrapper):
@@ -111,6 +112,7 @@ from .allegro import allegro_axes
 from .arguments import base_grids, learned_option, model_strategy, timestep_schedule
 from .calls import call_grid, check_calls, pipeline_tables, vae_factors
 from .compiled import compiled_tables, discard_compiled_code, register_source
+from .cosmos import cosmos_axes
 from .families import find_transformers, query_modules, read_model, table_builder
 from .ltx import ltx_axes
 from .mochi import mochi_tables
@@ -144,9 +146,9 @@ def use_strategy(
     ``CogVideoXTransformer3DModel`` (CogVideoX 1.0 2B, 5B and 5B-I2V, 1.5), ``ConsisIDTransformer3DModel``,
     ``WanTransformer3DModel`` (Wan 2.1, 2.2), ``WanVACETransformer3DModel``,
     ``SkyReelsV2Transformer3DModel``, ``HunyuanVideoTransformer3DModel``,
-    ``HunyuanVideo15Transformer3DModel``, ``MochiTransformer3DModel``, ``AllegroTransformer3DModel`` or
-    ``LTXVideoTransformer3DModel`` (these two count turns per token: :mod:`cogpe.adapters.allegro`,
-    :mod:`cogpe.adapters.ltx`). ``strategy`` is a
+    ``HunyuanVideo15Transformer3DModel``, ``MochiTransformer3DModel``, ``AllegroTransformer3DModel``,
+    ``LTXVideoTransformer3DModel`` or ``CosmosTransformer3DModel`` (these three count turns per token:
+    :mod:`cogpe.adapters.allegro`, :mod:`cogpe.adapters.ltx`, :mod:`cogpe.adapters.cosmos`). ``strategy`` is a
     name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B and, its frequencies being
     learned, Mochi: ``"extrapolate"``, ``"interpolate"``; :mod:`cogpe.adapters.mochi`) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
     ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).
@@ -453,6 +455,10 @@ class StrategyHandle(TableHooks):
                     scale = (time / float(arguments.get("frame_rate") or 25), float(space), float(space))
                     ltx_axes(strategy, grid, self.base_grid_at(grid), self.model.split[0] // 2, scale, (1, 1, 1),
                              self.model.rope_config, self.model.theta)
+                elif self.model.family == "Cosmos" and self.model.rope_config is not None:  # at the call's fps
+                    fps = arguments.get("fps")
+                    cosmos_axes(strategy, grid, self.base_grid_at(grid), self.model.split, self.model.rope_config[:3],
+                                None if fps is None else float(fps), self.model.rope_config[3])
                 else:
                     strategy.axes(grid, self.base_grid_at(grid), self.model.split, self.model.theta)
 

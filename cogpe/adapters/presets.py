@@ -27,6 +27,8 @@ preset                   frames  sizes (H × W)                                 
 ``hunyuanvideo``         129     the ten sizes of both                           8, 4        1, 2, 2
 ``mochi``                163     480 × 848                                       8, 6        1, 2, 2
 ``ltx-video``            121     512 × 768, 704 × 1216                           32, 8       1, 1, 1
+``cosmos-1.0``           121     704 × 1280                                      8, 8        1, 2, 2
+``cosmos-2``             93      704 × 1280                                      8, 4        1, 2, 2
 =======================  ======  ==============================================  ==========  =======
 
 Sources (facts, not our choices). Wan: the ``SUPPORTED_SIZES`` of its generation scripts
@@ -49,6 +51,12 @@ LTX-Video: its model card (huggingface.co/Lightricks/LTX-Video) and README: 0.9.
 multiples of 32 and frames ``8N + 1``, best below 257 frames; the frame count, 121 (about 5 s), is our
 choice, as no card names one; its VAE compresses space 32× and time 8×, its patch is 1; diffusers'
 ``LTXPipeline`` defaults to 161 × 512 × 704 at 25 fps.
+Cosmos: diffusers' pipelines, whose defaults are the models' generation settings — Cosmos 1.0
+(``CosmosTextToWorldPipeline``, ``CosmosVideoToWorldPipeline``) 121 frames at 704 × 1280, 30 fps,
+through its CV8x8x8 VAE (8× in time and space); Cosmos 2 (``Cosmos2VideoToWorldPipeline``) 93 frames
+at 704 × 1280, 16 fps, through Wan 2.1's VAE (4× in time, 8× in space); the transformers' patch is
+``(1, 2, 2)``. A Cosmos 1.0 config is told from a later one by its learned table
+(``extra_pos_embed_type="learnable"``, diffusers' conversion script).
 CogVideoX: the model cards (1.0: 480 × 720 only, 8N+1 frames; 1.5: 768 × 1360; 1.5-I2V:
 ``Min(W, H) = 768, 768 ≤ Max(W, H) ≤ 1360``, of which the preset keeps the two extremes). The VAE
 factors are diffusers' ``vae_scale_factor_spatial`` / ``_temporal`` of each pipeline, the patches the
@@ -153,6 +161,10 @@ BASE_GRIDS: Mapping[str, GridPreset] = MappingProxyType(
                             source="Mochi 1 preview: 480p, 163 frames (VAE 8×8×6)"),
         "ltx-video": GridPreset("LTX-Video", 121, ((512, 768), (704, 1216)), vae_scale=32, temporal_compression=8,
                                 patch=(1, 1, 1), source="LTX-Video 0.9.0 (768×512) and 0.9.5+ (1216×704) model cards"),
+        "cosmos-1.0": GridPreset("Cosmos", 121, ((704, 1280),), temporal_compression=8,
+                                 source="Cosmos 1.0 Text2World / Video2World: diffusers' pipeline defaults"),
+        "cosmos-2": GridPreset("Cosmos", 93, ((704, 1280),),
+                               source="Cosmos 2 Video2World: diffusers' pipeline defaults (Wan 2.1's VAE)"),
     }
 )
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import torch
 
 from .allegro import allegro_rotary_emb
+from .cosmos import call_fps as cosmos_call_fps
 from .families import query_attentions
 from .ltx import call_scale as ltx_call_scale
 from .mochi import mochi_tables
@@ -61,6 +62,10 @@ class TableHooks:
             self._removers.append(getattr(transformer, "rope").register_forward_hook(self._mochi_tables).remove)
             return
         rope = getattr(transformer, "rope")
+        if self.model.family == "Cosmos":  # the grid from rope's input, the call's fps from its argument
+            self._removers.append(rope.register_forward_pre_hook(self._cosmos_call, with_kwargs=True).remove)
+            self._removers.append(rope.register_forward_hook(self._fps_tables).remove)
+            return
         if self.model.family == "LTX-Video":  # the grid and the call's scale from rope's own arguments
             self._removers.append(rope.register_forward_pre_hook(self._ltx_call, with_kwargs=True).remove)
             self._removers.append(rope.register_forward_hook(self._ltx_tables).remove)
@@ -168,6 +173,20 @@ class TableHooks:
         grid, scale, batch, device = self._tables_now
         cos, sin = self._current_tables(grid, device, scale if scale is not None else ())
         return cos[None].expand(batch, -1, -1), sin[None].expand(batch, -1, -1)  # (B, N, dim) views
+
+    def _cosmos_call(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Forward pre-hook on Cosmos's ``rope(hidden_states (B, C, F, H, W), fps=…)``: grid, fps; q's factor."""
+        hidden = args[0] if args else kwargs.get("hidden_states")
+        if isinstance(hidden, torch.Tensor):
+            grid = self.model.token_grid(hidden.shape)
+            fps = cosmos_call_fps(args[1] if len(args) > 1 else kwargs.get("fps"))
+            self._tables_now = (grid, () if fps is None else (fps,), hidden.device)
+            self._q_scale = self._current_q_scale(grid)
+
+    def _fps_tables(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> Tables:
+        """Forward hook on Cosmos's ``rope``: its output := the strategy's ``(cos, sin)``, each ``(N, head_dim)``."""
+        grid, units, device = self._tables_now
+        return self._current_tables(grid, device, units)
 
     def _scale_q(self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
         """Forward hook on a query module: q × ``m²``; None (q untouched) where ``m² = 1``."""
