@@ -178,3 +178,138 @@ def test_a_call_without_a_timestep_is_refused_and_changes_nothing(cogvideox):
     for name in ENCODINGS["rope"][:2]:
         with use_strategy(cogvideox, name):
             pass
+
+
+# --- the phase decided on the device (TimestepSchedule.is_early / select): no device→host copy per step ---
+
+SCHEDULES = [TimestepSchedule(Strategy("interpolate"), Strategy("ntk"), w, n)
+             for w, n in ((0.3, 1000), (0.0, 1000), (1.0, 1000), (0.5, 1000), (0.123456789, 1000), (0.3, 7), (1 / 3, 1))]
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8]
+
+
+def _candidates(schedule, dtype):
+    """Timesteps of ``dtype`` around the watershed's timestep (each neighbour of the boundary), and far off."""
+    edge = schedule.num_train_timesteps * (1 - schedule.watershed)
+    if not dtype.is_floating_point:
+        info = torch.iinfo(dtype)
+        values = [round(edge) + d for d in range(-3, 4)] + [0, 1, 999, 1000, 1001, info.min, info.max]
+        return torch.tensor([v for v in values if info.min <= v <= info.max], dtype=torch.int64).to(dtype)
+    centre = torch.tensor([edge, 0.0, 1.0, 700.0, 701.0, 999.0, 1000.0, -1.0, 1e30], dtype=torch.float64).to(dtype)
+    up, down = centre.clone(), centre.clone()
+    steps = [centre]
+    for _ in range(3):  # three representable neighbours on each side
+        up = torch.nextafter(up.double(), torch.full_like(up.double(), float("inf"))).to(dtype)
+        down = torch.nextafter(down.double(), torch.full_like(down.double(), -float("inf"))).to(dtype)
+        if dtype in (torch.float16, torch.bfloat16):  # nextafter of the double rounds back: step in its own ulps
+            up = torch.where(up == centre, centre + centre.abs().clamp(min=1) * torch.finfo(dtype).eps, up).to(dtype)
+            down = torch.where(down == centre, centre - centre.abs().clamp(min=1) * torch.finfo(dtype).eps, down).to(dtype)
+        steps += [up, down]
+    special = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0]).to(dtype)
+    return torch.cat(steps + [special])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: f"w{s.watershed:g}-n{s.num_train_timesteps}")
+def test_the_phase_decided_on_the_device_is_the_host_phase(schedule, dtype):
+    """is_early(t) == (phase(t) == "early") at every representable neighbour of the switch, at 0, ±inf and NaN
+    (late, as on the host), for one timestep and for a batch or a token's map whose largest entry decides."""
+    values = _candidates(schedule, dtype)
+    for value in values:
+        assert bool(schedule.is_early(value)) == (schedule.phase(value) == "early"), (float(value), dtype)
+    for batch in (values, values.reshape(-1, 1).expand(-1, 3), torch.stack([values, torch.zeros_like(values)], 1)):
+        for row in batch:
+            assert bool(schedule.is_early(row)) == (schedule.phase(row) == "early"), row
+    for number in (700, 701, 700.0, 700.0000001, 0, 1000):
+        assert bool(schedule.is_early(number)) == (schedule.phase(number) == "early")
+
+
+def test_the_switch_is_where_phase_puts_it():
+    schedule = TimestepSchedule(Strategy("interpolate"), Strategy("ntk"), 0.3)
+    assert [bool(schedule.is_early(torch.tensor(t))) for t in (999, 701, 700, 1)] == [True, True, False, False]
+    assert [bool(schedule.is_early(torch.tensor(t, dtype=torch.float32))) for t in (700.0, 700.00007)] == [False, True]
+    assert bool(schedule.is_early(torch.tensor([0, 0, 999]))) and not schedule.is_early(torch.tensor([700, 0])).item()
+
+
+class NoHostReads(torch.Tensor):
+    """A tensor that raises where its values would be read on the host (what a CUDA tensor syncs for)."""
+
+    READS = {"item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__", "__array__", "__format__",
+             "__repr__", "nonzero", "any", "all", "equal"}
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in cls.READS:
+            raise AssertionError(f"read on the host: {func.__name__}")
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64], ids=str)
+def test_the_phase_is_decided_without_reading_the_timestep_on_the_host(dtype):
+    """No entry of the timestep (nor of anything computed from it) reaches Python: on an accelerator, no
+    device→host copy and no wait per step. (The host rule, phase(), does read it: the subclass catches that.)"""
+    schedule = TimestepSchedule(Strategy("interpolate"), Strategy("ntk"), 0.3)
+    early_tables = (torch.full((6, 4), 1.0), torch.full((6, 4), 2.0))
+    late_tables = (torch.full((6, 4), 3.0), torch.full((6, 4), 4.0))
+    for t, expected in ((999, early_tables), (1, late_tables)):
+        timestep = torch.full((2, 5), t, dtype=dtype).as_subclass(NoHostReads)
+        chosen = schedule.select(schedule.is_early(timestep), early_tables, late_tables)
+        assert all(torch.equal(c.as_subclass(torch.Tensor), e) for c, e in zip(chosen, expected))
+    with pytest.raises(AssertionError, match="read on the host"):
+        schedule.phase(torch.full((2,), 999, dtype=dtype).as_subclass(NoHostReads))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA to count device syncs")
+def test_no_cuda_sync_decides_the_phase():
+    schedule = TimestepSchedule(Strategy("interpolate"), Strategy("ntk"), 0.3)
+    tables = torch.zeros(6, 4, device="cuda"), torch.ones(6, 4, device="cuda")
+    timesteps = [torch.full((2,), t, device="cuda") for t in (999, 1)]
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        chosen = [schedule.select(schedule.is_early(t), *tables) for t in timesteps]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.equal(chosen[0], tables[0]) and torch.equal(chosen[1], tables[1])
+
+
+def test_select_picks_exactly_and_refuses_mismatches():
+    early = torch.tensor(True)
+    a, b = torch.randn(3, 4), torch.randn(3, 4)
+    assert torch.equal(TimestepSchedule.select(early, a, b), a) and torch.equal(TimestepSchedule.select(~early, a, b), b)
+    with pytest.raises(TypeError, match=r"early must be a 0-d bool tensor"):
+        TimestepSchedule.select(True, a, b)
+    with pytest.raises(TypeError, match=r"early must be a 0-d bool tensor"):
+        TimestepSchedule.select(torch.tensor([True, False]), a, b)
+    with pytest.raises(ValueError, match=r"tensors of one shape, got \(3, 4\) and \(4, 3\)"):
+        TimestepSchedule.select(early, a, b.T)
+    with pytest.raises(TypeError, match=r"two tensors or two tuples of tensors of one length"):
+        TimestepSchedule.select(early, (a, b), (a,))
+    for bad, error in ((None, ValueError), ("500", TypeError), (torch.tensor([True]), ValueError), (torch.zeros(0), ValueError)):
+        with pytest.raises(error, match="timestep"):
+            TimestepSchedule(Strategy("interpolate"), Strategy("ntk"), 0.3).is_early(bad)
+
+
+def test_the_schedule_compiles_one_graph_for_both_phases(compiled_available):
+    """Tables picked by the schedule inside a compiled forward: no graph break (torch._dynamo.explain),
+    fullgraph=True compiles, and one graph serves every timestep of both phases (no recompilation)."""
+    dynamo = pytest.importorskip("torch._dynamo")
+    counter = pytest.importorskip("torch._dynamo.testing").CompileCounter()
+    schedule = TimestepSchedule(Strategy("interpolate"), Strategy("ntk"), 0.3)
+    early_tables, late_tables = (torch.randn(6, 4), torch.randn(6, 4)), (torch.randn(6, 4), torch.randn(6, 4))
+
+    def forward(x, timestep):  # x (6, 4): rotated by the tables of the phase, as a RoPE attention would be
+        cos, sin = schedule.select(schedule.is_early(timestep), early_tables, late_tables)
+        return x * cos + x.flip(-1) * sin
+
+    x = torch.randn(6, 4)
+    dynamo.reset()
+    try:
+        explained = dynamo.explain(forward)(x, torch.tensor([999.0, 999.0]))
+        assert (explained.graph_count, explained.graph_break_count) == (1, 0)
+        compiled = torch.compile(forward, backend=counter, fullgraph=True)
+        for t in (999.0, 701.0, 700.0, 1.0, 999.0):
+            timestep = torch.tensor([t, t])
+            assert torch.equal(compiled(x, timestep), forward(x, timestep)), t
+        assert counter.frame_count == 1
+    finally:
+        dynamo.reset()
