@@ -173,13 +173,6 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _lr(stage: Stage, stage_step: int) -> float:
-    """Learning rate of the step after ``stage_step`` steps of ``stage``: linear warm-up, then constant."""
-    if stage.warmup and stage_step < stage.warmup:
-        return stage.lr * (stage_step + 1) / stage.warmup
-    return stage.lr
-
-
 def _progress(total: int, initial: int, enabled: bool):
     if not enabled:
         return None
@@ -428,7 +421,7 @@ def _step(run: _Run, stage: Stage, dataset: VideoDataset) -> None:
     """One step of ``stage`` on this process's slice of the global batch; its metric row waits in
     ``run.pending`` for the loss and gradient norm (:func:`_read_back`)."""
     state = run.state
-    lr = _lr(stage, state.stage_step)
+    lr = stage.lr_at(state.stage_step)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
     local = stage.batch // run.world
@@ -518,7 +511,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="start from another run's checkpoint (e.g. its stage1.pt), same strategy family")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--stages", default=None, metavar="SPEC",
-                   help="override the preset's stages: 'FxHxW:steps:batch:lr[:warmup[:eval_every]],...'")
+                   help="override the preset's stages: 'FxHxW:steps:batch:lr[:warmup[:eval_every[:cooldown]]],...'")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

@@ -42,12 +42,17 @@ class Stage:
     """One training stage: ``steps`` AdamW steps on ``frames × height × width`` videos.
 
     ``batch`` is the *global* batch (split over DDP processes); ``lr`` rises linearly over the first
-    ``warmup`` steps of the stage and is constant after; ``eval_every`` adds evaluations every that
+    ``warmup`` steps of the stage, is constant after, and falls linearly towards 0 over the last
+    ``cooldown`` steps (:meth:`lr_at`: warm-up, stable, decay; the default 0 keeps the rate to the end);
+    ``eval_every`` adds evaluations every that
     many steps. Without it a stage is evaluated at its start (zero-shot; stages after the first) and,
     for the last stage, at its end — the end of an earlier stage is the next one's start.
 
     >>> Stage(8, 16, 16, steps=300, batch=8, lr=1e-3).resolution
     (8, 16, 16)
+    >>> stage = Stage(8, 16, 16, steps=10, batch=8, lr=1e-3, warmup=2, cooldown=4)
+    >>> [round(stage.lr_at(i) * 1e3, 2) for i in range(10)]
+    [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.4, 0.2]
     """
 
     frames: int
@@ -58,14 +63,27 @@ class Stage:
     lr: float
     warmup: int = 0
     eval_every: int = 0
+    cooldown: int = 0
 
     def __post_init__(self):
         for name, what in (("frames", "frames"), ("height", "pixels"), ("width", "pixels"), ("steps", "steps"),
                            ("batch", "videos")):
             check_size(name, getattr(self, name), what=what)
-        for name in ("warmup", "eval_every"):
+        for name in ("warmup", "eval_every", "cooldown"):
             check_size(name, getattr(self, name), minimum=0, what="steps")
+        if self.warmup + self.cooldown > self.steps:
+            raise ValueError(f"warmup={self.warmup} + cooldown={self.cooldown} exceeds steps={self.steps}; "
+                             "use warmup + cooldown <= steps")
         object.__setattr__(self, "lr", check_factor("lr", self.lr))
+
+    def lr_at(self, stage_step: int) -> float:
+        """The learning rate of the step after ``stage_step`` steps of this stage (0-based)."""
+        if self.warmup and stage_step < self.warmup:
+            return self.lr * (stage_step + 1) / self.warmup
+        left = self.steps - stage_step
+        if self.cooldown and left <= self.cooldown:
+            return self.lr * left / (self.cooldown + 1)
+        return self.lr
 
     @property
     def resolution(self) -> tuple[int, int, int]:
@@ -370,29 +388,29 @@ def train_preset(name: str, *, strategy: str | None = None, seed: int | None = N
 
 
 def parse_stages(spec: str) -> tuple[Stage, ...]:
-    """Stages from ``"FxHxW:steps:batch:lr[:warmup[:eval_every]]"``, comma-separated.
+    """Stages from ``"FxHxW:steps:batch:lr[:warmup[:eval_every[:cooldown]]]"``, comma-separated.
 
     >>> parse_stages("8x16x16:300:8:1e-3:30, 8x32x32:30:4:5e-4")[1]
-    Stage(frames=8, height=32, width=32, steps=30, batch=4, lr=0.0005, warmup=0, eval_every=0)
+    Stage(frames=8, height=32, width=32, steps=30, batch=4, lr=0.0005, warmup=0, eval_every=0, cooldown=0)
     """
     parts = [p.strip() for p in spec.split(",") if p.strip()]
     if not parts:
         raise ValueError(
             f"stage list {spec!r} is empty; give e.g. '8x16x16:300:8:1e-3,8x32x32:30:4:5e-4' "
-            "(FRAMESxHEIGHTxWIDTH:steps:batch:lr[:warmup[:eval_every]])"
+            "(FRAMESxHEIGHTxWIDTH:steps:batch:lr[:warmup[:eval_every[:cooldown]]])"
         )
     stages = []
     for i, part in enumerate(parts):
         fields_ = part.split(":")
         try:
-            if not 4 <= len(fields_) <= 6:
-                raise ValueError("expected 4 to 6 ':'-separated fields")
+            if not 4 <= len(fields_) <= 7:
+                raise ValueError("expected 4 to 7 ':'-separated fields")
             res = [int(v) for v in fields_[0].lower().split("x")]
             if len(res) != 3:
                 raise ValueError("resolution must be FRAMESxHEIGHTxWIDTH")
             extra = [int(v) for v in fields_[4:]]
             stages.append(Stage(res[0], res[1], res[2], steps=int(fields_[1]), batch=int(fields_[2]),
-                                lr=float(fields_[3]), **dict(zip(("warmup", "eval_every"), extra))))
+                                lr=float(fields_[3]), **dict(zip(("warmup", "eval_every", "cooldown"), extra))))
         except (TypeError, ValueError) as err:
             raise ValueError(
                 f"stage {i + 1} {part!r}: {err} (format FRAMESxHEIGHTxWIDTH:steps:batch:lr[:warmup[:eval_every]])"

@@ -475,3 +475,16 @@ def test_on_a_gpu_no_step_synchronises(tmp_path, monkeypatch):
     config = dataclasses.replace(train_preset("tiny"), stages=(train_preset("tiny").stages[0],), ckpt_every=0)
     rows = train(config, tmp_path, device="cuda", progress=False)
     assert calls["n"] == 6 and all(r["loss"] < 2 for r in rows if r["kind"] == "train")
+
+
+def test_the_learning_rate_of_every_step_follows_its_stage_schedule(tmp_path):
+    """Warm-up, constant, cooldown: the ``lr`` of every training row is :meth:`Stage.lr_at` of its step."""
+    tiny = train_preset("tiny")
+    stages = (dataclasses.replace(tiny.stages[0], steps=6, warmup=2, cooldown=3), tiny.stages[1])
+    rows = train(dataclasses.replace(tiny, stages=stages, probes=tiny.probes[:1]), tmp_path, device="cpu",
+                 progress=False)
+    got = [(r["stage"], r["lr"]) for r in rows if r["kind"] == "train"]
+    expected = [(i + 1, stage.lr_at(k)) for i, stage in enumerate(stages) for k in range(stage.steps)]
+    assert [s for s, _ in got] == [s for s, _ in expected]
+    assert [lr for _, lr in got] == pytest.approx([lr for _, lr in expected])
+    assert [lr for _, lr in got[:6]] == pytest.approx([1.5e-3, 3e-3, 3e-3, 2.25e-3, 1.5e-3, 0.75e-3])

@@ -77,3 +77,14 @@ def test_the_spatial_experiment_completes_a_pair_and_probes_past_its_period(name
 
 def test_experiments_run_ten_seeds():
     assert all(len(PRESET_SEEDS[n]) >= 10 for n in ("time", "space", "time-gpu", "space-gpu"))
+
+
+def test_cooldown_falls_linearly_towards_zero_and_refuses_more_steps_than_the_stage():
+    stage = Stage(2, 8, 8, steps=8, batch=1, lr=1.0, warmup=2, cooldown=3)
+    assert [stage.lr_at(i) for i in range(8)] == [0.5, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    assert [Stage(2, 8, 8, steps=4, batch=1, lr=1.0).lr_at(i) for i in range(4)] == [1.0] * 4   # the default
+    assert parse_stages("1x4x4:10:1:1e-3:0:0:5")[0].cooldown == 5
+    with pytest.raises(ValueError, match=r"warmup=2 \+ cooldown=3 exceeds steps=4"):
+        Stage(2, 8, 8, steps=4, batch=1, lr=1.0, warmup=2, cooldown=3)
+    with pytest.raises(ValueError, match="cooldown"):
+        Stage(2, 8, 8, steps=4, batch=1, lr=1.0, cooldown=-1)
