@@ -14,6 +14,7 @@ import torch
 
 from adapters_support import one_thread  # noqa: F401 (autouse fixture)
 from adapters_families_support import (
+    AREA,
     BASE,
     feeding,
     generate,
@@ -41,7 +42,7 @@ def test_mochi_is_supported_with_its_preset():
     assert BASE_GRIDS["mochi"].grids == ((28, 30, 53),)
     with use_strategy(tiny_mochi(layers=1), "interpolate") as handle:
         assert handle.model.family == "Mochi" and handle.base_grids == ((28, 30, 53),)
-        assert handle.model.strategies == MOCHI_STRATEGIES == ("extrapolate", "interpolate")
+        assert handle.model.strategies == MOCHI_STRATEGIES == ("extrapolate", "interpolate", "scale-shift")
 
 
 @pytest.mark.parametrize("name", MOCHI_STRATEGIES)
@@ -168,3 +169,78 @@ def test_half_precision_is_its_own_at_the_trained_grid(dtype):
     for name in MOCHI_STRATEGIES:
         with use_strategy(model, name, base_grid=BASE):
             assert torch.equal(forward(), own), name
+
+
+# --- scale-shift (ComfyUI's ScaleROPE) on Mochi's centred, area-normalised coordinates ---
+
+SCALE_SHIFTS = [((1.0, 1.0, 1.0), (0.0, 0.0, 0.0)), ((1.0, 0.5, 0.5), (0.0, 0.0, 0.0)), ((0.5, 1.0, 1.0), (2.0, 0.0, 0.0)),
+                ((1.0, 1.0, 1.0), (0.0, 1.5, -2.0)), ((2.0, 0.75, 1.25), (-1.0, 3.0, 0.5))]
+
+
+def scale_shift_oracle(model, grid, base, scale, shift):
+    """``(positions (N, 3), cos, sin (N, heads, head_dim/2))`` in numpy float64, eq. mochi-scale-shift written
+    out: time ``shift_t + scale_t·m``; height and width ``σ0·(scale·(i − (n−1)/2) + shift)``, σ0 = sqrt(A/(H0·W0))."""
+    spacing = np.sqrt(AREA / (base[1] * base[2]))
+    axes = []
+    for axis, n in enumerate(grid):
+        i = np.arange(n, dtype=np.float64)
+        centred = i if axis == 0 else i - (n - 1) / 2
+        axes.append((scale[axis] * centred + shift[axis]) * (1.0 if axis == 0 else spacing))
+    positions = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)  # (N, 3) rows t·H·W + h·W + w
+    angles = np.einsum("nd,dhf->nhf", positions, model.pos_frequencies.detach().double().numpy())
+    return positions, np.cos(angles), np.sin(angles)
+
+
+@pytest.mark.parametrize("scale, shift", SCALE_SHIFTS, ids=lambda v: "-".join(map(str, v)))
+@pytest.mark.parametrize("grid", [BASE, *GRIDS])
+def test_scale_shift_equals_the_model_fed_the_written_out_positions(mochi, grid, scale, shift):
+    """Positions and tables equal eq. mochi-scale-shift computed in numpy (float32 rounding), and the adapted
+    model the unpatched one fed those tables, at the trained grid and at larger ones of other aspects."""
+    strategy = Strategy("scale-shift", position_scale=scale, position_shift=shift)
+    positions, cos, sin = scale_shift_oracle(mochi, grid, BASE, scale, shift)
+    with feeding(mochi, (cos, sin)):
+        expected = run(mochi, grid)
+    with use_strategy(mochi, strategy, base_grid=BASE) as handle:
+        given = run(mochi, grid)
+        mine = handle.tables(grid)
+    np.testing.assert_allclose(mochi_positions(strategy, grid, BASE).numpy(), positions, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(mine[0].numpy(), cos, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(mine[1].numpy(), sin, rtol=0, atol=1e-4)
+    torch.testing.assert_close(given, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_scale_shift_at_its_defaults_is_mochis_own_at_the_trained_grid_and_extrapolate_elsewhere(mochi):
+    own = mochi.rope(mochi.pos_frequencies, *BASE, dtype=torch.float32)
+    with use_strategy(mochi, "scale-shift", base_grid=BASE) as handle:
+        assert all(torch.equal(a, b) for a, b in zip(handle.tables(BASE), own))
+    for grid in GRIDS:
+        assert torch.equal(mochi_positions(Strategy("scale-shift"), grid, BASE),
+                           mochi_positions(Strategy("extrapolate"), grid, BASE))
+
+
+def test_scale_shift_scales_about_the_centre_and_shifts_in_trained_steps():
+    """Scale 2 doubles every distance from the axis's centre; shift 1 moves the whole axis by one trained step σ0."""
+    base, grid = (2, 4, 6), (2, 5, 6)
+    spacing = (AREA / 24) ** 0.5
+    plain = mochi_positions(Strategy("extrapolate"), grid, base).view(2, 5, 6, 3)
+    scaled = mochi_positions(Strategy("scale-shift", position_scale=(1, 2, 1)), grid, base).view(2, 5, 6, 3)
+    moved = mochi_positions(Strategy("scale-shift", position_shift=(3, 0, 1)), grid, base).view(2, 5, 6, 3)
+    torch.testing.assert_close(scaled[..., 1], 2 * plain[..., 1], rtol=0, atol=1e-4)
+    assert scaled[0, 2, 0, 1].item() == 0.0  # the centre row of an odd axis stays put
+    torch.testing.assert_close(moved[..., 2], plain[..., 2] + spacing, rtol=0, atol=1e-4)
+    assert torch.equal(moved[..., 0], plain[..., 0] + 3) and torch.equal(moved[..., 1], plain[..., 1])
+
+
+def test_scale_shift_options_are_checked_by_the_strategy():
+    with pytest.raises(ValueError, match=r"position_scale"):
+        use_strategy(tiny_mochi(layers=1), Strategy("scale-shift", position_scale=(1.0, 0.0, 1.0)), base_grid=BASE)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason="use_strategy's call check (cogpe/adapters/hooks.py, "
+                   "StrategyHandle._check_call) reads Mochi's positions with Strategy.positions, which takes sincos "
+                   "strategies only; it should call cogpe.adapters.mochi.mochi_positions")
+def test_a_pipeline_runs_under_scale_shift():
+    pipeline = tiny_mochi_pipeline(tiny_mochi(layers=1))
+    own = generate(pipeline, num_frames=13, height=64, width=96)
+    with use_strategy(pipeline, "scale-shift", base_grid=BASE):
+        assert torch.equal(generate(pipeline, num_frames=13, height=64, width=96), own)
