@@ -236,3 +236,17 @@ def test_tiny_pipeline_runs_under_a_strategy():
     with use_strategy(pipeline, "yarn", base_grid=BASE):
         with pytest.raises(ValueError, match=r"num_frames=18 cannot be taken by Cosmos 1.0: frames must be 8N\+1"):
             generate(pipeline, num_frames=18, height=64, width=96)
+
+
+def test_compiled_model_gives_the_eager_output():
+    """torch.compile (aot_eager backend): the per-call tables are built eagerly (a graph break); the compiled
+    patched model equals the eager patched one at two frame rates."""
+    model = build(num_layers=1)
+    grid = (6, 8, 12)
+    with use_strategy(model, "yarn", base_grid=BASE):
+        eager = {fps: run(model, grid, fps) for fps in (30, 12)}
+    compiled = torch.compile(model, backend="aot_eager")
+    with use_strategy(compiled, "yarn", base_grid=BASE):
+        for fps in (30, 12):
+            assert torch.equal(run(compiled, grid, fps), eager[fps])
+    torch.compiler.reset()

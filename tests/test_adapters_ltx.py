@@ -227,3 +227,17 @@ def test_tiny_pipeline_runs_under_a_strategy():
     with use_strategy(pipeline, "yarn", base_grid=BASE):
         with pytest.raises(ValueError, match=r"num_frames=10 cannot be taken by LTX-Video: frames must be 8N\+1"):
             generate(pipeline, num_frames=10, height=96, width=128)
+
+
+def test_compiled_model_gives_the_eager_output():
+    """torch.compile (the aot_eager backend, to keep it quick): the per-call tables are built eagerly (a graph break)
+    and the compiled patched model equals the eager patched one."""
+    model = build(layers=1)
+    grid = (4, 6, 8)
+    with use_strategy(model, "yarn", base_grid=BASE):
+        eager = run(model, grid)
+    compiled = torch.compile(model, backend="aot_eager")
+    with use_strategy(compiled, "yarn", base_grid=BASE):
+        assert torch.equal(run(compiled, grid), eager)
+        assert torch.equal(run(compiled, grid, (8 / 50, 32, 32)), run(model, grid, (8 / 50, 32, 32)))
+    torch.compiler.reset()

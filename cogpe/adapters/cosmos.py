@@ -24,8 +24,9 @@ Cosmos computes it (float32 ``g(m) / fps · base_fps`` and float32 ``θ_a^(−2j
 strategy at the base grid, and ``"extrapolate"`` (Cosmos's own rule) at every grid and frame rate, gives
 its tables bit for bit; an axis with new frequencies is computed in float64 and rounded once. NTK at
 scale ``s`` is Cosmos's own rule with ``rope_scale · s`` on that axis (its ω are geometric, base θ_a).
-The crop strategies reproduce CogVideoX 1.0's pipeline and are refused, and so is ``torch.compile``
-(the tables follow each call's ``fps``, read on the host).
+The crop strategies reproduce CogVideoX 1.0's pipeline and are refused. Under ``torch.compile`` the
+tables, which follow each call's ``fps`` read on the host, are built eagerly (``torch.compiler.disable``:
+a graph break; ``fullgraph=True`` fails).
 """
 
 from __future__ import annotations

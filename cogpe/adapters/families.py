@@ -93,8 +93,8 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   ``split`` is ``(2K, 2K, 2K)``, ``K = dim // 6``, beside ``dim % 6`` unrotated channels. Default base
   grids: the preset ``"ltx-video"`` (:mod:`cogpe.adapters.presets`). A strategy counts turns with its
   radians per token at the call's frame rate (:mod:`cogpe.adapters.ltx`, which says what NTK means
-  there); the crop strategies, ``video_coords`` (``LTXConditionPipeline``) and ``torch.compile`` are
-  refused.
+  there); the crop strategies and ``video_coords`` (``LTXConditionPipeline``) are refused; compiled,
+  its tables are built eagerly (a graph break).
 
 - **Cosmos** — ``CosmosTransformer3DModel`` (Cosmos 1.0, 2, 2.5): head split ``t = d − 2·2⌊d/6⌋``,
   ``h = w = 2⌊d/6⌋``, θ per axis ``10000 · rope_scale^(d/(d−2))`` (the config's ``rope_scale``), float32
@@ -104,7 +104,8 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   q from ``norm_q``. Cosmos 1.0 (told by its learned table, ``extra_pos_embed_type="learnable"``, which
   a strategy leaves alone) has 8N+1 frames through an 8× VAE and the preset ``"cosmos-1.0"``; later
   ones 4N+1 through Wan 2.1's and ``"cosmos-2"``. A strategy counts turns with its radians per token at
-  the call's ``fps`` (:mod:`cogpe.adapters.cosmos`); the crop strategies and ``torch.compile`` are refused.
+  the call's ``fps`` (:mod:`cogpe.adapters.cosmos`); the crop strategies are refused; compiled, its
+  tables are built eagerly (a graph break).
 
 Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): LTX-2
 (``LTX2VideoTransformer3DModel``), whose audio-video transformer rotates video, audio and the attention

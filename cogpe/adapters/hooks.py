@@ -28,8 +28,8 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   transformer reads the grid of its latents, one on each ``attn1`` sets ``image_rotary_emb``
   (:mod:`cogpe.adapters.allegro`). LTX-Video's ``rope(hidden_states, num_frames, height, width,
   rope_interpolation_scale, video_coords)``: a pre-hook reads the grid and the call's scale (frame rate
-  dependent), a forward hook replaces its output (:mod:`cogpe.adapters.ltx`; not under
-  ``torch.compile``); Cosmos's ``rope(hidden_states, fps=…)`` alike, with the call's ``fps``
+  dependent), a forward hook replaces its output (:mod:`cogpe.adapters.ltx`; under ``torch.compile``
+  built eagerly, a graph break, so ``fullgraph=True`` fails); Cosmos's ``rope(hidden_states, fps=…)`` alike, with the call's ``fps``
   (:mod:`cogpe.adapters.cosmos`). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
   the trained grid that grid needs the least rescaling from, where the base is a preset of several
   sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings``
@@ -65,9 +65,10 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
 wrapper, a pipeline holding one, or a transformer compiled in place (``transformer.compile()``), and a
 model may be compiled after the strategy is applied; in every order the compiled model gives the eager
 patched output (to the compiler's own rounding), with no graph break or recompilation that the
-unpatched model does not have, and ``fullgraph=True`` compiles. Applying or removing a strategy on a
-compiled transformer discards torch.compile's compiled code (it does not see hooks added or removed
-later); the next call compiles again. A timestep schedule compiles one graph per phase (the phase is
+unpatched model does not have, and ``fullgraph=True`` compiles — but for LTX-Video and Cosmos, whose
+tables follow each call's scale or ``fps`` and are built eagerly (graph breaks; the same output).
+Applying or removing a strategy on a compiled transformer discards torch.compile's compiled code (it
+does not see hooks added or removed later); the next call compiles again. A timestep schedule compiles one graph per phase (the phase is
 read on the host from the timestep) and not with ``fullgraph=True``.
 
 **Half precision**: the tables are float32, as the models' own are when loaded with their float32
@@ -393,15 +394,17 @@ class StrategyHandle(TableHooks):
 
     def _current_tables(self, grid: Grid, device: torch.device, units: tuple[float, ...] | None = None) -> Tables:
         """The tables of the current forward: from the cache, or through an opaque operator while compiling."""
-        if units is not None and torch.compiler.is_compiling():
-            raise RuntimeError(f"use_strategy on {self.model.name} does not run under torch.compile: its tables follow "
-                               "each call's frame rate, which compiled code would not see; run the model eagerly")
-        if units is not None:
-            return self._phase_tables(self._phase, grid, device, units)
+        if units is not None:  # LTX-Video, Cosmos: per call, built outside any compiled graph (a graph break)
+            return self._call_tables(grid, device, units)
         if torch.compiler.is_compiling():
             self._compiled = True  # traced: removing the strategy must discard this code
             return compiled_tables(self._key, self._phase, grid, device, self.model.table_widths)
         return self._phase_tables(self._phase, grid, device)
+
+    @torch.compiler.disable
+    def _call_tables(self, grid: Grid, device: torch.device, units: tuple[float, ...]) -> Tables:
+        """The tables of a call whose radians per token follow its arguments (``units``), always run eagerly."""
+        return self._phase_tables(self._phase, grid, device, units)
 
     def _current_q_scale(self, grid: Grid) -> float:
         cache = self._cache_for(self._phase, grid)

@@ -32,8 +32,9 @@ frame rate, gives its tables bit for bit; an axis with new frequencies in float6
 ``θ·π/2·2c`` is kept and the lowest divided by ``s``, the ratio between them growing from θ to θ·s —
 what NTK's base change does to RoPE's ``θ^(−2j/d)``, whose highest frequency is 1 and lowest
 ``θ^(−(d−2)/d)``. Our choice, because LTX-Video's frequencies are not ``θ^(−2j/d)`` in any base.
-The crop strategies reproduce CogVideoX 1.0's pipeline and are refused; so are ``video_coords``, and
-``torch.compile`` (the tables follow each call's scale, read on the host). ``StrategyHandle.tables(grid)``
+The crop strategies reproduce CogVideoX 1.0's pipeline and are refused; so are ``video_coords``. Under
+``torch.compile`` the tables, which follow each call's scale read on the host, are built eagerly
+(``torch.compiler.disable``: a graph break; ``fullgraph=True`` fails), and the output is the eager one. ``StrategyHandle.tables(grid)``
 gives those of a call without ``rope_interpolation_scale``; a pipeline's are what ``transformer.rope``
 returns under the strategy.
 """
