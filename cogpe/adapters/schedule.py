@@ -39,7 +39,7 @@ from ..strategy import Strategy
 
 __all__ = ["PHASES", "TimestepSchedule", "timestep_value"]
 
-T = TypeVar("T", torch.Tensor, tuple[torch.Tensor, ...])
+Value = TypeVar("Value", torch.Tensor, tuple[torch.Tensor, ...])  # what select picks: tables or one tensor
 
 #: The two phases of a schedule, in denoising order.
 PHASES = ("early", "late")
@@ -168,7 +168,7 @@ class TimestepSchedule:
         return largest.to(torch.int64) >= self._least[2]
 
     @staticmethod
-    def select(early: torch.Tensor, early_value: T, late_value: T) -> T:
+    def select(early: torch.Tensor, early_value: Value, late_value: Value) -> Value:
         """``early_value`` where ``early`` (a 0-d bool tensor, :meth:`is_early`) is true, else ``late_value``:
         tensors, or tuples of tensors (tables ``(cos, sin)``), of equal shapes, picked entry by entry with
         ``torch.where`` on the values' device (no sync, no graph break)."""
