@@ -29,7 +29,7 @@ video repeats: the pair whose period, rounded to whole frames, is closest to ``N
 **Per-token frequencies** (the ``*_per_token`` functions; our generalisation). Some models turn pair
 ``j`` by ``ω_j`` radians per *token* that is not ``θ^(-2j/d)`` — Allegro divides its positions by a
 scale, LTX-Video's frequencies rise from ``π/2`` to ``θ·π/2`` on fractions of a base size, Cosmos
-scales ``θ`` and time (:mod:`cogpe.adapters.allegro`, ``ltx``, ``cosmos``). The same rules then take the
+scales ``θ`` and time (``cogpe.adapters.allegro``, ``ltx``, ``cosmos``). The same rules then take the
 vector ``ω`` ``(K,)``, in any order: YaRN's ``r_j = n0·ω_j/2π`` and RIFLEx's periods ``2π/ω_j`` are
 counted in tokens, k is the *highest-frequency* pair with no complete turn, and NTK is the geometric
 rule that keeps the highest frequency and divides the lowest by ``s``: the pair of rank ``r`` (0 the

@@ -309,7 +309,7 @@ class Strategy:
     def token_axes(self, grid, base_grid, freqs: Sequence[torch.Tensor]) -> Axes:
         """Per-axis ``(positions (n,), frequencies (K,))`` float64 for a model turning pair j of axis i by
         ``freqs[i][j]`` radians per token (any order; :mod:`cogpe.scaling`'s ``*_per_token`` rules), such as a
-        model whose positions are not token indices (:mod:`cogpe.adapters.allegro`, ``ltx``, ``cosmos``).
+        model whose positions are not token indices (``cogpe.adapters.allegro``, ``ltx``, ``cosmos``).
         ``riflex_k`` indexes ``freqs[i]``; the crop strategies, made for CogVideoX's grid, are refused."""
         grid, base_grid = check_grid("grid", grid, 3), check_grid("base_grid", base_grid, 3)
         self._check_not_resample()

@@ -20,11 +20,11 @@
   what is read from their configs;
 - :mod:`cogpe.adapters.mochi` — Mochi's centred, area-kept positions under a strategy, through its
   learned frequencies;
-- :mod:`cogpe.adapters.allegro` — Allegro's positions divided by its interpolation scales: strategies
+- ``cogpe.adapters.allegro`` — Allegro's positions divided by its interpolation scales: strategies
   counted in its radians per token;
-- :mod:`cogpe.adapters.ltx` — LTX-Video's fractions of base sizes and rising frequencies: strategies
+- ``cogpe.adapters.ltx`` — LTX-Video's fractions of base sizes and rising frequencies: strategies
   counted in its radians per token at each call's frame rate;
-- :mod:`cogpe.adapters.cosmos` — Cosmos's per-axis θ and fps-scaled time: strategies counted in its
+- ``cogpe.adapters.cosmos`` — Cosmos's per-axis θ and fps-scaled time: strategies counted in its
   radians per token at each call's fps;
 - :mod:`cogpe.adapters.schedule` — :class:`~cogpe.adapters.schedule.TimestepSchedule`: two strategies
   switched by the diffusion timestep (Lumina-Next's time-aware scaling);
@@ -32,7 +32,7 @@
   operator fetching the tables; compiled code discarded when hooks change);
 - :mod:`cogpe.adapters.arguments` — what ``use_strategy``'s arguments mean for one model, checked first;
 - :mod:`cogpe.adapters.calls` — pipeline calls checked before they run, removably;
-- :mod:`cogpe.adapters.table_hooks` — the hooks that put each family's tables where its model reads them;
+- ``cogpe.adapters.table_hooks`` — the hooks that put each family's tables where its model reads them;
 - :mod:`cogpe.adapters.hooks` — :func:`~cogpe.adapters.hooks.use_strategy` and its :class:`~cogpe.adapters.hooks.StrategyHandle`: the hooks that
   set the tables, put YaRN's temperature on q, check pipeline calls, and come off again.
 

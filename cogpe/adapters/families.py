@@ -81,7 +81,7 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   ``(B, C, F, H, W)``, patch ``(patch_size_t, patch_size, patch_size)``, no qk-norm (q from ``to_q``).
   The default ``base_grid`` is the config's ``sample_*`` latent grid patched (22 × 45 × 80: 88 frames
   at 720 × 1280). A strategy counts turns with its radians per token ``θ_j / scale``
-  (:mod:`cogpe.adapters.allegro`, which says what each strategy means there); the crop strategies,
+  (``cogpe.adapters.allegro``, which says what each strategy means there); the crop strategies,
   made for CogVideoX 1.0's pipeline, are refused.
 
 - **LTX-Video** — ``LTXVideoTransformer3DModel``: one rotary table for the whole width ``heads ×
@@ -92,7 +92,7 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   per axis interleaved across the axes. Patch 1, frames ``8N+1`` (VAE 8× in time, 32× in space). Its
   ``split`` is ``(2K, 2K, 2K)``, ``K = dim // 6``, beside ``dim % 6`` unrotated channels. Default base
   grids: the preset ``"ltx-video"`` (:mod:`cogpe.adapters.presets`). A strategy counts turns with its
-  radians per token at the call's frame rate (:mod:`cogpe.adapters.ltx`, which says what NTK means
+  radians per token at the call's frame rate (``cogpe.adapters.ltx``, which says what NTK means
   there); the crop strategies and ``video_coords`` (``LTXConditionPipeline``) are refused; compiled,
   its tables are built eagerly (a graph break).
 
@@ -104,7 +104,7 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   q from ``norm_q``. Cosmos 1.0 (told by its learned table, ``extra_pos_embed_type="learnable"``, which
   a strategy leaves alone) has 8N+1 frames through an 8× VAE and the preset ``"cosmos-1.0"``; later
   ones 4N+1 through Wan 2.1's and ``"cosmos-2"``. A strategy counts turns with its radians per token at
-  the call's ``fps`` (:mod:`cogpe.adapters.cosmos`); the crop strategies are refused; compiled, its
+  the call's ``fps`` (``cogpe.adapters.cosmos``); the crop strategies are refused; compiled, its
   tables are built eagerly (a graph break).
 
 Not supported, refused by class (:data:`LEFT_OUT`, whose reasons the TypeError gives): LTX-2

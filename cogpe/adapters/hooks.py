@@ -26,11 +26,11 @@ What changes, and how (all of it undone by :meth:`StrategyHandle.remove` or leav
   frequencies it was passed (:mod:`cogpe.adapters.mochi`), a pre-hook on the transformer refuses
   latents the patch does not divide. Allegro's pipeline builds its tables: a pre-hook on the
   transformer reads the grid of its latents, one on each ``attn1`` sets ``image_rotary_emb``
-  (:mod:`cogpe.adapters.allegro`). LTX-Video's ``rope(hidden_states, num_frames, height, width,
+  (``cogpe.adapters.allegro``). LTX-Video's ``rope(hidden_states, num_frames, height, width,
   rope_interpolation_scale, video_coords)``: a pre-hook reads the grid and the call's scale (frame rate
-  dependent), a forward hook replaces its output (:mod:`cogpe.adapters.ltx`; under ``torch.compile``
+  dependent), a forward hook replaces its output (``cogpe.adapters.ltx``; under ``torch.compile``
   built eagerly, a graph break, so ``fullgraph=True`` fails); Cosmos's ``rope(hidden_states, fps=…)`` alike, with the call's ``fps``
-  (:mod:`cogpe.adapters.cosmos`). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
+  (``cogpe.adapters.cosmos``). Tables (:func:`cogpe.adapters.tables.strategy_tables`) are built once per ``(grid, device)`` — scaled from
   the trained grid that grid needs the least rescaling from, where the base is a preset of several
   sizes — and kept in the handle. A CogVideoX pipeline's own ``_prepare_rotary_positional_embeddings``
   returns the same tables while the strategy is on (the attentions' hooks would replace its output
@@ -149,7 +149,7 @@ def use_strategy(
     ``SkyReelsV2Transformer3DModel``, ``HunyuanVideoTransformer3DModel``,
     ``HunyuanVideo15Transformer3DModel``, ``MochiTransformer3DModel``, ``AllegroTransformer3DModel``,
     ``LTXVideoTransformer3DModel`` or ``CosmosTransformer3DModel`` (these three count turns per token:
-    :mod:`cogpe.adapters.allegro`, :mod:`cogpe.adapters.ltx`, :mod:`cogpe.adapters.cosmos`). ``strategy`` is a
+    ``cogpe.adapters.allegro``, ``cogpe.adapters.ltx``, ``cogpe.adapters.cosmos``). ``strategy`` is a
     name of ``ENCODINGS["rope"]`` (``ENCODINGS["sincos"]`` for CogVideoX-2B and, its frequencies being
     learned, Mochi: ``"extrapolate"``, ``"interpolate"``; :mod:`cogpe.adapters.mochi`) with its ``options``, a :class:`cogpe.strategy.Strategy` or a transformers-style
     ``rope_scaling`` dict (:func:`cogpe.strategy.as_strategy`).

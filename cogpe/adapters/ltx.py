@@ -55,10 +55,9 @@ __all__ = ["LTX_BASE", "call_scale", "ltx_axes", "ltx_tables", "table_builder", 
 
 #: ``LTXVideoRotaryPosEmbed``'s ``base_num_frames``, ``base_height``, ``base_width`` as the transformer builds it.
 LTX_BASE = (20.0, 2048.0, 2048.0)
-Scale = tuple[float, float, float]
 
 
-def call_scale(value: object) -> Scale | None:
+def call_scale(value: object) -> tuple[float, float, float] | None:
     """The ``rope_interpolation_scale`` of a call as three floats (None for None); ValueError otherwise.
 
     Each entry a number or a one-valued tensor (the pipelines pass a float over the frame rate and two ints)."""
@@ -77,7 +76,7 @@ def call_scale(value: object) -> Scale | None:
     return out[0], out[1], out[2]
 
 
-def _units(scale: Scale | None, patch: Sequence[int], base: Sequence[float]) -> Scale:
+def _units(scale: tuple[float, float, float] | None, patch: Sequence[int], base: Sequence[float]) -> tuple[float, float, float]:
     """``c = r·p/base`` per axis: model position per token (1 without a scale)."""
     if scale is None:
         return 1.0, 1.0, 1.0
@@ -91,20 +90,20 @@ def model_frequencies(pairs: int, theta: float = 10000.0, dtype: torch.dtype = t
     return theta ** exponents * math.pi / 2.0
 
 
-def token_frequencies(pairs: int, scale: Scale | None, patch: Sequence[int], base: Sequence[float] = LTX_BASE,
+def token_frequencies(pairs: int, scale: tuple[float, float, float] | None, patch: Sequence[int], base: Sequence[float] = LTX_BASE,
                       theta: float = 10000.0) -> tuple[torch.Tensor, ...]:
     """Per-axis radians per token ``ω_j = 2·c·F_j`` ``(K,)`` float64 (module docstring)."""
     f = model_frequencies(pairs, theta)
     return tuple(2 * c * f for c in _units(scale, patch, base))
 
 
-def ltx_axes(strategy: Strategy, grid: Sequence[int], base_grid: Sequence[int], pairs: int, scale: Scale | None,
+def ltx_axes(strategy: Strategy, grid: Sequence[int], base_grid: Sequence[int], pairs: int, scale: tuple[float, float, float] | None,
              patch: Sequence[int], base: Sequence[float] = LTX_BASE, theta: float = 10000.0) -> Axes:
     """Per-axis ``(positions (n,) in tokens, radians per token (K,))`` float64 under ``strategy``."""
     return strategy.token_axes(grid, base_grid, token_frequencies(pairs, scale, patch, base, theta))
 
 
-def ltx_tables(strategy: Strategy, grid: Sequence[int], base_grid: Sequence[int], dim: int, scale: Scale | None,
+def ltx_tables(strategy: Strategy, grid: Sequence[int], base_grid: Sequence[int], dim: int, scale: tuple[float, float, float] | None,
                patch: Sequence[int] = (1, 1, 1), base: Sequence[float] = LTX_BASE, theta: float = 10000.0, *,
                device: torch.device | str | None = None) -> Tables:
     """``(cos, sin)``, each ``(T*H*W, dim)`` float32 in LTX-Video's layout (module docstring), no batch axis.

@@ -74,9 +74,9 @@ class RopeModel:
     ``MochiRoPE.target_area`` (its positions cover that area at every size), else None. Mochi's
     ``split`` is ``(0, 0, 0)`` and ``theta`` 0: its frequencies are learned and every pair mixes the axes.
     ``rope_config`` holds what a family whose positions are in units of its own reads from its config
-    (Allegro: ``interpolation_scale_t/h/w``, :mod:`cogpe.adapters.allegro`; LTX-Video: its rope's base
-    frames, height and width, :mod:`cogpe.adapters.ltx`; Cosmos: ``rope_scale`` t, h, w and ``base_fps``,
-    :mod:`cogpe.adapters.cosmos`), else None. LTX-Video's ``head_dim`` is the
+    (Allegro: ``interpolation_scale_t/h/w``, ``cogpe.adapters.allegro``; LTX-Video: its rope's base
+    frames, height and width, ``cogpe.adapters.ltx``; Cosmos: ``rope_scale`` t, h, w and ``base_fps``,
+    ``cogpe.adapters.cosmos``), else None. LTX-Video's ``head_dim`` is the
     width its one table rotates (``heads × head_dim``), and its ``latents`` unused (its grid comes from
     its rope's arguments).
     """

@@ -4,7 +4,7 @@
 its tables (:mod:`cogpe.adapters.hooks` says which, and why there): CogVideoX's ``patch_embed`` and
 ``attn1`` (``image_rotary_emb``), Allegro's transformer and ``attn1``, the ``rope`` module of Wan,
 HunyuanVideo and Mochi, and the query modules that carry YaRN's temperature. Each callback reads the
-grid of the current forward, fetches the tables through the handle's :meth:`TableHooks._current_tables`
+grid of the current forward, fetches the tables through the handle's its ``_current_tables``
 (cached; through an opaque operator while compiling) and puts them where the model reads them.
 """
 
@@ -28,7 +28,7 @@ __all__ = ["TableHooks"]
 
 class TableHooks:
     """The table hooks of a :class:`~cogpe.adapters.hooks.StrategyHandle` (module docstring); the handle
-    supplies :attr:`model`, the removers list and the current tables and q factor."""
+    supplies ``model``, the removers list and the current tables and q factor."""
 
     model: RopeModel
     _removers: list[Callable[[], None]]
@@ -111,7 +111,7 @@ class TableHooks:
 
     def _latent_tables(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Forward pre-hook on Allegro's transformer: its ``image_rotary_emb`` for the grid of its latents
-        ``(B, C, F, H, W)`` (:func:`cogpe.adapters.allegro.allegro_rotary_emb`), and q's factor."""
+        ``(B, C, F, H, W)`` (``cogpe.adapters.allegro.allegro_rotary_emb``), and q's factor."""
         latents = args[0] if args else kwargs.get("hidden_states")
         if isinstance(latents, torch.Tensor):
             grid = self.model.token_grid(latents.shape)
