@@ -17,7 +17,7 @@ branches ``ultra-wan`` and ``ultra-hunyuan``):
   past frame 21, a Wan-specific rule not reproduced here.
 
 Our rule (the choice of window is ours), eq. ``ultravico``: for query token i and key token j with
-latent frames ``t_i``, ``t_j`` (text tokens have none and are never damped),
+latent frames ``t_i``, ``t_j`` (text tokens have none and are never damped)::
 
     s'_ij = α · s_ij   where |t_i − t_j| ≥ window and s_ij > 0,      s'_ij = s_ij otherwise,
     out_i = Σ_j softmax_j(s'_ij) · v_j.
