@@ -71,7 +71,7 @@ class Stage:
             check_size(name, getattr(self, name), what=what)
         for name in ("warmup", "eval_every", "cooldown"):
             check_size(name, getattr(self, name), minimum=0, what="steps")
-        if self.warmup + self.cooldown > self.steps:
+        if self.cooldown and self.warmup + self.cooldown > self.steps:
             raise ValueError(f"warmup={self.warmup} + cooldown={self.cooldown} exceeds steps={self.steps}; "
                              "use warmup + cooldown <= steps")
         object.__setattr__(self, "lr", check_factor("lr", self.lr))
