@@ -236,9 +236,6 @@ def test_scale_shift_options_are_checked_by_the_strategy():
         use_strategy(tiny_mochi(layers=1), Strategy("scale-shift", position_scale=(1.0, 0.0, 1.0)), base_grid=BASE)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="use_strategy's call check (cogpe/adapters/hooks.py, "
-                   "StrategyHandle._check_call) reads Mochi's positions with Strategy.positions, which takes sincos "
-                   "strategies only; it should call cogpe.adapters.mochi.mochi_positions")
 def test_a_pipeline_runs_under_scale_shift():
     pipeline = tiny_mochi_pipeline(tiny_mochi(layers=1))
     own = generate(pipeline, num_frames=13, height=64, width=96)

@@ -68,8 +68,8 @@ patched output (to the compiler's own rounding), with no graph break or recompil
 unpatched model does not have, and ``fullgraph=True`` compiles — but for LTX-Video and Cosmos, whose
 tables follow each call's scale or ``fps`` and are built eagerly (graph breaks; the same output).
 Applying or removing a strategy on a compiled transformer discards torch.compile's compiled code (it
-does not see hooks added or removed later); the next call compiles again. A timestep schedule compiles one graph per phase (the phase is
-read on the host from the timestep) and not with ``fullgraph=True``.
+does not see hooks added or removed later); the next call compiles again. A timestep schedule on a RoPE model compiles one graph for both phases
+(the phase is decided on the timestep's device, :meth:`cogpe.adapters.schedule.TimestepSchedule.is_early`).
 
 **Half precision**: the tables are float32, as the models' own are when loaded with their float32
 modules kept; where a Wan or HunyuanVideo model was cast whole, they take the dtype of the model's own
@@ -116,7 +116,7 @@ from .compiled import compiled_tables, discard_compiled_code, register_source
 from .cosmos import cosmos_axes
 from .families import find_transformers, query_modules, read_model, table_builder
 from .ltx import ltx_axes
-from .mochi import mochi_tables
+from .mochi import mochi_positions, mochi_tables
 from .models import RopeModel
 from .patch_tables import LEARNED_TABLE, PatchTables, hook_patch_embed
 from .presets import base_grid_for
@@ -262,6 +262,7 @@ class StrategyHandle(TableHooks):
         else:  # the 2B's sincos table follows each phase's strategy
             self._patches = {phase: self._patch_tables(s) for phase, s in zip(PHASES, strategies)}
         self._phase = PHASES[0]  # set by a hook from the timestep of the current forward (schedules)
+        self._timestep_now: Any = None  # schedules on RoPE: the timestep tensor of the current forward (read on the device)
         self._q_scale = 1.0  # set by a hook for the grid of the current forward
         self._tables_now: Any = None  # CogVideoX, Allegro: set by a hook for the grid of the current forward
         self._removers: list[Callable[[], None]] = []
@@ -394,21 +395,33 @@ class StrategyHandle(TableHooks):
 
     def _current_tables(self, grid: Grid, device: torch.device, units: tuple[float, ...] | None = None) -> Tables:
         """The tables of the current forward: from the cache, or through an opaque operator while compiling."""
+        if self._timestep_now is not None and self.schedule is not None:  # both phases', picked on the device
+            both = [self._tables_of(phase, grid, device, units) for phase in PHASES]
+            return self.schedule.select(self.schedule.is_early(self._timestep_now), both[0], both[1])
+        return self._tables_of(self._phase, grid, device, units)
+
+    def _tables_of(self, phase: str, grid: Grid, device: torch.device, units: tuple[float, ...] | None) -> Tables:
         if units is not None:  # LTX-Video, Cosmos: per call, built outside any compiled graph (a graph break)
-            return self._call_tables(grid, device, units)
+            return self._call_tables(phase, grid, device, units)
         if torch.compiler.is_compiling():
             self._compiled = True  # traced: removing the strategy must discard this code
-            return compiled_tables(self._key, self._phase, grid, device, self.model.table_widths)
-        return self._phase_tables(self._phase, grid, device)
+            return compiled_tables(self._key, phase, grid, device, self.model.table_widths)
+        return self._phase_tables(phase, grid, device)
 
     @torch.compiler.disable
-    def _call_tables(self, grid: Grid, device: torch.device, units: tuple[float, ...]) -> Tables:
+    def _call_tables(self, phase: str, grid: Grid, device: torch.device, units: tuple[float, ...]) -> Tables:
         """The tables of a call whose radians per token follow its arguments (``units``), always run eagerly."""
-        return self._phase_tables(self._phase, grid, device, units)
+        return self._phase_tables(phase, grid, device, units)
 
-    def _current_q_scale(self, grid: Grid) -> float:
-        cache = self._cache_for(self._phase, grid)
-        return cache.q_scale_of(grid) if torch.compiler.is_compiling() else cache.q_scale(grid)
+    def _current_q_scale(self, grid: Grid) -> Any:
+        phases = PHASES if self._timestep_now is not None else (self._phase,)
+        scales = []
+        for phase in phases:
+            cache = self._cache_for(phase, grid)
+            scales.append(cache.q_scale_of(grid) if torch.compiler.is_compiling() else cache.q_scale(grid))
+        if len(set(scales)) == 1 or self.schedule is None:
+            return scales[0]
+        return self.schedule.is_early(self._timestep_now), scales[0], scales[1]
 
     def _current_patch(self) -> PatchTables:
         patch = self._patches[self._phase]
@@ -424,7 +437,11 @@ class StrategyHandle(TableHooks):
         at = names.index("timestep")
 
         def read_timestep(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-            self._phase = schedule.phase(args[at] if len(args) > at else kwargs.get("timestep"))
+            timestep = args[at] if len(args) > at else kwargs.get("timestep")
+            if self.model.encoding == "rope" and isinstance(timestep, torch.Tensor):
+                self._timestep_now = timestep  # decided where the tables are fetched, inside the forward's graph
+            else:  # the 2B's patch table follows the phase on the host
+                self._timestep_now, self._phase = None, schedule.phase(timestep)
 
         self._removers.append(transformer.register_forward_pre_hook(read_timestep, with_kwargs=True).remove)
 
@@ -450,7 +467,7 @@ class StrategyHandle(TableHooks):
         if grid is not None:
             for strategy in self._strategies.values():
                 if self.model.family == "Mochi":  # positions only: no split to give frequencies to
-                    strategy.positions(grid, self.base_grid_at(grid))
+                    mochi_positions(strategy, grid, self.base_grid_at(grid))
                 elif self.model.family == "Allegro" and self.model.rope_config is not None:  # its radians per token
                     allegro_axes(strategy, grid, self.base_grid_at(grid), self.model.split, self.model.rope_config)
                 elif self.model.family == "LTX-Video" and self.model.rope_config is not None:  # at the call's frame rate

@@ -14,16 +14,17 @@ the conditioning frame ``t = 0``) the largest — the noisiest tokens' — decid
 tables serves the whole call.
 
 **Without a device sync.** :meth:`TimestepSchedule.phase` reads the timestep on the host: for a tensor on
-an accelerator that is a device→host copy, and a wait, at every denoising step. :meth:`TimestepSchedule.early`
+an accelerator that is a device→host copy, and a wait, at every denoising step. :meth:`TimestepSchedule.is_early`
 decides on the device instead: the early set ``{t : 1 − t/n < w}`` is ``{t : t ≥ t*}`` (the rule is
 monotone in ``t``), so the schedule finds ``t*`` once on the host — the smallest value of each dtype the
 timestep may come in whose progress, computed as :meth:`~TimestepSchedule.phase` computes it, is below
 the watershed — and a call compares the timestep's largest entry with it, a 0-d bool tensor on the
 timestep's device. :meth:`TimestepSchedule.select` picks the early or late tables with ``torch.where``
 (exact: every entry is one table's). Both agree with :meth:`~TimestepSchedule.phase` for every timestep,
-NaN included (late), and trace into one graph under ``torch.compile`` for both phases. (The hook of
-:func:`cogpe.adapters.use_strategy` still sets its phase with :meth:`~TimestepSchedule.phase`, one host read
-per transformer call, until it picks its tables with these.)
+NaN included (late), and trace into one graph under ``torch.compile`` for both phases.
+:func:`cogpe.adapters.use_strategy` uses them for RoPE models: its hook keeps the timestep tensor, and the
+tables (and YaRN's factor on q, where the phases differ) are picked where the forward fetches them. Only
+CogVideoX-2B, whose patch embedding's sincos table follows the phase, reads the timestep on the host.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ import torch
 
 from ..strategy import Strategy
 
-__all__ = ["PHASES", "TimestepSchedule", "timestep_value"]
+__all__ = ["PHASES", "TimestepSchedule", "Value", "timestep_value"]
 
-Value = TypeVar("Value", torch.Tensor, tuple[torch.Tensor, ...])  # what select picks: tables or one tensor
+#: What :meth:`TimestepSchedule.select` picks between: a tuple of tables, or one tensor (q times a factor).
+Value = TypeVar("Value", torch.Tensor, tuple[torch.Tensor, ...])
 
 #: The two phases of a schedule, in denoising order.
 PHASES = ("early", "late")

@@ -33,7 +33,7 @@ class TableHooks:
     model: RopeModel
     _removers: list[Callable[[], None]]
     _tables_now: Any  # CogVideoX, Allegro: what the attentions get in the current forward
-    _q_scale: float
+    _q_scale: Any
 
     def _current_tables(self, grid: Grid, device: torch.device, units: tuple[float, ...] | None = None) -> Tables:
         raise NotImplementedError
@@ -191,6 +191,9 @@ class TableHooks:
     def _scale_q(self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
         """Forward hook on a query module: q × ``m²``; None (q untouched) where ``m² = 1``."""
         scale = self._q_scale
+        if isinstance(scale, tuple):  # a schedule whose phases differ: each product, picked on the device
+            early, a, b = scale
+            return torch.where(early, output * a, output * b)
         return None if scale == 1.0 else output * scale
 
 
