@@ -186,7 +186,7 @@ def baseline_config(config: TrainConfig, strategy: str = "rope-extrapolate", mat
 
     >>> from cogpe.trainconfig import TRAIN_PRESETS
     >>> baseline_config(TRAIN_PRESETS["quick"]).stages[0]
-    Stage(frames=8, height=16, width=16, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0)
+    Stage(frames=8, height=16, width=16, steps=135, batch=4, lr=0.002, warmup=30, eval_every=0, cooldown=0)
     >>> baseline_config(TRAIN_PRESETS["quick"], match="steps").stages[0].steps   # 300 + 30
     330
     """
