@@ -10,7 +10,9 @@ never copied.
 from __future__ import annotations
 
 import contextlib
+import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -200,3 +202,33 @@ def run(model, version: str, grid, tables=None, *, seed: int = 1, step: int = 50
     hidden, text, step = inputs(version, grid, seed, model.config.in_channels, step)
     with torch.no_grad():
         return model(hidden, text, step, image_rotary_emb=tables).sample
+
+
+def per_token_axis(omega, n: int, n0: int, name: str, options: dict, axis: int):
+    """One axis of ``n`` tokens trained on ``n0`` under strategy ``name``, written out in numpy float64 from
+    the papers, for frequencies ``omega`` ``(K,)`` in radians per token (any order): ``(m (n,), omega' (K,))``.
+
+    NTK divides a pair by ``s^(rank/(K−1))``, rank 0 the highest frequency; YaRN ramps over
+    ``n0·ω/2π`` turns (α = 1, β = 4); RIFLEx changes the highest-frequency pair with no complete turn over
+    ``n0 − 1`` (on time only under ``riflex_rule="reference"``, margin 0.9, past its whole period).
+    """
+    omega, m, s = np.array(omega, dtype=np.float64), np.arange(n, dtype=np.float64), n / n0
+    if s <= 1:
+        return m, omega
+    if name == "interpolate":
+        m = m / s
+    if name == "ntk":
+        rank = np.argsort(np.argsort(-omega, kind="stable"), kind="stable")
+        omega = omega * s ** (-rank / (len(omega) - 1))
+    if name == "yarn":
+        gamma = np.clip((n0 * omega / (2 * math.pi) - 1) / 3, 0, 1)
+        omega = (1 - gamma) * omega / s + gamma * omega
+    reference = options.get("riflex_rule") == "reference"
+    if name == "riflex" and (not reference or axis == 0):
+        incomplete = np.flatnonzero(2 * math.pi / omega > n0 - 1)
+        k = incomplete[np.argmax(omega[incomplete])]
+        if not reference:
+            omega[k] = min(omega[k], 2 * math.pi / (s * n0))
+        elif s * n0 > round(2 * math.pi / omega[k]):
+            omega[k] = 0.9 * 2 * math.pi / (s * n0)
+    return m, omega

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from adapters_support import one_thread  # noqa: F401 (autouse fixture)
+from adapters_support import one_thread, per_token_axis  # noqa: F401 (one_thread: autouse fixture)
 from cogpe.adapters import SUPPORTED_TRANSFORMERS, use_strategy
 from cogpe.strategy import ENCODINGS, PER_TOKEN
 
@@ -79,22 +79,8 @@ def oracle(grid, base, split, name, options, scales=SCALES):
     """``(cos, sin)`` ``(N, sum(split))`` float64: ``[t | h | w]``, each block ``[cos(a), cos(a)]`` (module docstring)."""
     blocks = []
     for axis, (n, n0, d, scale) in enumerate(zip(grid, base, split, scales)):
-        s, m = n / n0, np.arange(n, dtype=np.float64)
         omega = 10000.0 ** (-np.arange(0, d, 2) / d) / scale  # radians per token, decreasing
-        if s > 1 and name == "interpolate":
-            m = m / s
-        if s > 1 and name == "ntk":
-            omega = omega * s ** (-np.arange(d // 2) / (d // 2 - 1))
-        if s > 1 and name == "yarn":
-            gamma = np.clip((n0 * omega / (2 * math.pi) - 1) / 3, 0, 1)
-            omega = (1 - gamma) * omega / s + gamma * omega
-        if s > 1 and name == "riflex" and (options.get("riflex_rule") != "reference" or axis == 0):
-            k = int(np.argmax(2 * math.pi / omega > n0 - 1))
-            if options.get("riflex_rule") == "reference":
-                if s * n0 > round(2 * math.pi / omega[k]):
-                    omega[k] = 0.9 * 2 * math.pi / (s * n0)
-            else:
-                omega[k] = min(omega[k], 2 * math.pi / (s * n0))
+        m, omega = per_token_axis(omega, n, n0, name, options, axis)
         angles = np.outer(m, omega)
         blocks.append((np.tile(np.cos(angles), 2), np.tile(np.sin(angles), 2)))
     t, h, w = np.meshgrid(*(np.arange(n) for n in grid), indexing="ij")

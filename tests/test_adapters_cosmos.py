@@ -13,13 +13,11 @@ counted in tokens, layout ``[t h w | t h w]`` — never through ``cogpe``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
-from adapters_support import one_thread  # noqa: F401 (autouse fixture)
+from adapters_support import one_thread, per_token_axis  # noqa: F401 (one_thread: autouse fixture)
 from cogpe.adapters import BASE_GRIDS, SUPPORTED_TRANSFORMERS, use_strategy
 from cogpe.strategy import ENCODINGS, PER_TOKEN
 
@@ -78,21 +76,7 @@ def oracle(grid, base, head_dim, rope_scale, name, options, fps=30):
     for axis, (n, n0, d, r) in enumerate(zip(grid, base, (head_dim - 2 * hw, hw, hw), rope_scale)):
         theta = 10000.0 * r ** (d / (d - 2))
         omega = theta ** (-np.arange(0, d, 2) / d) * (24 / fps if axis == 0 and fps else 1.0)
-        s, m = n / n0, np.arange(n, dtype=np.float64)
-        if s > 1 and name == "interpolate":
-            m = m / s
-        if s > 1 and name == "ntk":
-            omega = omega * s ** (-np.arange(d // 2) / (d // 2 - 1))
-        if s > 1 and name == "yarn":
-            gamma = np.clip((n0 * omega / (2 * math.pi) - 1) / 3, 0, 1)
-            omega = (1 - gamma) * omega / s + gamma * omega
-        if s > 1 and name == "riflex" and (options.get("riflex_rule") != "reference" or axis == 0):
-            k = int(np.argmax(2 * math.pi / omega > n0 - 1))
-            if options.get("riflex_rule") == "reference":
-                if s * n0 > round(2 * math.pi / omega[k]):
-                    omega[k] = 0.9 * 2 * math.pi / (s * n0)
-            else:
-                omega[k] = min(omega[k], 2 * math.pi / (s * n0))
+        m, omega = per_token_axis(omega, n, n0, name, options, axis)
         angles.append(np.outer(m, omega))
     t, h, w = (a.ravel() for a in np.meshgrid(*(np.arange(n) for n in grid), indexing="ij"))
     half = np.concatenate([angles[0][t], angles[1][h], angles[2][w]], axis=1)  # (N, head_dim/2)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from adapters_support import one_thread  # noqa: F401 (autouse fixture)
+from adapters_support import one_thread, per_token_axis  # noqa: F401 (one_thread: autouse fixture)
 from cogpe.adapters import BASE_GRIDS, SUPPORTED_TRANSFORMERS, use_strategy
 from cogpe.strategy import ENCODINGS, PER_TOKEN
 
@@ -73,22 +73,7 @@ def oracle(grid, base, dim, name, options, scale=PIPELINE_SCALE, bases=(20, 2048
     per_axis = []
     for axis, (n, n0) in enumerate(zip(grid, base)):
         c = 1.0 if scale is None else scale[axis] / bases[axis]
-        omega, m, s = 2 * c * f, np.arange(n, dtype=np.float64), n / n0
-        if s > 1 and name == "interpolate":
-            m = m / s
-        if s > 1 and name == "ntk":  # rank 0 is the highest: the last pair
-            omega = omega * s ** (-(pairs - 1 - np.arange(pairs)) / (pairs - 1))
-        if s > 1 and name == "yarn":
-            gamma = np.clip((n0 * omega / (2 * math.pi) - 1) / 3, 0, 1)
-            omega = (1 - gamma) * omega / s + gamma * omega
-        if s > 1 and name == "riflex" and (options.get("riflex_rule") != "reference" or axis == 0):
-            incomplete = np.flatnonzero(2 * math.pi / omega > n0 - 1)
-            k = incomplete[np.argmax(omega[incomplete])]
-            if options.get("riflex_rule") == "reference":
-                if s * n0 > round(2 * math.pi / omega[k]):
-                    omega[k] = 0.9 * 2 * math.pi / (s * n0)
-            else:
-                omega[k] = min(omega[k], 2 * math.pi / (s * n0))
+        m, omega = per_token_axis(2 * c * f, n, n0, name, options, axis)  # rising: NTK's rank 0 is the last pair
         per_axis.append(np.outer(2 * c * m - 1, omega / (2 * c)))  # (n, K)
     t, h, w = (a.ravel() for a in np.meshgrid(*(np.arange(n) for n in grid), indexing="ij"))
     angles = np.stack([per_axis[0][t], per_axis[1][h], per_axis[2][w]], axis=-1).reshape(len(t), -1)  # (N, 3K)
