@@ -152,9 +152,7 @@ def yarn_frequencies(
     dim = check_even_dim("dim", dim)
     n0 = check_size("n0", n0)
     s = check_factor("s", s)
-    freqs = rope_frequencies(dim, theta)  # (dim/2,)
-    gamma = yarn_ramp(n0 * freqs / (2 * math.pi), alpha, beta)  # (dim/2,)
-    return freqs if s <= 1 else (1 - gamma) * freqs / s + gamma * freqs
+    return yarn_per_token(rope_frequencies(dim, theta), n0, s, alpha=alpha, beta=beta)
 
 
 def intrinsic_component(dim: int, n0: int, theta: float = 10000.0) -> int:
@@ -207,9 +205,7 @@ def riflex_frequencies(
     tensor([ 6.2832, 25.0000, 62.8319], dtype=torch.float64)
     """
     dim, n0, s, margin, k, freqs = _riflex_inputs(dim, n0, s, theta, k, margin)
-    if s > 1:
-        freqs[k] = min(freqs[k].item(), margin * 2 * math.pi / (s * n0))
-    return freqs
+    return riflex_per_token(freqs, n0, s, k=k, margin=margin)
 
 
 def whole_periods(dim: int, theta: float = 10000.0) -> torch.Tensor:
@@ -259,11 +255,7 @@ def riflex_reference_frequencies(
     tensor([ 6.2832, 27.7778, 62.8319], dtype=torch.float64)
     """
     dim, n0, s, margin, k, freqs = _riflex_inputs(dim, n0, s, theta, k, margin)
-    length = s * n0  # L_test, the new number of positions; s = n/n0 may leave float rounding in it
-    length = float(round(length)) if math.isclose(length, round(length), rel_tol=1e-12) else length
-    if s > 1 and length > whole_periods(dim, theta)[k].item():
-        freqs[k] = margin * 2 * math.pi / length
-    return freqs
+    return riflex_reference_per_token(freqs, n0, s, k=k, margin=margin)  # its periods: whole_periods'
 
 
 # --- per-token frequencies (module docstring) -----------------------------------------------------
@@ -344,7 +336,7 @@ def riflex_reference_per_token(freqs, n0: int, s: float, *, k: int | None = None
     ``L`` exceeds pair k's period rounded to whole tokens (:func:`riflex_reference_frequencies`), float64."""
     f, n0, s, margin = _per_token(freqs), check_size("n0", n0), check_factor("s", s), check_margin(margin)
     k = intrinsic_pair(f, n0) if k is None else check_pair_index("k", k, 2 * len(f))
-    length = s * n0
+    length = s * n0  # L_test, the new number of positions; s = n/n0 may leave float rounding in it
     length = float(round(length)) if math.isclose(length, round(length), rel_tol=1e-12) else length
     if s > 1 and length > round(2 * math.pi / f[k].item()):
         f[k] = margin * 2 * math.pi / length
