@@ -54,10 +54,11 @@ from .lab import save_samples
 from .runfiles import provenance, resolve_device, write_json
 from .strategy import MODEL_STRATEGIES, parse_model_strategy
 from .train import load_model, train
+from .quality import FeatureConfig, FeatureNet, cached_feature_net, frechet_video_distance
 from .trainconfig import Probe, Stage, TrainConfig
 
-__all__ = ["ZEROSHOT_PRESETS", "ZeroShotConfig", "claims", "main", "run_seed", "run_zeroshot", "seed_table",
-           "smoke", "summary"]
+__all__ = ["ZEROSHOT_PRESETS", "ZeroShotConfig", "claims", "feature_config", "main", "pooled_quality", "run_seed",
+           "run_zeroshot", "seed_table", "smoke", "stored_samples", "summary"]
 
 #: Each seed's measurements, in its run directory.
 RECORD_FILE = "zeroshot.json"
@@ -334,6 +335,37 @@ def claims(results: dict) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
     return out
 
 
+def feature_config(config: ZeroShotConfig) -> FeatureConfig:
+    """The feature network of the experiment's Fréchet distance: trained on its data at every probe size."""
+    return FeatureConfig(data=config.train.data, sizes=tuple(dict.fromkeys(p.resolution for p in config.train.probes)))
+
+
+def pooled_quality(out_dir, results: dict, net: FeatureNet) -> dict[str, dict[str, dict]]:
+    """The Fréchet distance (:func:`cogpe.quality.frechet_video_distance` under ``net``) of every run's
+    samples, every seed's pooled, to as many held-out data videos of each probe (split ``"val"``), beside
+    the floor: as many other data videos (split ``"test"``) to the same ones. Reads each seed's
+    ``SAMPLES_FILE`` in ``out_dir``. Returns ``{run: {probe: {"fvd", "fvd_data", "n"}}}``."""
+    if not isinstance(net, FeatureNet):
+        raise TypeError(f"net must be a FeatureNet (cogpe.quality.cached_feature_net), got {type(net).__name__}")
+    config = TrainConfig.from_dict(results["config"]["train"])
+    videos: dict[str, list[torch.Tensor]] = {}
+    for record in results["seeds"]:
+        with np.load(Path(out_dir) / f"seed{record['seed']}" / SAMPLES_FILE) as f:
+            for key in f.files:
+                videos.setdefault(key, []).append(torch.from_numpy(f[key]).float() / 127.5 - 1)
+    out: dict[str, dict[str, dict]] = {}
+    for probe in config.probes:
+        key = resolution_key(probe.resolution)
+        runs = {k.split("/")[0]: torch.cat(v) for k, v in videos.items() if k.endswith(f"/zero_shot/{key}")}
+        n = next(iter(runs.values())).shape[0]
+        data = probe_data(config, probe, n)
+        floor = frechet_video_distance(probe_data(config, probe, n, "test"), data, net)
+        for run, samples in runs.items():
+            out.setdefault(run, {})[probe.name] = {"fvd": frechet_video_distance(samples, data, net),
+                                                   "fvd_data": floor, "n": n}
+    return out
+
+
 # --- command line -----------------------------------------------------------------------------------------
 
 
@@ -347,6 +379,8 @@ def _parser() -> argparse.ArgumentParser:
                    "beside it as .samples.npz with the data they are compared with")
     p.add_argument("--device", default="auto")
     p.add_argument("--smoke", action="store_true", help="the preset shrunk to a seconds-long check (smoke())")
+    p.add_argument("--quality", action="store_true", help="also the pooled Fréchet distance of every run "
+                   "(pooled_quality; the feature network is trained once and cached in OUT)")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -375,6 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                name=name)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
+    if args.quality:
+        net = cached_feature_net(feature_config(config), out)
+        results["quality"] = pooled_quality(out, results, net)
     path = Path(args.results) if args.results else out / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, results)

@@ -9,6 +9,7 @@ import torch
 
 from cogpe import zeroshot
 from cogpe.objective import sample
+from cogpe.quality import train_feature_net
 from cogpe.stats import compare
 from cogpe.train import load_model
 from cogpe.zeroshot import ZEROSHOT_PRESETS, ZeroShotConfig, claims, run_zeroshot, seed_table
@@ -110,3 +111,16 @@ def test_probes_must_start_at_the_base_size():
 def test_unknown_preset_is_named():
     with pytest.raises(ValueError, match="preset"):
         run_zeroshot("nope")
+
+
+def test_pooled_quality_has_a_data_floor(tiny):
+    out, results = tiny
+    small = dataclasses.replace(zeroshot.feature_config(TINY), videos=4, steps=2, batch=2, width=2)
+    assert small.sizes == ((2, 8, 8), (2, 16, 16))
+    quality = zeroshot.pooled_quality(out, results, train_feature_net(small))
+    assert sorted(quality) == sorted(name for name, _, _ in TINY.runs())
+    cell = quality["rope-yarn"]["zoom"]
+    assert cell["n"] == TINY.samples * len(TINY.seeds) and cell["fvd"] > cell["fvd_data"] > 0
+    assert quality["rope-yarn"]["low"] == quality["rope-extrapolate"]["low"]  # the same samples
+    with pytest.raises(TypeError, match="FeatureNet"):
+        zeroshot.pooled_quality(out, results, None)
