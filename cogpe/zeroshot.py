@@ -311,8 +311,8 @@ def claims(results: dict) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
     """The comparisons chapter 7 makes, for :func:`cogpe.stats.compare` (``name -> (a, b, alternative)``,
     paired over seeds), each stated with the direction the literature predicts:
 
-    - at every zoom probe (more pixels, the same field of view), interpolation, NTK and YaRN each draw
-      one object in more samples than extrapolation (share ``one``, ``"greater"``): they keep the
+    - at every zoom probe (more pixels, the same field of view), interpolation, NTK and YaRN each leave
+      fewer samples without any object than extrapolation (share ``empty``, ``"less"``): they keep the
       positions the model was trained on, or its low frequencies' range;
     - at every zoom probe, the noise shift changes that share for each strategy (``"two-sided"``).
 
@@ -326,12 +326,12 @@ def claims(results: dict) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
         reference = table.get("rope-extrapolate", {}).get(probe)
         for s in ROPE[1:4]:  # interpolation, NTK, YaRN
             if reference is not None and s in table:
-                out[f"{probe}: {s} draws one object more often than rope-extrapolate"] = (
-                    table[s][probe]["one"], reference["one"], "greater")
+                out[f"{probe}: {s} leaves fewer samples empty than rope-extrapolate"] = (
+                    table[s][probe]["empty"], reference["empty"], "less")
         for s in strategies:
             if s + SHIFT_SUFFIX in table:
-                out[f"{probe}: the noise shift changes how often {s} draws one object"] = (
-                    table[s + SHIFT_SUFFIX][probe]["one"], table[s][probe]["one"], "two-sided")
+                out[f"{probe}: the noise shift changes how often {s} leaves a sample empty"] = (
+                    table[s + SHIFT_SUFFIX][probe]["empty"], table[s][probe]["empty"], "two-sided")
     return out
 
 
