@@ -21,6 +21,7 @@ __all__ = [
     "plot_channel_map",
     "plot_coverage",
     "plot_frame_strips",
+    "plot_sample_rows",
     "plot_kymographs",
     "plot_interpolation",
     "plot_strategy",
@@ -268,6 +269,34 @@ def plot_frame_strips(videos: dict, *, frames: int | None = None, size: float = 
             axes[r, c].set(xticks=[], yticks=[])
             if r == len(names) - 1:
                 axes[r, c].set_xlabel(f"t={t}", fontsize=7)
+        axes[r, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    return axes
+
+
+def plot_sample_rows(rows: dict, *, videos: int = 8, frame: int = 0, size: float = 0.9, axes=None):
+    """One row per set of videos, the first ``videos`` of each side by side at frame ``frame``: ``rows``
+    maps a title to a batch ``(n, C, T, H, W)`` in [-1, 1] (sizes may differ between rows; each panel
+    shows its video's own pixels). Returns the ``(rows, videos)`` array of axes; a row with fewer
+    videos leaves its last panels empty."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError("rows must be a non-empty dict mapping titles to (n, C, T, H, W) batches")
+    for name, batch in rows.items():
+        if not isinstance(batch, torch.Tensor) or batch.ndim != 5 or not 0 <= frame < batch.shape[2]:
+            shape = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
+            raise ValueError(f"rows[{name!r}] must be an (n, C, T, H, W) batch with frame {frame}, got {shape}")
+    n = check_size("videos", videos, what="videos")
+    if axes is None:
+        _, axes = plt.subplots(len(rows), n, figsize=(size * n, size * len(rows) + 0.2), squeeze=False,
+                               layout="constrained")
+    for r, (name, batch) in enumerate(rows.items()):
+        for c in range(n):
+            axes[r, c].set(xticks=[], yticks=[])
+            if c < batch.shape[0]:
+                axes[r, c].imshow(_to_image(batch[c, :, frame]), interpolation="nearest")
+            else:
+                axes[r, c].axis("off")
         axes[r, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
     return axes
 

@@ -7,7 +7,9 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from cogpe.viz import animate_videos, animation_html, kymograph, plot_frame_strips, plot_kymographs
+import matplotlib.pyplot as plt
+
+from cogpe.viz import animate_videos, animation_html, kymograph, plot_frame_strips, plot_kymographs, plot_sample_rows
 
 # The layout tests look at the figure without rendering the animation.
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
@@ -85,3 +87,19 @@ def test_frame_strips_cover_each_clip_from_first_to_last_frame():
         plot_frame_strips({})
     with pytest.raises(ValueError, match=r"videos\['v'\]"):
         plot_kymographs({"v": torch.zeros(4, 4)})
+
+
+def test_sample_rows_show_each_batch_at_its_own_size():
+    rows = {"small": torch.zeros(3, 3, 2, 8, 8), "large": torch.ones(10, 3, 2, 16, 16)}
+    axes = plot_sample_rows(rows, videos=4, frame=1)
+    assert axes.shape == (2, 4)
+    assert axes[0, 0].images[0].get_array().shape == (8, 8, 3) and axes[1, 3].images[0].get_array().shape[:2] == (16, 16)
+    assert not axes[0, 3].images and not axes[0, 3].axison  # three videos: the fourth panel is empty
+    plt.close("all")
+
+
+@pytest.mark.parametrize("rows, match", [({}, "non-empty"), ({"a": torch.zeros(2, 3, 8, 8)}, "batch"),
+                                         ({"a": torch.zeros(2, 3, 1, 8, 8)}, "frame 1")])
+def test_sample_rows_reject_bad_input(rows, match):
+    with pytest.raises(ValueError, match=match):
+        plot_sample_rows(rows, frame=1 if "frame" in match else 0)
