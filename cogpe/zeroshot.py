@@ -309,7 +309,8 @@ def summary(results: dict) -> dict:
 
 def claims(results: dict) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
     """The comparisons chapter 7 makes, for :func:`cogpe.stats.compare` (``name -> (a, b, alternative)``,
-    paired over seeds), each stated with the direction the literature predicts:
+    paired over seeds), each stated with the direction the literature predicts (``integer`` is
+    ``rope-extrapolate``; names as ``"zero-shot: yarn < integer, empty, zoom"``):
 
     - at every zoom probe (more pixels, the same field of view), interpolation, NTK and YaRN each leave
       fewer samples without any object than extrapolation (share ``empty``, ``"less"``): they keep the
@@ -326,11 +327,11 @@ def claims(results: dict) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
         reference = table.get("rope-extrapolate", {}).get(probe)
         for s in ROPE[1:4]:  # interpolation, NTK, YaRN
             if reference is not None and s in table:
-                out[f"{probe}: {s} leaves fewer samples empty than rope-extrapolate"] = (
+                out[f"zero-shot: {s.removeprefix('rope-')} < integer, empty, {probe}"] = (
                     table[s][probe]["empty"], reference["empty"], "less")
         for s in strategies:
             if s + SHIFT_SUFFIX in table:
-                out[f"{probe}: the noise shift changes how often {s} leaves a sample empty"] = (
+                out[f"zero-shot: the shift changes {s.removeprefix('rope-')}, empty, {probe}"] = (
                     table[s + SHIFT_SUFFIX][probe]["empty"], table[s][probe]["empty"], "two-sided")
     return out
 

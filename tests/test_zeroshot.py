@@ -69,9 +69,8 @@ def test_seed_table_and_claims(tiny):
     assert table["rope-yarn+shift"]["zoom"]["loss"].tolist() == table["rope-yarn"]["zoom"]["loss"].tolist()
     family = claims(results)
     assert sorted(family) == sorted(
-        ["zoom: rope-interpolate leaves fewer samples empty than rope-extrapolate",
-         "zoom: rope-yarn leaves fewer samples empty than rope-extrapolate"]
-        + [f"zoom: the noise shift changes how often {s} leaves a sample empty" for s in TINY.strategies])
+        ["zero-shot: interpolate < integer, empty, zoom", "zero-shot: yarn < integer, empty, zoom"]
+        + [f"zero-shot: the shift changes {s[5:]}, empty, zoom" for s in TINY.strategies])
     assert [c.n for c in compare(family)] == [2] * len(family)
     assert results["summary"]["data"]["low"]["one"] == {"mean": 1.0, "std": 0.0, "n": 2}
 
