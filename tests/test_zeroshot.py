@@ -123,3 +123,13 @@ def test_pooled_quality_has_a_data_floor(tiny):
     assert quality["rope-yarn"]["low"] == quality["rope-extrapolate"]["low"]  # the same samples
     with pytest.raises(TypeError, match="FeatureNet"):
         zeroshot.pooled_quality(out, results, None)
+
+
+def test_the_gpu_preset_runs_at_smoke_size(tmp_path):
+    """space-gpu (not run on a GPU yet) goes through the same command at test size: four shapes, 3x zoom."""
+    gpu = ZEROSHOT_PRESETS["space-gpu"]
+    assert gpu.train.data.shapes == ("disc", "ring", "triangle", "square") and gpu.train.stages[0].height == 32
+    assert zeroshot.main(["--preset", "space-gpu", "--smoke", "--out", str(tmp_path), "--device", "cpu",
+                          "--no-progress"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["probes"]["zoom3"]["grid"] == [2, 48, 48]
