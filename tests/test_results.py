@@ -1,6 +1,7 @@
 """cogpe.results: the stored results ship with the package and carry their provenance."""
 
 import datetime
+import json
 import re
 
 import pytest
@@ -113,3 +114,32 @@ def test_packaged_with_the_wheel():
 def test_bad_names(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_the_zero_shot_experiment_is_stored_with_ten_seeds_weights_and_samples():
+    """zeroshot-space.json: 10 seeds of 32 samples per run, clean provenance; seed 0's weights give its
+    stored zero-shot loss under YaRN at twice the pixels (one forward per video)."""
+    import numpy as np
+
+    from cogpe.model import VideoDiT
+    from cogpe.objective import evaluate
+    from cogpe.zeroshot import ZEROSHOT_PRESETS
+
+    results = stored.load("zeroshot-space.json")
+    prov = results["provenance"]
+    assert prov["preset"] == "space" and prov["seeds"] == list(range(10)) and prov["dirty"] is False
+    config = ZEROSHOT_PRESETS["space"]
+    assert results["config"] == json.loads(json.dumps(config.to_dict())) and len(results["seeds"]) == 10
+    assert all(len(r["runs"]["rope-yarn"]["zoom"]["count"]) == 32 for r in results["seeds"])
+    assert set(results["quality"]) == {name for name, _, _ in config.runs()}
+    samples = load_samples(stored.path("zeroshot-space.samples.npz"))
+    assert samples["rope-yarn+shift/zero_shot/2x32x32"].shape == (32, 3, 2, 32, 32) and "data/wide" in samples
+    with np.load(stored.path("zeroshot-space.seed0.npz")) as npz:
+        weights = {k: torch.from_numpy(npz[k]) for k in npz.files}
+    train = config.train
+    model = VideoDiT(train.with_strategy("rope-yarn").model_config())
+    model.load_state_dict(weights)
+    zoom = train.probes[1]
+    got = evaluate(model, train.data, zoom.resolution, n_videos=train.eval_videos, seed=train.eval_seed,
+                   objective=train.objective)
+    assert got == pytest.approx(results["seeds"][0]["loss"]["rope-yarn"]["zoom"], rel=1e-4)

@@ -12,6 +12,10 @@ repository. Files are plain JSON (and ``.npz`` for sampled videos), each carryin
 - ``lab-time.stage1-seed0.npz`` — the float32 state dict of seed 0's RoPE stage-1 model of that run (the
   weights its five RoPE runs branched from), for chapter 7's live check: the same ``--preset time`` run of
   seed 0 and the RoPE family with ``keep_checkpoints=True``, whose ``stage1.pt`` model it is
+- ``zeroshot-space.json`` / ``zeroshot-space.samples.npz`` — ``python -m cogpe.zeroshot --preset space --quality``
+  (10 seeds, run as two processes of one thread on disjoint seeds, then read back into one results file;
+  the samples: seed 0's 32 per run and size, with as many data videos per probe)
+- ``zeroshot-space.seed0.npz`` — the float32 state dict of that run's seed-0 model, for chapter 7's live check
 - ``benchmarks/<device>-<date>[-threadsN].json`` — ``make bench`` (``python -m benchmarks.run``)
 
 >>> "lab-quick.json" in available()
