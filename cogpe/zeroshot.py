@@ -275,7 +275,7 @@ def _seed_statistics(measured: dict[str, list]) -> dict[str, float]:
 
 
 def seed_table(results: dict) -> dict[str, dict[str, dict[str, np.ndarray]]]:
-    """``{run or "data": {probe: {statistic: (n_seeds,) float64}}}`` from :func:`_seed_statistics`, seeds in
+    """``{run or "data": {probe: {statistic: (n_seeds,) float64}}}`` from the per-seed statistics (``one``, ``empty``, ``count``, ``scale``, ``scale_px``), seeds in
     the order of ``results["seeds"]``; for runs, also ``loss`` (the strategy's held-out loss; the shifted
     runs share their strategy's, which the sampler's shift does not change)."""
     table: dict[str, dict[str, dict[str, list]]] = {}
