@@ -46,9 +46,12 @@ def model_strategy(strategy: StrategyLike, options: Mapping[str, Any], model: Ro
     valid = ", ".join(map(repr, allowed))
     if encoding == "sincos":
         what = f"CogVideoX-2B ({model.name}), whose positions are a sincos table added in its patch embedding"
-    elif model.strategies is not None:
+    elif model.strategies is not None and "ntk" not in model.strategies:  # Mochi
         what = (f"{model.name}, whose RoPE frequencies are learned per head and mix t, h and w (so only its "
                 "positions can change: strategies on the frequencies θ_j or CogVideoX's crop region have no meaning)")
+    elif model.strategies is not None:
+        what = (f"{model.name}, whose RoPE positions are not token indices (strategies act per token; "
+                "CogVideoX's crop region has no meaning there)")
     else:
         what = f"{model.name}, whose positions are RoPE tables"
     name = strategy if isinstance(strategy, str) else getattr(strategy, "name", None)

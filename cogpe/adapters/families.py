@@ -73,7 +73,7 @@ Facts from diffusers 0.42 (``diffusers/models/transformers/``), each turned into
   head_dim/2)`` built in ``forward`` as ``self.rope(self.pos_frequencies, T, H, W)``, latents ``(B, C,
   F, H, W)``, patch ``(1, patch_size, patch_size)``. Joint attention: video q from ``norm_q``, text q
   from ``norm_added_q``; RoPE rotates the video tokens only. Frames ``6N+1`` (its VAE compresses time
-  6×). Only ``"extrapolate"`` and ``"interpolate"`` have a meaning for it; the others are refused.
+  6×). Only ``"extrapolate"``, ``"interpolate"`` and ``"scale-shift"`` have a meaning for it; the others are refused.
 
 - **Allegro** — ``AllegroTransformer3DModel``: positions ``m / interpolation_scale_t/h/w`` (config:
   2.2, 2, 2), θ 10000, three equal blocks of ``d/3`` channels rotated in halves, through per-axis
