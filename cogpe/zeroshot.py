@@ -50,7 +50,7 @@ from .behaviour import measure
 from .data import DataConfig
 from .model import ModelConfig, strategy_family
 from .objective import evaluate, sample
-from .lab import save_samples
+from .lab import load_samples, save_samples
 from .runfiles import provenance, resolve_device, write_json
 from .strategy import MODEL_STRATEGIES, parse_model_strategy
 from .train import load_model, train
@@ -351,9 +351,8 @@ def pooled_quality(out_dir, results: dict, net: FeatureNet) -> dict[str, dict[st
     config = TrainConfig.from_dict(results["config"]["train"])
     videos: dict[str, list[torch.Tensor]] = {}
     for record in results["seeds"]:
-        with np.load(Path(out_dir) / f"seed{record['seed']}" / SAMPLES_FILE) as f:
-            for key in f.files:
-                videos.setdefault(key, []).append(torch.from_numpy(f[key]).float() / 127.5 - 1)
+        for key, batch in load_samples(Path(out_dir) / f"seed{record['seed']}" / SAMPLES_FILE).items():
+            videos.setdefault(key, []).append(batch)
     out: dict[str, dict[str, dict]] = {}
     for probe in config.probes:
         key = resolution_key(probe.resolution)
