@@ -203,6 +203,7 @@ def run_seed(config: ZeroShotConfig, seed: int, out_dir, *, device="cpu", progre
     loss: dict[str, dict] = {}
     videos: dict[str, np.ndarray] = {}
     base = resolution_key(probes[0].resolution)
+    shared: tuple[np.ndarray, dict] | None = None  # one function at the base grid, the shift 1 there
     for name, strategy, shifted in config.runs():
         model = load_model(run_dir / "ckpt.pt", strategy=strategy, device=device)
         if not shifted:
@@ -212,16 +213,16 @@ def run_seed(config: ZeroShotConfig, seed: int, out_dir, *, device="cpu", progre
         measured: dict[str, dict] = {}
         for probe in probes:
             key = resolution_key(probe.resolution)
-            if key not in measured:
-                same = key == base and f"{config.strategies[0]}/zero_shot/{key}" in videos
-                if same:  # every strategy is the same function at the base grid, the shift is 1 there
-                    out = torch.from_numpy(videos[f"{config.strategies[0]}/zero_shot/{key}"]).float() / 127.5 - 1
-                else:
-                    shift = dataclasses.replace(train_config, noise_shift=shifted).level_shift(probe.resolution)
-                    out = sample(model, n, probe.resolution, steps=config.steps, seed=seed,
-                                 objective=train_config.objective, channels=train_config.data.channels, shift=shift)
+            if key == base and shared is not None:
+                videos[f"{name}/zero_shot/{key}"], measured[key] = shared
+            elif key not in measured:
+                shift = dataclasses.replace(train_config, noise_shift=shifted).level_shift(probe.resolution)
+                out = sample(model, n, probe.resolution, steps=config.steps, seed=seed,
+                             objective=train_config.objective, channels=train_config.data.channels, shift=shift)
                 videos[f"{name}/zero_shot/{key}"] = to_uint8(out)
                 measured[key] = _measured(out)
+                if key == base:
+                    shared = videos[f"{name}/zero_shot/{key}"], measured[key]
             runs.setdefault(name, {})[probe.name] = measured[key]
     record = {"seed": seed, "train_seconds": round(trained - start, 1),
               "sample_seconds": round(time.perf_counter() - trained, 1), "data": data, "runs": runs, "loss": loss}

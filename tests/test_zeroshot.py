@@ -43,6 +43,9 @@ def test_base_size_samples_are_shared_and_larger_ones_paired(tiny):
         videos = {k: f[k] for k in f.files}
     low = [videos[f"{name}/zero_shot/2x8x8"] for name, _, _ in TINY.runs()]
     assert all(np.array_equal(low[0], v) for v in low[1:])  # one function at the base grid, shift 1
+    for record in results["seeds"]:  # measured once, from the samples before rounding to uint8
+        first, *rest = (record["runs"][name]["low"] for name, _, _ in TINY.runs())
+        assert all(r == first for r in rest)
     zoom = videos["rope-extrapolate/zero_shot/2x16x16"]
     assert zoom.dtype == np.uint8 and zoom.shape == (TINY.samples, 3, 2, 16, 16)
     first, second = (sample(load_model(out / "seed0" / "ckpt.pt", strategy=s), 2, (2, 16, 16), steps=2)

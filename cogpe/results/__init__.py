@@ -14,7 +14,9 @@ repository. Files are plain JSON (and ``.npz`` for sampled videos), each carryin
   seed 0 and the RoPE family with ``keep_checkpoints=True``, whose ``stage1.pt`` model it is
 - ``zeroshot-space.json`` / ``zeroshot-space.samples.npz`` — ``python -m cogpe.zeroshot --preset space --quality``
   (10 seeds, run as two processes of one thread on disjoint seeds, then read back into one results file;
-  the samples: seed 0's 32 per run and size, with as many data videos per probe)
+  the samples: seed 0's 32 per run and size, with as many data videos per probe; made before the base-size
+  samples were measured once for all runs, so there every run after the first was measured from the uint8
+  copy, which moves its ``low`` measurements by rounding only)
 - ``zeroshot-space.seed0.npz`` — the float32 state dict of that run's seed-0 model, for chapter 7's live check
 - ``benchmarks/<device>-<date>[-threadsN].json`` — ``make bench`` (``python -m benchmarks.run``)
 
