@@ -68,6 +68,8 @@ SAMPLES_FILE = "zeroshot.samples.npz"
 SHIFT_SUFFIX = "+shift"
 #: The RoPE strategies of the lab model (:data:`cogpe.strategy.MODEL_STRATEGIES`): extrapolation first.
 ROPE = tuple(s for s in MODEL_STRATEGIES if s.startswith("rope-"))
+#: The additive sincos strategies: integer positions first, then index division.
+SINCOS = tuple(s for s in MODEL_STRATEGIES if s.startswith("sincos-"))
 
 
 @dataclass(frozen=True)
@@ -135,11 +137,15 @@ _DISC = DataConfig(min_objects=1, max_objects=1, shapes=("disc",), size=(0.18, 0
 _ONE = DataConfig(min_objects=1, max_objects=1, size=(0.18, 0.28))
 #: ``space``: one disc per scene, 2×16×16 pixels in 1×2×2 patches (2×8×8 tokens), 3000 steps with a
 #: 1000-step cool-down, probes ``zoom`` (2×32×32) and ``wide`` (the same pixels, twice the field of view),
-#: 10 seeds × 32 samples (CPU: about 15 minutes per seed on one core); ``space-gpu``: one object of the four
-#: shapes per scene at 2×32×32 (16×16 tokens per frame), probes up to 3× per side; ``tiny``: tests.
+#: 10 seeds × 32 samples (CPU: about 15 minutes per seed on one core); ``space-sincos``: the same model,
+#: data, training and seeds with the additive sincos table instead of RoPE (integer positions against
+#: index division); ``space-gpu``: one object of the four shapes per scene at 2×32×32 (16×16 tokens per
+#: frame), probes up to 3× per side; ``tiny``: tests.
+_SPACE = _space(ModelConfig(patch=(1, 2, 2), width=128, depth=4, heads=2), _DISC, (2, 16, 16),
+                Stage(2, 16, 16, steps=3000, batch=16, lr=1e-3, warmup=50, cooldown=1000), (2,))
 ZEROSHOT_PRESETS = {
-    "space": ZeroShotConfig(_space(ModelConfig(patch=(1, 2, 2), width=128, depth=4, heads=2), _DISC, (2, 16, 16),
-                                   Stage(2, 16, 16, steps=3000, batch=16, lr=1e-3, warmup=50, cooldown=1000), (2,))),
+    "space": ZeroShotConfig(_SPACE),
+    "space-sincos": ZeroShotConfig(_SPACE.with_strategy(SINCOS[0]), strategies=SINCOS),
     "space-gpu": ZeroShotConfig(_space(ModelConfig(patch=(1, 2, 2), width=256, depth=6, heads=4), _ONE, (2, 32, 32),
                                        Stage(2, 32, 32, steps=6000, batch=32, lr=1e-3, warmup=100, cooldown=2000),
                                        (2, 3))),
@@ -316,6 +322,10 @@ def claims(results: dict) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
     - at every zoom probe (more pixels, the same field of view), interpolation, NTK and YaRN each leave
       fewer samples without any object than extrapolation (share ``empty``, ``"less"``): they keep the
       positions the model was trained on, or its low frequencies' range;
+    - at every zoom probe, for the additive table (``space-sincos``): index division leaves fewer samples
+      empty than integer positions, and more samples with exactly one object in every frame (share ``one``;
+      ``"zero-shot: sincos division < extrapolation, empty, zoom"`` and ``"... extrapolation < division,
+      one, ..."``): it keeps the table's trained rows;
     - at every zoom probe, the noise shift changes that share for each strategy (``"two-sided"``).
 
     Statistics undefined on some seed (a median scale where no sample drew an object) are not claimed.
@@ -330,6 +340,12 @@ def claims(results: dict) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
             if reference is not None and s in table:
                 out[f"zero-shot: {s.removeprefix('rope-')} < integer, empty, {probe}"] = (
                     table[s][probe]["empty"], reference["empty"], "less")
+        integer, division = (table.get(s, {}).get(probe) for s in SINCOS)
+        if integer is not None and division is not None:
+            out[f"zero-shot: sincos division < extrapolation, empty, {probe}"] = (
+                division["empty"], integer["empty"], "less")
+            out[f"zero-shot: sincos extrapolation < division, one, {probe}"] = (
+                integer["one"], division["one"], "less")
         for s in strategies:
             if s + SHIFT_SUFFIX in table:
                 out[f"zero-shot: the shift changes {s.removeprefix('rope-')}, empty, {probe}"] = (

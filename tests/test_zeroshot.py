@@ -136,3 +136,19 @@ def test_the_gpu_preset_runs_at_smoke_size(tmp_path):
                           "--no-progress"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["probes"]["zoom3"]["grid"] == [2, 48, 48]
+
+
+def test_the_sincos_preset_shares_everything_but_the_table(tmp_path):
+    """space-sincos is space with the additive table: the same data, model size, training and seeds; its
+    claims compare index division with integer positions."""
+    rope, sincos = ZEROSHOT_PRESETS["space"], ZEROSHOT_PRESETS["space-sincos"]
+    assert sincos.strategies == ("sincos-extrapolate", "sincos-interpolate")
+    assert sincos.train == rope.train.with_strategy("sincos-extrapolate") and sincos.seeds == rope.seeds
+    assert zeroshot.feature_config(sincos) == zeroshot.feature_config(rope)  # one feature network for both
+    assert zeroshot.main(["--preset", "space-sincos", "--smoke", "--out", str(tmp_path), "--device", "cpu",
+                          "--no-progress"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(claims(results)) == sorted(
+        ["zero-shot: sincos division < extrapolation, empty, zoom",
+         "zero-shot: sincos extrapolation < division, one, zoom"]
+        + [f"zero-shot: the shift changes {s}, empty, zoom" for s in sincos.strategies])
