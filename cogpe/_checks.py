@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch.types import Device
@@ -51,6 +51,19 @@ def check_size(name: str, value: object, *, minimum: int = 1, what: str = "numbe
     if size < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {size}")
     return size
+
+
+def check_seeds(name: str, seeds: object) -> tuple[int, ...]:
+    """``seeds`` as a non-empty tuple of distinct integers ≥ 0 (random seeds of runs that are compared)."""
+    if not isinstance(seeds, Iterable) or isinstance(seeds, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of integers >= 0, got {seeds!r}")
+    items = tuple(seeds)
+    out = tuple(int(s) for s in items if isinstance(s, numbers.Integral) and not isinstance(s, bool))
+    if not out or len(out) != len(items) or min(out) < 0:
+        raise ValueError(f"{name} must be a non-empty list of integers >= 0, got {seeds!r}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} has duplicates: {out}")
+    return out
 
 
 def check_probability(name: str, value: object) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ._checks import check_choice, check_size
+from ._checks import check_choice, check_seeds, check_size
 from .model import VideoDiT, strategy_family
 from .quality import FeatureConfig
 from .strategy import MODEL_STRATEGIES, NOISE_SHIFTED, parse_model_strategy
@@ -68,11 +68,7 @@ class LabConfig:
             parse_model_strategy(s)  # ValueError naming the valid names
         if len(set(strategies)) != len(strategies):
             raise ValueError(f"strategies has duplicates: {strategies}")
-        seeds = tuple(self.seeds)
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}")
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds has duplicates: {seeds}")
+        seeds = check_seeds("seeds", self.seeds)
         if self.baseline_strategy is not None:
             check_choice("baseline_strategy", self.baseline_strategy, MODEL_STRATEGIES)
         object.__setattr__(self, "strategies", strategies)

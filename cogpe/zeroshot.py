@@ -44,7 +44,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_size
+from ._checks import check_choice, check_seeds, check_size
 from .analysis import SAMPLE_STEPS, probe_data, resolution_key, to_uint8
 from .behaviour import measure
 from .data import DataConfig
@@ -98,10 +98,7 @@ class ZeroShotConfig:
         if len(families) != 1 or strategy_family(self.train.model.strategy) not in families:
             raise ValueError(f"strategies {strategies} must all be of the trained model's family "
                              f"({strategy_family(self.train.model.strategy)!r}): they share its weights")
-        seeds = tuple(self.seeds)
-        if not seeds or len(set(seeds)) != len(seeds) or any(
-                isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-            raise ValueError(f"seeds must be distinct integers >= 0, got {self.seeds!r}")
+        seeds = check_seeds("seeds", self.seeds)
         probes = self.train.probes
         if not probes or probes[0].resolution != self.train.stages[-1].resolution or probes[0].extent != 1:
             raise ValueError("train.probes must start with the base size (the last stage's resolution, extent 1), "
@@ -135,14 +132,14 @@ def _space(model: ModelConfig, data: DataConfig, base: tuple[int, int, int], sta
 
 _DISC = DataConfig(min_objects=1, max_objects=1, shapes=("disc",), size=(0.18, 0.28))
 _ONE = DataConfig(min_objects=1, max_objects=1, size=(0.18, 0.28))
+_SPACE = _space(ModelConfig(patch=(1, 2, 2), width=128, depth=4, heads=2), _DISC, (2, 16, 16),
+                Stage(2, 16, 16, steps=3000, batch=16, lr=1e-3, warmup=50, cooldown=1000), (2,))
 #: ``space``: one disc per scene, 2×16×16 pixels in 1×2×2 patches (2×8×8 tokens), 3000 steps with a
 #: 1000-step cool-down, probes ``zoom`` (2×32×32) and ``wide`` (the same pixels, twice the field of view),
 #: 10 seeds × 32 samples (CPU: about 15 minutes per seed on one core); ``space-sincos``: the same model,
 #: data, training and seeds with the additive sincos table instead of RoPE (integer positions against
 #: index division); ``space-gpu``: one object of the four shapes per scene at 2×32×32 (16×16 tokens per
 #: frame), probes up to 3× per side; ``tiny``: tests.
-_SPACE = _space(ModelConfig(patch=(1, 2, 2), width=128, depth=4, heads=2), _DISC, (2, 16, 16),
-                Stage(2, 16, 16, steps=3000, batch=16, lr=1e-3, warmup=50, cooldown=1000), (2,))
 ZEROSHOT_PRESETS = {
     "space": ZeroShotConfig(_SPACE),
     "space-sincos": ZeroShotConfig(_SPACE.with_strategy(SINCOS[0]), strategies=SINCOS),

@@ -94,7 +94,10 @@ def test_cli_writes_results_and_stored_samples(tmp_path, capsys):
 @pytest.mark.parametrize("change, error, match", [
     (dict(strategies=("rope-yarn", "sincos-interpolate")), ValueError, "family"),
     (dict(strategies=()), ValueError, "distinct"),
-    (dict(seeds=(0, 0)), ValueError, "seeds"),
+    (dict(seeds=(0, 0)), ValueError, "seeds has duplicates"),
+    (dict(seeds=()), ValueError, "seeds must be a non-empty"),
+    (dict(seeds=(0, True)), ValueError, "seeds must be a non-empty list of integers"),
+    (dict(seeds=3), TypeError, "seeds must be a sequence"),
     (dict(samples=0), ValueError, "samples"),
     (dict(shifted="yes"), TypeError, "shifted"),
     (dict(train="space"), TypeError, "TrainConfig"),
