@@ -143,3 +143,32 @@ def test_the_zero_shot_experiment_is_stored_with_ten_seeds_weights_and_samples()
     got = evaluate(model, train.data, zoom.resolution, n_videos=train.eval_videos, seed=train.eval_seed,
                    objective=train.objective)
     assert got == pytest.approx(results["seeds"][0]["loss"]["rope-yarn"]["zoom"], rel=1e-4)
+
+
+def test_the_sincos_zero_shot_experiment_is_stored_with_ten_seeds_weights_and_samples():
+    """zeroshot-space-sincos.json: the space experiment with the additive table, 10 seeds of 32 samples,
+    clean provenance; seed 0's weights give its stored loss under index division at twice the pixels."""
+    import numpy as np
+
+    from cogpe.model import VideoDiT
+    from cogpe.objective import evaluate
+    from cogpe.zeroshot import ZEROSHOT_PRESETS
+
+    results = stored.load("zeroshot-space-sincos.json")
+    prov = results["provenance"]
+    assert prov["preset"] == "space-sincos" and prov["seeds"] == list(range(10)) and prov["dirty"] is False
+    config = ZEROSHOT_PRESETS["space-sincos"]
+    assert results["config"] == json.loads(json.dumps(config.to_dict())) and len(results["seeds"]) == 10
+    assert all(len(r["runs"]["sincos-interpolate"]["zoom"]["count"]) == 32 for r in results["seeds"])
+    assert set(results["quality"]) == {name for name, _, _ in config.runs()}
+    samples = load_samples(stored.path("zeroshot-space-sincos.samples.npz"))
+    assert samples["sincos-interpolate/zero_shot/2x32x32"].shape == (32, 3, 2, 32, 32)
+    with np.load(stored.path("zeroshot-space-sincos.seed0.npz")) as npz:
+        weights = {k: torch.from_numpy(npz[k]) for k in npz.files}
+    train = config.train
+    model = VideoDiT(train.with_strategy("sincos-interpolate").model_config())
+    model.load_state_dict(weights)
+    zoom = train.probes[1]
+    got = evaluate(model, train.data, zoom.resolution, n_videos=train.eval_videos, seed=train.eval_seed,
+                   objective=train.objective)
+    assert got == pytest.approx(results["seeds"][0]["loss"]["sincos-interpolate"]["zoom"], rel=1e-4)

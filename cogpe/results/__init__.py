@@ -18,6 +18,9 @@ repository. Files are plain JSON (and ``.npz`` for sampled videos), each carryin
   samples were measured once for all runs, so there every run after the first was measured from the uint8
   copy, which moves its ``low`` measurements by rounding only)
 - ``zeroshot-space.seed0.npz`` — the float32 state dict of that run's seed-0 model, for chapter 7's live check
+- ``zeroshot-space-sincos.json`` / ``zeroshot-space-sincos.samples.npz`` / ``zeroshot-space-sincos.seed0.npz`` —
+  the same for ``--preset space-sincos`` (the additive table; 10 seeds run the same way, after the base-size
+  samples were measured once for all runs)
 - ``benchmarks/<device>-<date>[-threadsN].json`` — ``make bench`` (``python -m benchmarks.run``)
 
 >>> "lab-quick.json" in available()
