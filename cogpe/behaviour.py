@@ -451,10 +451,16 @@ class Behaviour(NamedTuple):
 
 
 def measure(videos: torch.Tensor, *, threshold: float = 0.2, min_area: float = 1.0, max_step: float = 0.25,
-            loop_threshold: float = 0.9) -> Behaviour:
+            loop_threshold: float = 0.9, blocks: int = 1) -> Behaviour:
     """:func:`object_speed`, :func:`object_scale`, :func:`object_count` and :func:`loop_period` of
     ``videos (B, C, T, H, W)`` at once, the objects found once: the same numbers as the four calls
     (chapter 7's samples are measured this way, :func:`cogpe.videostats.behaviour_ratios`).
+
+    ``blocks > 1`` measures the videos after averaging each ``blocks × blocks`` block of pixels (``H`` and
+    ``W`` must be multiples of it), with lengths in pixels still those of the frame given: a mottled
+    object, which the components split into fragments, is measured whole (chapter 7, section 7.10),
+    while a data video keeps its count, and its scale within 5 % in 9 videos of 10 at 32 × 32 (the median
+    within 1 %; tests/test_behaviour.py).
 
     >>> v = -torch.ones(1, 1, 3, 8, 12)
     >>> for t in range(3): v[0, 0, t, 2:5, 2 + 2 * t:5 + 2 * t] = 1.0
@@ -462,10 +468,22 @@ def measure(videos: torch.Tensor, *, threshold: float = 0.2, min_area: float = 1
     >>> round(float(m.speed.pixels[0]), 6), m.counts.tolist(), m.period.tolist()
     (2.0, [[1, 1, 1]], [0])
     """
-    v = _videos(videos)
+    v = _pooled(_videos(videos), blocks)
     b, _, t, h, w = v.shape
     found = objects(v, threshold=threshold, min_area=min_area)
     none = torch.full((b,), math.nan, dtype=torch.float64, device=v.device)
     speed = _speed(found, b, t, (h, w), check_factor("max_step", max_step)) if t >= 2 else Measured(none, none)
     period = loop_period(v, threshold=loop_threshold) if t >= 3 else torch.zeros(b, dtype=torch.long, device=v.device)
-    return Behaviour(speed, _scale(found, b, t, (h, w)), _count(found, b, t), period)
+    scale = _scale(found, b, t, (h, w))
+    return Behaviour(Measured(speed.sides, speed.pixels * blocks), Measured(scale.sides, scale.pixels * blocks),
+                     _count(found, b, t), period)
+
+
+def _pooled(v: torch.Tensor, blocks: object) -> torch.Tensor:
+    """``v (B, C, T, H, W)`` with each ``blocks × blocks`` pixel block averaged: ``(B, C, T, H/blocks, W/blocks)``."""
+    n = check_size("blocks", blocks)
+    if n == 1:
+        return v
+    if v.shape[-2] % n or v.shape[-1] % n:
+        raise ValueError(f"blocks={n} must divide the frame's height and width, got {tuple(v.shape[-2:])}")
+    return F.avg_pool3d(v, (1, n, n))
